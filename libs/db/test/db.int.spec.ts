@@ -1,0 +1,77 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import {
+  createDatabase,
+  ensureDatabaseExists,
+  inTransaction,
+  migrate,
+  sql,
+  type Database,
+  type Migrations,
+} from '../src/index.ts';
+
+// @veche/testing builds on this library, so this test makes its schema by hand.
+const url = process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/veche_test';
+
+interface Tables {
+  notes: { id: number; body: string };
+}
+
+const migrations: Migrations = {
+  '0001-notes': {
+    up: async (db) => {
+      await db.schema
+        .createTable('notes')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('body', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
+};
+
+describe('db', () => {
+  let database: Database<Tables>;
+  before(async () => {
+    await ensureDatabaseExists(url);
+    database = createDatabase<Tables>({ url, schema: `db_${randomBytes(5).toString('hex')}`, poolSize: 3 });
+  });
+  after(async () => {
+    await sql`drop schema if exists ${sql.id(database.schema)} cascade`.execute(database.db);
+    await database.close();
+  });
+
+  it('runs migrations once, in the service schema', async () => {
+    assert.deepEqual((await migrate(database, migrations)).applied, ['0001-notes']);
+    assert.deepEqual((await migrate(database, migrations)).applied, []);
+    const { rows } = await sql<{ table_schema: string }>`
+      select table_schema from information_schema.tables where table_name = 'notes'
+        and table_schema = ${database.schema}`.execute(database.db);
+    assert.equal(rows.length, 1);
+  });
+
+  it('lets repository functions join the caller transaction', async () => {
+    const insert = (executor: typeof database.db, id: number) =>
+      inTransaction(executor, (trx) =>
+        trx
+          .insertInto('notes')
+          .values({ id, body: `n${id}` })
+          .execute(),
+      );
+    await assert.rejects(
+      database.db.transaction().execute(async (trx) => {
+        await insert(trx, 1);
+        await insert(trx, 2);
+        throw new Error('roll back both');
+      }),
+    );
+    assert.equal((await database.db.selectFrom('notes').selectAll().execute()).length, 0);
+    await insert(database.db, 3);
+    assert.equal((await database.db.selectFrom('notes').selectAll().execute()).length, 1);
+  });
+
+  it('parses bigint counts as numbers', async () => {
+    const { rows } = await sql<{ n: number }>`select count(*) as n from notes`.execute(database.db);
+    assert.equal(typeof rows[0]?.n, 'number');
+  });
+});

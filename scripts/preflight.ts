@@ -1,0 +1,130 @@
+/**
+ * Finds PostgreSQL and RabbitMQ before tests or the fleet start: the configured (or default local)
+ * servers when they answer; containers started by testcontainers when they don't and a Docker engine
+ * is there; otherwise a clear message and exit within seconds. Never a hang, never a stack trace.
+ */
+import net from 'node:net';
+import pg from 'pg';
+
+export interface Servers {
+  databaseUrl: string;
+  amqpUrl: string;
+  /** Stops containers this preflight started (nothing when the servers were already there). */
+  stop(): Promise<void>;
+}
+
+const timeoutMs = 3_000;
+
+function redact(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+}
+
+async function postgresProblem(url: string): Promise<string | undefined> {
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString(), connectionTimeoutMillis: timeoutMs });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.query('select 1');
+    return undefined;
+  } catch (error) {
+    return (error as Error).message || String(error);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** An AMQP 0-9-1 server answers the protocol header with its Connection.Start frame (type 1). */
+function amqpProblem(url: string): Promise<string | undefined> {
+  const parsed = new URL(url);
+  const port = Number(parsed.port || (parsed.protocol === 'amqps:' ? 5671 : 5672));
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: parsed.hostname, port });
+    const done = (problem: string | undefined) => {
+      socket.destroy();
+      resolve(problem);
+    };
+    socket.setTimeout(timeoutMs, () => done(`no answer within ${timeoutMs} ms`));
+    socket.on('error', (error) => done(error.message));
+    socket.on('connect', () => socket.write(Buffer.from('AMQP\x00\x00\x09\x01', 'latin1')));
+    socket.once('data', (data) => done(data[0] === 1 ? undefined : 'the server does not speak AMQP 0-9-1'));
+  });
+}
+
+async function dockerAvailable(): Promise<boolean> {
+  try {
+    const { getContainerRuntimeClient } = await import('testcontainers');
+    await Promise.race([
+      getContainerRuntimeClient(),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 5_000)),
+    ]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function ensureServers(options: {
+  databaseUrl: string;
+  amqpUrl: string;
+  log: (line: string) => void;
+}): Promise<Servers> {
+  const { log } = options;
+  let { databaseUrl, amqpUrl } = options;
+  const [pgProblem, mqProblem] = await Promise.all([postgresProblem(databaseUrl), amqpProblem(amqpUrl)]);
+  if (!pgProblem && !mqProblem) {
+    log(`PostgreSQL at ${redact(databaseUrl)}, RabbitMQ at ${redact(amqpUrl)}`);
+    return { databaseUrl, amqpUrl, stop: async () => {} };
+  }
+  const missing = [
+    pgProblem ? `PostgreSQL at ${redact(databaseUrl)} (${pgProblem})` : undefined,
+    mqProblem ? `RabbitMQ at ${redact(amqpUrl)} (${mqProblem})` : undefined,
+  ].filter(Boolean);
+  log(`not reachable: ${missing.join('; ')}`);
+  if (!(await dockerAvailable())) {
+    throw new PreflightError(
+      [
+        `Cannot reach ${missing.join(' and ')}, and no Docker engine is available to start them.`,
+        'Provide them in one of these ways:',
+        '  - point the variables at running servers: DATABASE_URL / TEST_DATABASE_URL (postgres://user@host:5432/db)',
+        '    and AMQP_URL (amqp://user:pass@host:5672);',
+        '  - install them locally: apt-get install postgresql rabbitmq-server (then start both);',
+        '  - or start a Docker engine, and they will be started in containers (testcontainers).',
+      ].join('\n'),
+    );
+  }
+  const stops: (() => Promise<unknown>)[] = [];
+  if (pgProblem) {
+    log('starting PostgreSQL 15 in a container (testcontainers)…');
+    const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
+    const container = await new PostgreSqlContainer('postgres:15-alpine')
+      .withDatabase(new URL(databaseUrl).pathname.slice(1) || 'veche')
+      .withUsername('postgres')
+      .withPassword('postgres')
+      .start();
+    databaseUrl = container.getConnectionUri();
+    stops.push(() => container.stop());
+  }
+  if (mqProblem) {
+    log('starting RabbitMQ 3 in a container (testcontainers)…');
+    const { RabbitMQContainer } = await import('@testcontainers/rabbitmq');
+    const container = await new RabbitMQContainer('rabbitmq:3-management-alpine').start();
+    amqpUrl = container.getAmqpUrl();
+    stops.push(() => container.stop());
+  }
+  log(`using PostgreSQL at ${redact(databaseUrl)}, RabbitMQ at ${redact(amqpUrl)}`);
+  return {
+    databaseUrl,
+    amqpUrl,
+    stop: async () => {
+      await Promise.allSettled(stops.map((stop) => stop()));
+    },
+  };
+}
+
+export class PreflightError extends Error {
+  override name = 'PreflightError';
+}
