@@ -4,7 +4,7 @@
  * Usage: scripts/test [--skip-static] [filter…]
  */
 import { spawnSync } from 'node:child_process';
-import { ensureServers, PreflightError } from './preflight.ts';
+import { ensureServers, PreflightError } from './lib/preflight.ts';
 import { runTests } from './run-tests.ts';
 
 const args = process.argv.slice(2);

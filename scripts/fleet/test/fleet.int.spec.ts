@@ -1,0 +1,141 @@
+/**
+ * The README's first command, for real: the fleet starts the router and every service behind one
+ * origin, serves /ws (WAMP through the proxy), answers typed errors for absent services, and stops
+ * cleanly on SIGINT.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import autobahn from 'autobahn';
+import { eventually } from '@veche/testing';
+import { freePort } from '../processes.ts';
+
+const root = path.resolve(import.meta.dirname, '../../..');
+const secret = 'fleet-test-secret-' + Math.random().toString(36).slice(2);
+
+interface FleetStatus {
+  processes: { name: string; pid: number | undefined; status: string }[];
+  routes: { prefix: string; owner: string; port: number | undefined }[];
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function openSession(url: string, authid: string, ticket: string): Promise<autobahn.Session> {
+  return new Promise((resolve, reject) => {
+    const connection = new autobahn.Connection({
+      url,
+      realm: 'veche',
+      authmethods: ['ticket'],
+      authid,
+      onchallenge: () => ticket,
+      max_retries: 0,
+    });
+    connection.onopen = (session) => resolve(session);
+    connection.onclose = (reason, details) => {
+      reject(new Error(`closed: ${reason} ${JSON.stringify(details)}`));
+      return true;
+    };
+    connection.open();
+  });
+}
+
+describe('local fleet', () => {
+  let fleet: ChildProcess;
+  let origin: string;
+  let output = '';
+  let exitCode: Promise<number | null>;
+
+  before(async () => {
+    const port = await freePort();
+    origin = `http://127.0.0.1:${port}`;
+    const databaseUrl = new URL(
+      process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/veche_test',
+    );
+    databaseUrl.pathname = '/veche_fleet_test';
+    fleet = spawn(process.execPath, [path.join(root, 'scripts/fleet/main.ts')], {
+      cwd: root,
+      env: {
+        ...process.env,
+        VECHE_PORT: String(port),
+        DATABASE_URL: databaseUrl.toString(),
+        VECHE_SERVICE_SECRET: secret,
+        NO_COLOR: '1',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    fleet.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    fleet.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    exitCode = new Promise((resolve) => fleet.on('exit', (code) => resolve(code)));
+    await eventually(() => output.includes('Veche is running at'), {
+      timeoutMs: 60_000,
+      message: 'the fleet to start',
+    }).catch((error: unknown) => {
+      throw new Error(`fleet did not start; output:\n${output}`, { cause: error });
+    });
+  });
+
+  after(() => {
+    if (fleet.exitCode === null) fleet.kill('SIGKILL');
+  });
+
+  it('reports every process running', async () => {
+    const status = (await (await fetch(`${origin}/_fleet/status`)).json()) as FleetStatus;
+    const router = status.processes.find((p) => p.name === 'wamp-router');
+    assert.equal(router?.status, 'running');
+    for (const p of status.processes) assert.equal(p.status, 'running', `${p.name} is ${p.status}`);
+  });
+
+  it('routes /ws to the WAMP router through the one origin', async () => {
+    const url = origin.replace('http', 'ws') + '/ws';
+    const publisher = await openSession(url, 'service:fleet-test', secret);
+    const subscriber = await openSession(url, 'service:fleet-test-2', secret);
+    const received = new Promise<unknown>((resolve) => {
+      void subscriber.subscribe('veche.test.fleet', (args) => resolve(args?.[0]));
+    });
+    await eventually(async () => {
+      await publisher.publish(
+        'veche.test.fleet',
+        [{ hello: 'fleet' }],
+        {},
+        { acknowledge: true, exclude_me: true },
+      );
+      return Promise.race([received, new Promise((r) => setTimeout(() => r(undefined), 200))]);
+    });
+    assert.deepEqual(await received, { hello: 'fleet' });
+    await assert.rejects(openSession(url, 'service:intruder', 'wrong-secret'));
+    publisher.leave('wamp.close.normal', '');
+    subscriber.leave('wamp.close.normal', '');
+  });
+
+  it('answers a typed 503 for a prefix whose service is not running', async () => {
+    const status = (await (await fetch(`${origin}/_fleet/status`)).json()) as FleetStatus;
+    for (const route of status.routes.filter((r) => r.port === undefined && !r.prefix.startsWith('/ws'))) {
+      const response = await fetch(`${origin}${route.prefix}/anything`);
+      assert.equal(response.status, 503);
+      const body = (await response.json()) as { error: { code: string } };
+      assert.equal(body.error.code, 'unavailable');
+    }
+    const page = await fetch(origin + '/');
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /text\/html/);
+  });
+
+  it('stops every process on SIGINT and exits 0', async () => {
+    const status = (await (await fetch(`${origin}/_fleet/status`)).json()) as FleetStatus;
+    const pids = status.processes.map((p) => p.pid).filter((pid): pid is number => pid !== undefined);
+    assert.ok(pids.length >= 1);
+    fleet.kill('SIGINT');
+    const code = await Promise.race([exitCode, new Promise((r) => setTimeout(() => r('timeout'), 20_000))]);
+    assert.equal(code, 0, output.slice(-2000));
+    for (const pid of pids) assert.equal(alive(pid), false, `process ${pid} survived the fleet`);
+    assert.match(output, /stopped/);
+  });
+});
