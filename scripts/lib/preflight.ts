@@ -71,6 +71,8 @@ export async function ensureServers(options: {
   databaseUrl: string;
   amqpUrl: string;
   log: (line: string) => void;
+  /** Start missing servers in containers when a Docker engine is there (default: yes, unless VECHE_NO_CONTAINERS=1). */
+  allowContainers?: boolean;
 }): Promise<Servers> {
   const { log } = options;
   let { databaseUrl, amqpUrl } = options;
@@ -84,10 +86,11 @@ export async function ensureServers(options: {
     mqProblem ? `RabbitMQ at ${redact(amqpUrl)} (${mqProblem})` : undefined,
   ].filter(Boolean);
   log(`not reachable: ${missing.join('; ')}`);
-  if (!(await dockerAvailable())) {
+  const allowContainers = options.allowContainers ?? process.env['VECHE_NO_CONTAINERS'] !== '1';
+  if (!allowContainers || !(await dockerAvailable())) {
     throw new PreflightError(
       [
-        `Cannot reach ${missing.join(' and ')}, and no Docker engine is available to start them.`,
+        `Cannot reach ${missing.join(' and ')}, and no Docker engine is available to start them${allowContainers ? '' : ' (containers disabled by VECHE_NO_CONTAINERS)'}.`,
         'Provide them in one of these ways:',
         '  - point the variables at running servers: DATABASE_URL / TEST_DATABASE_URL (postgres://user@host:5432/db)',
         '    and AMQP_URL (amqp://user:pass@host:5672);',
