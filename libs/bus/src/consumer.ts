@@ -1,0 +1,442 @@
+/**
+ * Consumes one queue of integration events into PostgreSQL: each delivered batch is handled in one
+ * transaction that also records the message ids in the inbox, and acknowledged only after the commit.
+ * A handler failure sends the message round the retry queues with growing delay, then to the
+ * dead-letter queue; a message that cannot be decoded goes to the dead-letter queue at once. Neither
+ * holds up the messages behind it.
+ */
+import type { ChannelWrapper } from 'amqp-connection-manager';
+import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
+import { sql, type Database, type Transaction } from '@veche/db';
+import { withCorrelationId, type Logger } from '@veche/log';
+import type { BusConnection } from './connection.ts';
+import { recordInInbox } from './inbox.ts';
+import {
+  appendHistory,
+  attemptsOf,
+  decodeMessage,
+  describeError,
+  headers,
+  historyOf,
+  retryDelayFor,
+  type AttemptRecord,
+  type IntegrationEvent,
+} from './message.ts';
+import {
+  declareConsumerTopology,
+  defaultExchange,
+  defaultRetryDelaysMs,
+  retryQueueName,
+  topologyNames,
+  type TopologyNames,
+} from './topology.ts';
+
+export interface MessageContext {
+  messageId: string;
+  /** 1 on first delivery, 2 after one failure, … */
+  attempt: number;
+  /** The routing key the event was published with. */
+  routingKey: string;
+  log: Logger;
+}
+
+export type EventHandler = (
+  event: IntegrationEvent,
+  trx: Transaction<unknown>,
+  context: MessageContext,
+) => Promise<void>;
+
+export interface ConsumerOptions {
+  connection: BusConnection;
+  /** The service's database: the handler's transaction and the inbox live there. */
+  database: Database<unknown>;
+  log: Logger;
+  /** `<service>.<purpose>`: the queue's name and the inbox's consumer name. */
+  queue: string;
+  /** Event types (routing keys) to receive; `*` and `#` wildcards allowed. */
+  bindings: readonly string[];
+  handle: EventHandler;
+  /** Default `veche.events`. */
+  exchange?: string;
+  /** Delay before each retry (default 1 s, 5 s, 30 s, 2 min, 10 min); the last repeats if needed. */
+  retryDelaysMs?: readonly number[];
+  /** Attempts before the dead-letter queue (default: one more than the retry delays). */
+  maxAttempts?: number;
+  /** Unacknowledged deliveries RabbitMQ may send ahead (default 512). */
+  prefetch?: number;
+  /** Most messages handled in one transaction (default 128). */
+  batchSize?: number;
+  /** Pause before redelivering when PostgreSQL itself fails, rather than a handler (default 1 s). */
+  infrastructureBackoffMs?: number;
+}
+
+export interface ConsumerStats {
+  /** Messages whose handler committed (first time only). */
+  handled: number;
+  /** Messages the inbox had already seen: acknowledged without running the handler. */
+  duplicates: number;
+  retried: number;
+  deadLettered: number;
+}
+
+export interface Consumer {
+  start(): Promise<void>;
+  /** Stops receiving, finishes and acknowledges the messages already delivered, closes the channel. */
+  stop(): Promise<void>;
+  readonly names: TopologyNames;
+  stats(): ConsumerStats;
+}
+
+interface ChannelState {
+  channel: ConfirmChannel;
+  open: boolean;
+  consumerTag: string | undefined;
+}
+
+/** A delivery remembers its channel: a delivery tag means nothing on the channel that replaced it. */
+interface Delivery {
+  message: ConsumeMessage;
+  channel: ChannelState;
+}
+
+interface DecodedDelivery extends Delivery {
+  event: IntegrationEvent;
+  messageId: string;
+  /** Failures so far. */
+  attempts: number;
+}
+
+/** A failure of the handler's code, as opposed to PostgreSQL or RabbitMQ failing under it. */
+class HandlerFailure extends Error {
+  readonly item: DecodedDelivery | undefined;
+  constructor(item: DecodedDelivery | undefined, cause: unknown) {
+    super(describeError(cause), { cause });
+    this.name = 'HandlerFailure';
+    this.item = item;
+  }
+}
+
+const brokerDeathHeaders = /^x-(death|first-death-|last-death-)/;
+const confirmTimeoutMs = 30_000;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function createConsumer(options: ConsumerOptions): Consumer {
+  const exchange = options.exchange ?? defaultExchange;
+  const retryDelaysMs = options.retryDelaysMs ?? defaultRetryDelaysMs;
+  const maxAttempts = options.maxAttempts ?? retryDelaysMs.length + 1;
+  const prefetch = options.prefetch ?? 512;
+  const batchSize = options.batchSize ?? 128;
+  const backoffMs = options.infrastructureBackoffMs ?? 1_000;
+  const names = topologyNames(options.queue, retryDelaysMs);
+  const log = options.log.child({ component: 'bus-consumer', queue: options.queue });
+  const stats: ConsumerStats = { handled: 0, duplicates: 0, retried: 0, deadLettered: 0 };
+
+  let wrapper: ChannelWrapper | undefined;
+  let current: ChannelState | undefined;
+  let stopping = false;
+  let buffer: Delivery[] = [];
+  let draining: Promise<void> | undefined;
+
+  function ack(delivery: Delivery): void {
+    if (!delivery.channel.open) return; // redelivered on the next channel; the inbox absorbs it
+    try {
+      delivery.channel.channel.ack(delivery.message);
+    } catch (error) {
+      log.warn({ err: error }, 'ack failed; the message will be redelivered');
+    }
+  }
+
+  function nack(delivery: Delivery): void {
+    if (!delivery.channel.open) return;
+    try {
+      delivery.channel.channel.nack(delivery.message, false, true);
+    } catch (error) {
+      log.warn({ err: error }, 'nack failed; the message will be redelivered');
+    }
+  }
+
+  function sendConfirmed(delivery: Delivery, queue: string, options: Options.Publish): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('publish confirm timed out')), confirmTimeoutMs);
+      try {
+        delivery.channel.channel.sendToQueue(queue, delivery.message.content, options, (err: unknown) => {
+          clearTimeout(timer);
+          if (err)
+            reject(err instanceof Error ? err : new Error('publish refused by RabbitMQ', { cause: err }));
+          else resolve();
+        });
+      } catch (error) {
+        clearTimeout(timer);
+        reject(error instanceof Error ? error : new Error('publish failed', { cause: error }));
+      }
+    });
+  }
+
+  /** The original message's properties, with the broker's own dead-letter bookkeeping left out. */
+  function forwardedProperties(delivery: Delivery, extra: Record<string, unknown>): Options.Publish {
+    const { properties, fields } = delivery.message;
+    const kept: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(properties.headers ?? {})) {
+      if (!brokerDeathHeaders.test(key)) kept[key] = value;
+    }
+    const publish: Options.Publish = {
+      persistent: true,
+      headers: {
+        ...kept,
+        [headers.routingKey]: kept[headers.routingKey] ?? fields.routingKey,
+        ...extra,
+      },
+    };
+    const { messageId, type, contentType, correlationId, timestamp } = properties as unknown as Record<
+      string,
+      unknown
+    >;
+    if (typeof messageId === 'string') publish.messageId = messageId;
+    if (typeof type === 'string') publish.type = type;
+    if (typeof contentType === 'string') publish.contentType = contentType;
+    if (typeof correlationId === 'string') publish.correlationId = correlationId;
+    if (typeof timestamp === 'number') publish.timestamp = timestamp;
+    return publish;
+  }
+
+  async function deadLetter(
+    delivery: Delivery,
+    reason: 'invalid' | 'max-attempts',
+    error: string,
+    history: AttemptRecord[],
+  ): Promise<void> {
+    const attempts = attemptsOf(delivery.message.properties.headers);
+    const attemptCount = reason === 'invalid' ? attempts : history.length;
+    try {
+      await sendConfirmed(
+        delivery,
+        names.deadLetterQueue,
+        forwardedProperties(delivery, {
+          [headers.deadReason]: reason,
+          [headers.error]: error,
+          [headers.consumer]: options.queue,
+          [headers.attempts]: attemptCount,
+          [headers.history]: JSON.stringify(history),
+        }),
+      );
+    } catch (publishError) {
+      log.warn({ err: publishError }, 'could not dead-letter a message; it will be redelivered');
+      return;
+    }
+    stats.deadLettered += 1;
+    log.warn(
+      { messageId: delivery.message.properties.messageId as unknown, reason, error },
+      'message sent to the dead-letter queue',
+    );
+    ack(delivery);
+  }
+
+  async function failed(item: DecodedDelivery, error: unknown): Promise<void> {
+    const attempts = item.attempts + 1;
+    const record: AttemptRecord = {
+      attempt: attempts,
+      error: describeError(error),
+      at: new Date().toISOString(),
+    };
+    const history = [...historyOf(item.message.properties.headers), record];
+    const itemLog = log.child({
+      messageId: item.messageId,
+      correlationId: item.event.metadata.correlationId,
+    });
+    if (attempts >= maxAttempts) {
+      itemLog.error({ err: error, attempts }, 'handler failed for the last time');
+      await deadLetter(item, 'max-attempts', record.error, history);
+      return;
+    }
+    const delayMs = retryDelayFor(attempts, retryDelaysMs);
+    try {
+      await sendConfirmed(
+        item,
+        retryQueueName(options.queue, delayMs),
+        forwardedProperties(item, {
+          [headers.attempts]: attempts,
+          [headers.history]: appendHistory(historyOf(item.message.properties.headers), record),
+        }),
+      );
+    } catch (publishError) {
+      itemLog.warn({ err: publishError }, 'could not schedule a retry; the message will be redelivered');
+      return;
+    }
+    stats.retried += 1;
+    itemLog.warn({ err: error, attempts, delayMs }, 'handler failed; retrying later');
+    ack(item);
+  }
+
+  async function handleInTransaction(items: readonly DecodedDelivery[]): Promise<void> {
+    await options.database.db.transaction().execute(async (trx) => {
+      const fresh = await recordInInbox(
+        trx,
+        options.queue,
+        items.map((item) => item.messageId),
+      );
+      let handled = 0;
+      for (const item of items) {
+        // delete(): a second copy of an id within the batch is a duplicate too.
+        if (!fresh.delete(item.messageId)) continue;
+        const { correlationId } = item.event.metadata;
+        const context: MessageContext = {
+          messageId: item.messageId,
+          attempt: item.attempts + 1,
+          routingKey:
+            (item.message.properties.headers?.[headers.routingKey] as string | undefined) ??
+            item.message.fields.routingKey,
+          log: log.child({ messageId: item.messageId, correlationId, type: item.event.type }),
+        };
+        try {
+          await withCorrelationId(correlationId, () => options.handle(item.event, trx, context));
+        } catch (error) {
+          throw new HandlerFailure(item, error);
+        }
+        handled += 1;
+      }
+      try {
+        // A handler that caught a PostgreSQL error leaves the transaction aborted, and COMMIT then
+        // rolls back without an error: this statement fails instead, so nothing is acked unsaid.
+        await sql`select 1`.execute(trx);
+      } catch (error) {
+        throw new HandlerFailure(items.length === 1 ? items[0] : undefined, error);
+      }
+      stats.handled += handled;
+      stats.duplicates += items.length - handled;
+    });
+  }
+
+  async function handleOne(item: DecodedDelivery): Promise<void> {
+    try {
+      await handleInTransaction([item]);
+      ack(item);
+    } catch (error) {
+      if (error instanceof HandlerFailure) {
+        await failed(item, error.cause);
+        return;
+      }
+      log.error({ err: error }, 'PostgreSQL failed under the consumer; redelivering after a pause');
+      await sleep(backoffMs);
+      nack(item);
+    }
+  }
+
+  async function processBatch(deliveries: readonly Delivery[]): Promise<void> {
+    const items: DecodedDelivery[] = [];
+    for (const delivery of deliveries) {
+      const decoded = decodeMessage(delivery.message.content, delivery.message.properties);
+      if (!decoded.ok) {
+        await deadLetter(delivery, 'invalid', decoded.reason, historyOf(delivery.message.properties.headers));
+        continue;
+      }
+      items.push({
+        ...delivery,
+        event: decoded.event,
+        messageId: decoded.messageId,
+        attempts: attemptsOf(delivery.message.properties.headers),
+      });
+    }
+    if (items.length === 0) return;
+    if (items.length === 1) return handleOne(items[0]!);
+    try {
+      await handleInTransaction(items);
+      for (const item of items) ack(item);
+    } catch (error) {
+      if (!(error instanceof HandlerFailure)) {
+        log.error({ err: error }, 'PostgreSQL failed under the consumer; redelivering after a pause');
+        await sleep(backoffMs);
+        for (const item of items) nack(item);
+        return;
+      }
+      // One bad message must not fail its neighbours: handle each alone, so only it retries.
+      log.debug({ err: error.cause, batch: items.length }, 'batch failed; handling its messages one by one');
+      for (const item of items) {
+        if (item.channel.open) await handleOne(item);
+      }
+    }
+  }
+
+  async function drain(): Promise<void> {
+    while (buffer.length > 0) {
+      const batch = buffer.splice(0, batchSize).filter((delivery) => delivery.channel.open);
+      if (batch.length === 0) continue;
+      try {
+        await processBatch(batch);
+      } catch (error) {
+        // Unacked messages come back after a reconnect; losing the loop would stall the queue.
+        log.error({ err: error }, 'unexpected failure while handling a batch');
+      }
+    }
+  }
+
+  function kick(): void {
+    if (draining) return;
+    draining = drain().finally(() => {
+      draining = undefined;
+      if (buffer.length > 0) kick();
+    });
+  }
+
+  async function setup(channel: ConfirmChannel): Promise<void> {
+    await declareConsumerTopology(channel, {
+      exchange,
+      queue: options.queue,
+      bindings: options.bindings,
+      retryDelaysMs,
+    });
+    await channel.prefetch(prefetch);
+    const state: ChannelState = { channel, open: true, consumerTag: undefined };
+    channel.on('close', () => {
+      state.open = false;
+      // What was delivered on this channel comes again on the next one.
+      buffer = buffer.filter((delivery) => delivery.channel !== state);
+    });
+    current = state;
+    if (stopping) return;
+    const reply = await channel.consume(
+      options.queue,
+      (message) => {
+        if (message === null) {
+          log.error('RabbitMQ cancelled the consumer (queue deleted?)');
+          return;
+        }
+        if (stopping && !draining) return; // not acked: redelivered to another replica
+        buffer.push({ message, channel: state });
+        kick();
+      },
+      { noAck: false },
+    );
+    state.consumerTag = reply.consumerTag;
+    log.info({ prefetch, batchSize }, 'consuming');
+  }
+
+  return {
+    names,
+    stats: () => ({ ...stats }),
+
+    async start() {
+      if (wrapper) return;
+      stopping = false;
+      wrapper = options.connection.openChannel({ name: `consumer:${options.queue}`, setup });
+      await wrapper.waitForConnect();
+    },
+
+    async stop() {
+      if (!wrapper) return;
+      stopping = true;
+      const state = current;
+      if (state?.open && state.consumerTag) {
+        await state.channel.cancel(state.consumerTag).catch((error: unknown) => {
+          log.warn({ err: error }, 'cancelling the consumer failed');
+        });
+      }
+      await draining;
+      const closing = wrapper;
+      wrapper = undefined;
+      current = undefined;
+      await closing.close();
+      log.info(stats, 'consumer stopped');
+    },
+  };
+}

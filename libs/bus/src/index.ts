@@ -1,0 +1,30 @@
+export { createBusConnection, type BusConnection, type BusConnectionOptions } from './connection.ts';
+export {
+  createConsumer,
+  type Consumer,
+  type ConsumerOptions,
+  type ConsumerStats,
+  type EventHandler,
+  type MessageContext,
+} from './consumer.ts';
+export { busMigrations, pruneInbox, recordInInbox } from './inbox.ts';
+export {
+  decodeMessage,
+  encodeEvent,
+  headers,
+  type AttemptRecord,
+  type DecodeResult,
+  type IntegrationEvent,
+  type IntegrationEventMetadata,
+} from './message.ts';
+export { createPublisher, type Publisher, type PublisherOptions } from './publisher.ts';
+export {
+  declareConsumerTopology,
+  declareExchange,
+  defaultExchange,
+  defaultRetryDelaysMs,
+  retryQueueName,
+  topologyNames,
+  type ConsumerTopology,
+  type TopologyNames,
+} from './topology.ts';

@@ -1,0 +1,352 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { migrate, sql } from '@veche/db';
+import { createTestDatabase, eventually, testAmqpUrl, uniqueName, type TestDatabase } from '@veche/testing';
+import {
+  busMigrations,
+  createBusConnection,
+  createConsumer,
+  createPublisher,
+  declareConsumerTopology,
+  headers,
+  type BusConnection,
+  type Consumer,
+  type ConsumerOptions,
+  type EventHandler,
+  type IntegrationEvent,
+  type Publisher,
+} from '../src/index.ts';
+import { closeConnectionsNamed, connectAdmin, sampleEvent, testLog, type Admin } from './support.ts';
+
+const log = testLog();
+
+/** The effect a handler has: one row per event id, counting how often it was applied. */
+const countEffect: EventHandler = async (event, trx) => {
+  await sql`insert into effects (event_id, type, count) values (${event.metadata.eventId}, ${event.type}, 1)
+    on conflict (event_id) do update set count = effects.count + 1`.execute(trx);
+};
+
+describe('bus consumer', () => {
+  let database: TestDatabase;
+  let admin: Admin;
+  const testId = uniqueName('bus_consumer');
+  const exchange = `${testId}.events`;
+  const queues: string[] = [];
+  const running: { stop(): Promise<void> }[] = [];
+  let connection: BusConnection;
+  let publisher: Publisher;
+
+  const effects = async (): Promise<Map<string, number>> => {
+    const { rows } = await sql<{
+      event_id: string;
+      count: number;
+    }>`select event_id, count from effects`.execute(database.db);
+    return new Map(rows.map((row) => [row.event_id, row.count]));
+  };
+
+  /** A consumer on its own queue (cleaned up after the file) and its own named connection. */
+  async function startConsumer(
+    purpose: string,
+    overrides: Partial<ConsumerOptions> & Pick<ConsumerOptions, 'bindings'>,
+  ): Promise<{ consumer: Consumer; connectionName: string }> {
+    const queue = overrides.queue ?? `${testId}.${purpose}`;
+    const connectionName = `${testId}:${purpose}:${running.length}`;
+    const consumerConnection = createBusConnection({ url: testAmqpUrl(), name: connectionName, log });
+    await consumerConnection.start();
+    const consumer = createConsumer({
+      connection: consumerConnection,
+      database,
+      log,
+      exchange,
+      queue,
+      handle: countEffect,
+      retryDelaysMs: [200],
+      ...overrides,
+    });
+    queues.push(
+      consumer.names.queue,
+      consumer.names.deadLetterQueue,
+      ...consumer.names.retryQueues.map((r) => r.name),
+    );
+    await consumer.start();
+    running.push(consumer, consumerConnection);
+    return { consumer, connectionName };
+  }
+
+  before(async () => {
+    database = await createTestDatabase({ name: import.meta.filename, poolSize: 5 });
+    await migrate(database, {
+      ...busMigrations,
+      '0001-effects': {
+        async up(db) {
+          await sql`create table effects (event_id text primary key, type text not null, count int not null)`.execute(
+            db,
+          );
+        },
+      },
+    });
+    admin = await connectAdmin();
+    connection = createBusConnection({ url: testAmqpUrl(), name: `${testId}:publisher`, log });
+    await connection.start();
+    publisher = createPublisher({ connection, log, exchange });
+    await publisher.start();
+  });
+
+  after(async () => {
+    for (const part of running.reverse()) await part.stop();
+    await publisher.stop();
+    await connection.stop();
+    await admin.cleanUp([...new Set(queues)], [exchange]);
+    await database.drop();
+  });
+
+  it('declares the topology idempotently and routes by event type, wildcards included', async () => {
+    const accounts = `${testId}.accounts`;
+    const posts = `${testId}.posts`;
+    queues.push(
+      accounts,
+      `${accounts}.dead`,
+      `${accounts}.retry.1s`,
+      posts,
+      `${posts}.dead`,
+      `${posts}.retry.1s`,
+    );
+    // Two replicas declaring the same topology, on two channels, at the same time.
+    const other = await admin.connection.createChannel();
+    const declare = (channel: typeof other, queue: string, bindings: string[]) =>
+      declareConsumerTopology(channel, { exchange, queue, bindings, retryDelaysMs: [1_000] });
+    await Promise.all([
+      declare(admin.channel, accounts, ['account.*']),
+      declare(other, accounts, ['account.*']),
+      declare(admin.channel, posts, ['#.message_posted']),
+    ]);
+    await other.close();
+    const registered = sampleEvent('account.registered', { userId: 'u1' });
+    const posted = sampleEvent('chat.message_posted', { text: 'hello' });
+    const unrouted = sampleEvent('logs.alert_raised', {});
+    await publisher.publish([registered, posted, unrouted]);
+
+    const [toAccounts] = await admin.take(accounts, 1);
+    const [toPosts] = await admin.take(posts, 1);
+    await sleep(100);
+    assert.equal(await admin.channel.get(accounts), false, 'nothing else routed to accounts');
+    assert.equal(await admin.channel.get(posts), false, 'nothing else routed to posts');
+
+    assert.equal(toAccounts!.properties.messageId, registered.metadata.eventId);
+    assert.equal(toAccounts!.properties.type, 'account.registered');
+    assert.equal(toAccounts!.fields.routingKey, 'account.registered');
+    assert.equal(toAccounts!.properties.deliveryMode, 2, 'persistent');
+    assert.equal(toAccounts!.properties.headers?.[headers.correlationId], registered.metadata.correlationId);
+    assert.equal(toAccounts!.properties.headers?.[headers.causationId], registered.metadata.causationId);
+    assert.deepEqual(JSON.parse(toAccounts!.content.toString()), registered);
+    assert.equal(toPosts!.properties.messageId, posted.metadata.eventId);
+
+    const retry = await admin.channel.checkQueue(`${accounts}.retry.1s`);
+    assert.equal(retry.messageCount, 0);
+  });
+
+  it('retries a failing handler with growing delay, then dead-letters it with the attempt history', async () => {
+    const attemptsAt = new Map<string, number[]>();
+    const doomed = sampleEvent('retry.doomed', { n: 1 });
+    const flaky = sampleEvent('retry.flaky', { n: 2 });
+    const { consumer } = await startConsumer('retry', {
+      bindings: ['retry.*'],
+      retryDelaysMs: [300, 900],
+      maxAttempts: 3,
+      handle: async (event, trx, context) => {
+        const times = attemptsAt.get(event.type) ?? [];
+        times.push(Date.now());
+        attemptsAt.set(event.type, times);
+        assert.equal(context.attempt, times.length, 'the context counts attempts');
+        if (event.type === 'retry.doomed') throw new Error(`still broken (attempt ${context.attempt})`);
+        if (context.attempt === 1) throw new Error('flaky once');
+        await countEffect(event, trx, context);
+      },
+    });
+    await publisher.publish([doomed, flaky]);
+
+    const [dead] = await admin.take(consumer.names.deadLetterQueue, 1, 15_000);
+    const times = attemptsAt.get('retry.doomed')!;
+    assert.equal(times.length, 3, 'three attempts before the dead-letter queue');
+    const [first, second, third] = times as [number, number, number];
+    assert.ok(second - first >= 300, `first retry after ≥ 300 ms (was ${second - first})`);
+    assert.ok(third - second >= 900, `second retry after ≥ 900 ms (was ${third - second})`);
+
+    assert.equal(dead!.properties.messageId, doomed.metadata.eventId);
+    const deadHeaders = dead!.properties.headers ?? {};
+    assert.equal(deadHeaders[headers.deadReason], 'max-attempts');
+    assert.equal(deadHeaders[headers.attempts], 3);
+    assert.equal(deadHeaders[headers.routingKey], 'retry.doomed');
+    assert.match(String(deadHeaders[headers.error]), /still broken \(attempt 3\)/);
+    const history = JSON.parse(String(deadHeaders[headers.history])) as { attempt: number; error: string }[];
+    assert.deepEqual(
+      history.map((h) => [h.attempt, h.error]),
+      [1, 2, 3].map((n) => [n, `Error: still broken (attempt ${n})`]),
+    );
+    assert.deepEqual(JSON.parse(dead!.content.toString()), doomed);
+
+    await eventually(async () => (await effects()).get(flaky.metadata.eventId) === 1, {
+      message: 'flaky handled',
+    });
+    assert.equal((await effects()).has(doomed.metadata.eventId), false, 'no effect of the failed handler');
+    assert.equal(attemptsAt.get('retry.flaky')?.length, 2);
+    for (const retry of consumer.names.retryQueues) {
+      assert.equal((await admin.channel.checkQueue(retry.name)).messageCount, 0);
+    }
+  });
+
+  it('sends a poison message straight to the dead-letter queue without blocking the queue', async () => {
+    const handled: string[] = [];
+    const { consumer } = await startConsumer('poison', {
+      bindings: ['poison.*'],
+      retryDelaysMs: [60_000],
+      batchSize: 16,
+      handle: async (event, trx, context) => {
+        handled.push(event.metadata.eventId);
+        await countEffect(event, trx, context);
+      },
+    });
+    const before = sampleEvent('poison.ok', { n: 1 });
+    const afterPoison = Array.from({ length: 20 }, (_, n) => sampleEvent('poison.ok', { n }));
+    await publisher.publish([before]);
+    const raw = await admin.connection.createConfirmChannel();
+    raw.publish(exchange, 'poison.ok', Buffer.from('{"type": "poison.ok", "da'), { messageId: 'bad-json' });
+    const { correlationId: _missing, ...metadata } = before.metadata;
+    raw.publish(
+      exchange,
+      'poison.ok',
+      Buffer.from(
+        JSON.stringify({ type: 'poison.ok', data: {}, metadata: { ...metadata, eventId: 'no-corr' } }),
+      ),
+      { messageId: 'no-corr' },
+    );
+    await raw.waitForConfirms();
+    await raw.close();
+    await publisher.publish(afterPoison);
+
+    const dead = await admin.take(consumer.names.deadLetterQueue, 2);
+    const reasons = new Map(dead.map((m) => [m.properties.messageId as string, m.properties.headers ?? {}]));
+    assert.equal(reasons.get('bad-json')?.[headers.deadReason], 'invalid');
+    assert.match(String(reasons.get('bad-json')?.[headers.error]), /malformed JSON/);
+    assert.match(String(reasons.get('no-corr')?.[headers.error]), /metadata\.correlationId/);
+    assert.equal(reasons.get('no-corr')?.[headers.attempts], 0, 'no retries for an invalid message');
+
+    await eventually(async () => handled.length === 21, { message: 'all valid messages handled' });
+    assert.deepEqual(new Set(handled), new Set([before, ...afterPoison].map((e) => e.metadata.eventId)));
+    assert.equal((await admin.channel.checkQueue(consumer.names.queue)).messageCount, 0);
+    assert.equal(consumer.stats().retried, 0);
+  });
+
+  it('has one effect for a message delivered twice, even to two replicas at once', async () => {
+    const queue = `${testId}.dedup`;
+    const first = await startConsumer('dedup-a', { queue, bindings: ['dedup.*'], prefetch: 4, batchSize: 2 });
+    const second = await startConsumer('dedup-b', {
+      queue,
+      bindings: ['dedup.*'],
+      prefetch: 4,
+      batchSize: 2,
+    });
+    const events = Array.from({ length: 40 }, (_, n) => sampleEvent('dedup.happened', { n }));
+    // Each event published three times: a relay that republished after a crash, twice over.
+    await publisher.publish(events);
+    await Promise.all([publisher.publish(events), publisher.publish([...events].reverse())]);
+
+    await eventually(
+      () => {
+        const [a, b] = [first.consumer.stats(), second.consumer.stats()];
+        return a.handled + a.duplicates + b.handled + b.duplicates === 120;
+      },
+      { message: 'all 120 deliveries handled' },
+    );
+    const counts = await effects();
+    for (const event of events) assert.equal(counts.get(event.metadata.eventId), 1, 'exactly one effect');
+    const { rows } = await sql<{
+      n: number;
+    }>`select count(*) as n from bus_inbox where consumer = ${queue}`.execute(database.db);
+    assert.equal(rows[0]?.n, 40);
+    assert.equal(first.consumer.stats().handled + second.consumer.stats().handled, 40);
+    assert.ok(
+      first.consumer.stats().handled > 0 && second.consumer.stats().handled > 0,
+      'both replicas worked',
+    );
+  });
+
+  it('keeps the neighbours of a failing message in a batch, and handles each once', async () => {
+    let failures = 0;
+    const events = Array.from({ length: 60 }, (_, n) => sampleEvent('batch.item', { n }));
+    const bad = events[17]!;
+    const { consumer } = await startConsumer('batch', {
+      bindings: ['batch.*'],
+      retryDelaysMs: [200],
+      batchSize: 60,
+      prefetch: 120,
+      handle: async (event: IntegrationEvent, trx, context) => {
+        await countEffect(event, trx, context);
+        if (event.metadata.eventId === bad.metadata.eventId && context.attempt === 1) {
+          failures += 1;
+          throw new Error('bad on first attempt');
+        }
+      },
+    });
+    await publisher.publish(events);
+    await eventually(async () => (await effects()).get(bad.metadata.eventId) === 1, {
+      message: 'bad one retried',
+    });
+    const counts = await effects();
+    for (const event of events) assert.equal(counts.get(event.metadata.eventId), 1);
+    assert.ok(failures >= 1);
+    assert.equal(consumer.stats().retried, 1, 'only the failing message went to the retry queue');
+    assert.equal(consumer.stats().handled, 60);
+  });
+
+  it('resumes consuming after the broker closes its connection', async () => {
+    const { consumer, connectionName } = await startConsumer('resume', { bindings: ['resume.*'] });
+    const early = Array.from({ length: 10 }, (_, n) => sampleEvent('resume.item', { n }));
+    await publisher.publish(early);
+    await eventually(() => consumer.stats().handled === 10, { message: 'early events handled' });
+
+    assert.equal(await closeConnectionsNamed(connectionName), 1);
+    assert.ok((await closeConnectionsNamed(`${testId}:publisher`)) >= 1);
+    const late = Array.from({ length: 10 }, (_, n) => sampleEvent('resume.item', { n: 10 + n }));
+    // Published while the publisher's own connection is coming back: held and sent on reconnect.
+    await publisher.publish(late);
+    await eventually(() => consumer.stats().handled === 20, {
+      message: 'late events handled',
+      timeoutMs: 15_000,
+    });
+    const counts = await effects();
+    for (const event of [...early, ...late]) assert.equal(counts.get(event.metadata.eventId), 1);
+  });
+
+  it('finishes the messages it holds when stopped, and leaves the rest in the queue', async () => {
+    const queue = `${testId}.stopping`;
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const started: string[] = [];
+    const { consumer } = await startConsumer('stopping', {
+      queue,
+      bindings: ['stopping.*'],
+      prefetch: 5,
+      batchSize: 5,
+      handle: async (event, trx, context) => {
+        started.push(event.metadata.eventId);
+        await gate;
+        await countEffect(event, trx, context);
+      },
+    });
+    const events = Array.from({ length: 30 }, (_, n) => sampleEvent('stopping.item', { n }));
+    await publisher.publish(events);
+    await eventually(() => started.length > 0, { message: 'a batch under way' });
+    const stopped = consumer.stop();
+    await sleep(100);
+    release();
+    await stopped;
+    const done = consumer.stats().handled;
+    assert.ok(done >= 1 && done <= 10, `finished what it held (${done})`);
+    const { messageCount } = await admin.channel.checkQueue(queue);
+    assert.equal(messageCount + done, 30, 'every message either handled and acked, or back in the queue');
+  });
+});
