@@ -1,0 +1,547 @@
+/**
+ * The local/test WAMP router: fox-wamp's broker and dealer behind our own WebSocket transport, ticket
+ * authentication and the shared authorization policy. Production uses Crossbar (ADR 0004).
+ *
+ * fox-wamp's own transport is replaced rather than configured: it has no `error` listener on sockets,
+ * logs with console.log, and hands unchecked messages to the gate. Its gate is subclassed to check
+ * every message's shape, to authorize register and call (its hook covers only subscribe and publish),
+ * and to pass callee error URIs and kwargs through to the caller (it replaces them with
+ * `wamp.error.callee_failure`).
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, WebSocket, type RawData } from 'ws';
+import type { Logger } from '@veche/log';
+import {
+  createWampPolicy,
+  vecheRealm,
+  type AuthorizationDecision,
+  type WampAction,
+  type WampPrincipal,
+} from '@veche/wamp-policy';
+import type { Authenticator, RouterCalls, TicketIdentity } from './authenticators.ts';
+import {
+  FoxRouterClass,
+  RealmError,
+  WampGate,
+  WampSocketWriterContext,
+  buildEventOpt,
+  buildInvokeOpt,
+  toWampArgs,
+  wampErrorCode,
+  type FoxCommand,
+  type FoxContext,
+  type FoxRealm,
+  type FoxRouter,
+  type FoxSession,
+  type FoxSocketWriter,
+} from './fox-wamp.ts';
+import { sanitizedOptions, wampMessage, wampShapeProblem } from './wamp-messages.ts';
+
+export type Authorizer = (
+  principal: WampPrincipal,
+  action: WampAction,
+  uri: string,
+) => AuthorizationDecision | boolean;
+
+export interface RouterOptions {
+  log: Logger;
+  authenticate: Authenticator;
+  /** Default: the shared Veche policy with no public procedures. */
+  authorize?: Authorizer;
+  host?: string;
+  /** 0 (the default) picks a free port. Ignored with `server`. */
+  port?: number;
+  /**
+   * Attach to this HTTP server's `upgrade` event instead of listening on a port of our own; other
+   * paths' upgrades are left to the server's other listeners.
+   */
+  server?: Server;
+  /** Accept WebSocket upgrades only on this path (default: any path on our own port, `/ws` when attached). */
+  path?: string;
+  /** Largest WebSocket message accepted; bigger ones close the connection with 1009. Default 1 MiB. */
+  maxPayloadBytes?: number;
+  /** How long a client may take between HELLO and WELCOME. Default 10 s. */
+  authTimeoutMs?: number;
+  /**
+   * Log unhandled promise rejections instead of letting them end the process while the router runs
+   * (fox-wamp has code paths that reject without a handler). Default true.
+   */
+  guardUnhandledRejections?: boolean;
+}
+
+export interface WampRouter {
+  readonly port: number;
+  /** `ws://host:port/path` to connect to. */
+  readonly url: string;
+  /** Hand an HTTP upgrade to the router (for servers that route upgrades themselves). */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void;
+  sessionCount(): number;
+  close(): Promise<void>;
+}
+
+const subprotocol = 'wamp.2.json';
+
+type SessionStage = 'new' | 'challenged' | 'authenticating' | 'joined' | 'closed';
+
+interface SessionState {
+  stage: SessionStage;
+  principal?: WampPrincipal;
+  authTimer?: NodeJS.Timeout;
+}
+
+const closeCodes = { protocolError: 1002, goingAway: 1001, normal: 1000 } as const;
+
+function argsOf(data: unknown): unknown[] {
+  if (typeof data === 'object' && data !== null && Array.isArray((data as { args?: unknown }).args)) {
+    return (data as { args: unknown[] }).args;
+  }
+  return toWampArgs(data) ?? [];
+}
+
+const kwargsOf = (hdr: unknown): Record<string, unknown> =>
+  typeof hdr === 'object' && hdr !== null && !Array.isArray(hdr) ? (hdr as Record<string, unknown>) : {};
+
+/**
+ * fox-wamp's context, writing args and kwargs verbatim (it unwraps a single argument and wraps it
+ * again, which turns `[[1, 2]]` into `[1, 2]` and `[null]` into `null`) and error URIs as given.
+ */
+class VecheContext extends WampSocketWriterContext {
+  sendResult(cmd: FoxCommand): void {
+    if (cmd.err !== undefined && cmd.err !== null) {
+      this.wampSendError(
+        wampMessage.CALL,
+        cmd.id,
+        wampErrorCode(cmd.err),
+        argsOf(cmd.data),
+        kwargsOf(cmd.hdr),
+      );
+      return;
+    }
+    const details = cmd.rsp === 'EMIT' ? { progress: true } : {};
+    this.wampSend([wampMessage.RESULT, cmd.id, details, argsOf(cmd.data), kwargsOf(cmd.hdr)]);
+  }
+
+  sendInvoke(cmd: FoxCommand): void {
+    this.wampSend([
+      wampMessage.INVOCATION,
+      cmd.qid,
+      cmd.subId,
+      buildInvokeOpt(cmd),
+      argsOf(cmd.data),
+      kwargsOf(cmd.hdr),
+    ]);
+  }
+
+  sendEvent(cmd: FoxCommand & { traceId?: unknown }): void {
+    this.wampSend([
+      wampMessage.EVENT,
+      cmd.traceId,
+      cmd.qid,
+      buildEventOpt(cmd),
+      argsOf(cmd.data),
+      kwargsOf(cmd.hdr),
+    ]);
+  }
+}
+
+interface GateDependencies {
+  log: Logger;
+  authenticate: Authenticator;
+  authorize: Authorizer;
+  authTimeoutMs: number;
+  realm: FoxRealm;
+  routerCalls: RouterCalls;
+}
+
+function createGate(router: FoxRouter, deps: GateDependencies) {
+  const states = new WeakMap<FoxSession, SessionState>();
+  const stateOf = (session: FoxSession): SessionState => {
+    let state = states.get(session);
+    if (!state) {
+      state = { stage: 'new' };
+      states.set(session, state);
+    }
+    return state;
+  };
+
+  const abort = (ctx: FoxContext, session: FoxSession, reason: string, message?: string) => {
+    const state = stateOf(session);
+    state.stage = 'closed';
+    clearTimeout(state.authTimer);
+    ctx.wampSend([wampMessage.ABORT, message ? { message } : {}, reason], () =>
+      ctx.wampClose(closeCodes.normal, 'session aborted'),
+    );
+  };
+
+  const protocolViolation = (ctx: FoxContext, session: FoxSession, problem: string) => {
+    deps.log.info({ sessionId: session.sessionId, problem }, 'protocol violation, closing session');
+    const state = stateOf(session);
+    state.stage = 'closed';
+    clearTimeout(state.authTimer);
+    ctx.wampSend([wampMessage.ABORT, { message: problem }, 'wamp.error.protocol_violation'], () =>
+      ctx.wampClose(closeCodes.protocolError, 'protocol violation'),
+    );
+  };
+
+  const decide = (session: FoxSession, action: WampAction, uri: string): boolean => {
+    const principal = stateOf(session).principal;
+    if (!principal) return false;
+    let decision: AuthorizationDecision | boolean;
+    try {
+      decision = deps.authorize(principal, action, uri);
+    } catch (error) {
+      deps.log.error({ err: error, action, uri }, 'authorizer threw; denying');
+      return false;
+    }
+    const allowed = typeof decision === 'boolean' ? decision : decision.allowed;
+    if (!allowed) {
+      deps.log.info(
+        {
+          sessionId: session.sessionId,
+          authid: principal.authid,
+          authrole: principal.authrole,
+          action,
+          uri,
+          reason: typeof decision === 'boolean' ? undefined : decision.reason,
+        },
+        'not authorized',
+      );
+    }
+    return allowed;
+  };
+
+  class VecheGate extends WampGate {
+    override createContext(session: FoxSession, writer: FoxSocketWriter): FoxContext {
+      return new VecheContext(this.getRouter(), session, writer);
+    }
+
+    /** fox-wamp's hook for subscribe and publish; it passes the URI split on dots. */
+    override checkAuthorize(ctx: FoxContext, cmd: FoxCommand, funcClass: string): boolean {
+      const uri = (cmd.uri ?? []).join('.');
+      if (decide(ctx.getSession(), funcClass as WampAction, uri)) return true;
+      // A broker answers an unacknowledged publish with nothing, not even an error.
+      if (funcClass === 'publish' && !cmd.ack) return false;
+      ctx.wampSendError(
+        funcClass === 'publish' ? wampMessage.PUBLISH : wampMessage.SUBSCRIBE,
+        cmd.id,
+        'wamp.error.not_authorized',
+        [],
+      );
+      return false;
+    }
+
+    override handle(ctx: FoxContext, session: FoxSession, raw: unknown[]): void {
+      const state = stateOf(session);
+      if (state.stage === 'closed') return;
+      const problem = wampShapeProblem(raw);
+      if (problem) {
+        protocolViolation(ctx, session, problem);
+        return;
+      }
+      const message = [...raw];
+      const type = message[0] as number;
+      if (type === wampMessage.HELLO) {
+        this.onHello(ctx, session, message[1] as string, message[2] as Record<string, unknown>);
+        return;
+      }
+      if (type === wampMessage.AUTHENTICATE) {
+        this.onAuthenticate(ctx, session, message[1] as string);
+        return;
+      }
+      if (state.stage !== 'joined') {
+        protocolViolation(ctx, session, 'message before WELCOME');
+        return;
+      }
+      switch (type) {
+        case wampMessage.PUBLISH:
+        case wampMessage.CALL:
+        case wampMessage.SUBSCRIBE:
+        case wampMessage.REGISTER:
+        case wampMessage.YIELD:
+          message[2] = sanitizedOptions(type, message[2] as Record<string, unknown>);
+          break;
+        default:
+          break;
+      }
+      if (type === wampMessage.REGISTER || type === wampMessage.CALL) {
+        const action = type === wampMessage.REGISTER ? 'register' : 'call';
+        if (!decide(session, action, message[3] as string)) {
+          ctx.wampSendError(type, message[1], 'wamp.error.not_authorized', []);
+          return;
+        }
+      }
+      if (type === wampMessage.ERROR) {
+        this.calleeError(ctx, session, message);
+        return;
+      }
+      if (type === wampMessage.CANCEL) return; // fox-wamp does not implement cancel; callers time out.
+      super.handle(ctx, session, message);
+    }
+
+    /** Passes a callee's error URI, args and kwargs to the caller (fox-wamp drops all three). */
+    calleeError(ctx: FoxContext, session: FoxSession, message: unknown[]): void {
+      const [, requestType, requestId, , uri, args, kwargs] = message;
+      if (requestType !== wampMessage.INVOCATION) return;
+      try {
+        session.realm?.cmdYield(ctx, {
+          qid: requestId,
+          err: uri,
+          data: { args: args ?? [] },
+          hdr: kwargs ?? {},
+        });
+      } catch (error) {
+        // An error for an invocation that is no longer pending (the caller left): nothing to deliver.
+        if (!(error instanceof RealmError)) throw error;
+      }
+    }
+
+    onHello(ctx: FoxContext, session: FoxSession, realmName: string, details: Record<string, unknown>): void {
+      const state = stateOf(session);
+      if (state.stage !== 'new') {
+        protocolViolation(ctx, session, 'HELLO after HELLO');
+        return;
+      }
+      if (realmName !== vecheRealm) {
+        deps.log.info({ sessionId: session.sessionId, realm: realmName.slice(0, 100) }, 'unknown realm');
+        abort(ctx, session, 'wamp.error.no_such_realm');
+        return;
+      }
+      const methods = details['authmethods'];
+      const authid = details['authid'];
+      if (!Array.isArray(methods) || !methods.includes('ticket')) {
+        abort(ctx, session, 'wamp.error.no_auth_method', 'only ticket authentication is offered');
+        return;
+      }
+      if (typeof authid !== 'string' || authid.length === 0 || authid.length > 255) {
+        abort(ctx, session, 'wamp.error.authentication_failed', 'authid is required');
+        return;
+      }
+      session.realmName = realmName;
+      session.secureDetails = { authid };
+      session.setAuthMethod('ticket');
+      state.stage = 'challenged';
+      state.authTimer = setTimeout(() => {
+        if (state.stage === 'challenged' || state.stage === 'authenticating') {
+          abort(ctx, session, 'wamp.error.authentication_failed', 'authentication timed out');
+        }
+      }, deps.authTimeoutMs);
+      state.authTimer.unref();
+      ctx.wampSend([wampMessage.CHALLENGE, 'ticket', {}]);
+    }
+
+    onAuthenticate(ctx: FoxContext, session: FoxSession, ticket: string): void {
+      const state = stateOf(session);
+      if (state.stage !== 'challenged') {
+        protocolViolation(ctx, session, 'AUTHENTICATE without a pending CHALLENGE');
+        return;
+      }
+      state.stage = 'authenticating';
+      const authid = (session.secureDetails as { authid: string }).authid;
+      const succeed = (identity: TicketIdentity | null) => {
+        if (state.stage !== 'authenticating' || !session.isActive()) return;
+        clearTimeout(state.authTimer);
+        if (!identity || typeof identity.authrole !== 'string') {
+          abort(ctx, session, 'wamp.error.authentication_failed');
+          return;
+        }
+        const principal = { authid: identity.authid ?? authid, authrole: identity.authrole };
+        state.principal = principal;
+        state.stage = 'joined';
+        session.setUserDetails({ ...principal, authextra: identity.authextra });
+        deps.realm.joinSession(session);
+        const welcome: Record<string, unknown> = {
+          ...this.makeRealmDetails(vecheRealm),
+          authid: principal.authid,
+          authrole: principal.authrole,
+          authmethod: 'ticket',
+          authprovider: 'veche',
+        };
+        if (identity.authextra) welcome['authextra'] = identity.authextra;
+        deps.log.debug({ sessionId: session.sessionId, ...principal }, 'session joined');
+        ctx.wampSend([wampMessage.WELCOME, session.sessionId, welcome]);
+      };
+      const fail = (error: unknown) => {
+        if (state.stage !== 'authenticating') return;
+        deps.log.info({ sessionId: session.sessionId, authid, err: error }, 'authentication failed');
+        abort(ctx, session, 'wamp.error.authentication_failed');
+      };
+      deps
+        .authenticate({ realm: vecheRealm, authid, ticket }, deps.routerCalls)
+        .then(succeed, fail)
+        .catch((error: unknown) => {
+          deps.log.error({ err: error, sessionId: session.sessionId }, 'joining the realm failed');
+          ctx.wampClose(1011, 'internal error');
+        });
+    }
+  }
+
+  return new VecheGate(router);
+}
+
+/** Calls a procedure registered on the router from inside it (dynamic authenticators). */
+function createRouterCalls(realm: FoxRealm): RouterCalls {
+  return {
+    async call(procedure, args, kwargs, timeoutMs) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`${procedure} timed out after ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      });
+      try {
+        const result = await Promise.race([realm.wampApi().callrpc(procedure, args, kwargs), timeout]);
+        return result.args;
+      } catch (error) {
+        if (error instanceof Error) throw error;
+        throw new Error(`${procedure} failed: ${JSON.stringify(error)}`);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+export async function startRouter(options: RouterOptions): Promise<WampRouter> {
+  const log = options.log;
+  const maxPayload = options.maxPayloadBytes ?? 1024 * 1024;
+  const path = options.path ?? (options.server ? '/ws' : undefined);
+  const policy = createWampPolicy();
+
+  const guard = (reason: unknown) => {
+    log.error({ err: reason }, 'unhandled promise rejection (kept the router running)');
+  };
+  if (options.guardUnhandledRejections ?? true) process.on('unhandledRejection', guard);
+
+  const fox = new FoxRouterClass();
+  const realm = await fox.getRealm(vecheRealm);
+  const gate = createGate(fox, {
+    log,
+    authenticate: options.authenticate,
+    authorize: options.authorize ?? policy.authorize,
+    authTimeoutMs: options.authTimeoutMs ?? 10_000,
+    realm,
+    routerCalls: createRouterCalls(realm),
+  });
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload,
+    perMessageDeflate: false,
+    handleProtocols: (protocols) => (protocols.has(subprotocol) ? subprotocol : false),
+  });
+  wss.on('error', (error) => log.error({ err: error }, 'WebSocket server error'));
+
+  const accept = (socket: WebSocket) => {
+    const session = fox.createSession();
+    session.setGateProtocol(subprotocol);
+    const sessionLog = log.child({ sessionId: session.sessionId });
+    // Invalid UTF-8, oversized or unmasked frames surface here; ws then closes the socket itself.
+    socket.on('error', (error) => sessionLog.info({ err: error }, 'socket error'));
+    const writer: FoxSocketWriter = {
+      wampPkgWrite(message, callback) {
+        if (socket.readyState !== WebSocket.OPEN) return;
+        socket.send(JSON.stringify(message), (error) => {
+          if (error) sessionLog.debug({ err: error }, 'send failed');
+          callback?.(error);
+        });
+      },
+      wampPkgClose(code, reason) {
+        socket.close(code, reason);
+      },
+    };
+    socket.on('close', () => fox.removeSession(session));
+    socket.on('message', (data: RawData, isBinary: boolean) => {
+      const ctx = gate.createContext(session, writer);
+      let message: unknown;
+      try {
+        if (isBinary) throw new Error('binary frame on wamp.2.json');
+        message = JSON.parse(
+          Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8'),
+        );
+      } catch {
+        // An empty array fails the shape check, which answers with a protocol violation.
+        gate.handle(ctx, session, []);
+        return;
+      }
+      try {
+        gate.handle(ctx, session, message as unknown[]);
+      } catch (error) {
+        sessionLog.warn({ err: error }, 'message handling failed; closing the session');
+        socket.close(1011, 'internal error');
+      }
+    });
+  };
+
+  let closing = false;
+  const handleUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', (error) => log.debug({ err: error }, 'upgrade socket error'));
+    const offered = (request.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+    if (closing || !offered.includes(subprotocol)) {
+      socket.end(
+        `HTTP/1.1 ${closing ? 503 : 400} ${closing ? 'Service Unavailable' : 'Bad Request'}\r\n\r\n`,
+      );
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, accept);
+  };
+
+  const isOurPath = (request: IncomingMessage) =>
+    path === undefined || new URL(request.url ?? '/', 'http://router').pathname === path;
+
+  let server: Server;
+  let ownServer = false;
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (isOurPath(request)) handleUpgrade(request, socket, head);
+    else if (ownServer) socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
+  };
+  if (options.server) {
+    server = options.server;
+  } else {
+    ownServer = true;
+    server = createServer((_request, response) => {
+      response.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
+      response.end('This is a WAMP router: connect with WebSocket, subprotocol wamp.2.json.\n');
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+  server.on('upgrade', onUpgrade);
+
+  const address = server.address() as AddressInfo | null;
+  const port = address?.port ?? 0;
+  const host = options.host ?? (address?.address && address.address !== '::' ? address.address : '127.0.0.1');
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  const url = `ws://${urlHost}:${port}${path ?? '/'}`;
+  log.info({ url, maxPayload }, 'WAMP router listening');
+
+  return {
+    port,
+    url,
+    handleUpgrade,
+    sessionCount: () => realm.getSessionCount(),
+    async close() {
+      if (closing) return;
+      closing = true;
+      server.off('upgrade', onUpgrade);
+      for (const client of wss.clients) client.close(closeCodes.goingAway, 'router shutting down');
+      const deadline = Date.now() + 1_000;
+      while (wss.clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      for (const client of wss.clients) client.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      if (ownServer) {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+      if (options.guardUnhandledRejections ?? true) process.off('unhandledRejection', guard);
+      log.info('WAMP router stopped');
+    },
+  };
+}
