@@ -17,6 +17,7 @@ export {
   type IntegrationEvent,
   type IntegrationEventMetadata,
 } from './message.ts';
+export { createOutboxRelay, toIntegrationEvent, type OutboxRelay, type OutboxRelayOptions } from './relay.ts';
 export { createPublisher, type Publisher, type PublisherOptions } from './publisher.ts';
 export {
   declareConsumerTopology,
