@@ -108,7 +108,10 @@ export interface EventStore {
   /** The stream's current version (0 when it has no events). */
   streamVersion(streamId: string): Promise<number>;
   /** Commit-safe: every committed event after `after`, exactly once across successive calls. */
-  readAll(after: Checkpoint, options?: { limit?: number; eventTypes?: readonly string[] }): Promise<ReadAllResult>;
+  readAll(
+    after: Checkpoint,
+    options?: { limit?: number; eventTypes?: readonly string[] },
+  ): Promise<ReadAllResult>;
   close(): Promise<void>;
 }
 
@@ -118,6 +121,13 @@ export interface EventStoreOptions {
   inlineProjections?: readonly InlineProjection[];
   /** Group commit: most appends per transaction (default 256). */
   maxBatchSize?: number;
+  /** Group commit: most events per transaction, unless a single append has more (default 10,000). */
+  maxBatchEvents?: number;
+  /**
+   * Group commit: batches written at once, each on its own pooled connection (default 2). While one
+   * batch waits for its commit to reach disk, the next executes; PostgreSQL flushes both together.
+   */
+  maxConcurrentBatches?: number;
 }
 
 /**

@@ -1,0 +1,144 @@
+/**
+ * The event store's tables and its append function, created in the service's schema (unqualified
+ * names resolve through the connection's search_path). Named `0000.event-store.…` so they run before
+ * the service's own migrations, which may reference these tables.
+ */
+import { sql, type Migrations } from '@veche/db';
+
+export const eventStoreMigrations: Migrations = {
+  '0000.event-store.001-log': {
+    up: async (db) => {
+      // The stream's current version: the row a writer locks for optimistic concurrency, so two
+      // appends to one stream serialise on it instead of racing on unique(stream_id, stream_version).
+      await sql`
+        create table streams (
+          stream_id text primary key,
+          version bigint not null check (version >= 0)
+        )`.execute(db);
+      // transaction_id orders the log by commit safety: a reader only takes rows whose transaction
+      // is older than every transaction still running (see readAll).
+      await sql`
+        create table events (
+          global_position bigserial primary key,
+          stream_id text not null,
+          stream_version bigint not null check (stream_version > 0),
+          type text not null,
+          data jsonb not null,
+          metadata jsonb not null,
+          recorded_at timestamptz not null default now(),
+          transaction_id xid8 not null default pg_current_xact_id(),
+          unique (stream_id, stream_version)
+        )`.execute(db);
+      await sql`create index events_commit_order on events (transaction_id, global_position)`.execute(db);
+      await sql`
+        create table subscription_checkpoints (
+          name text primary key,
+          transaction_id xid8 not null default '0',
+          global_position bigint not null default 0,
+          updated_at timestamptz not null default now()
+        )`.execute(db);
+    },
+  },
+  '0000.event-store.002-append-function': {
+    up: async (db) => {
+      // One call appends a whole group-commit batch: one round trip, one transaction, and a few
+      // set-based statements however many appends it holds (a loop of statements per append cost
+      // ~100 µs each, the bottleneck of group commit on two cores). A stream's k-th append of the
+      // batch goes in round k, so within a round stream ids are distinct and its appends are checked
+      // and written together. Stream rows are locked in byte order of stream id, so concurrent
+      // batches wait on each other instead of deadlocking (a deadlock with an append made in a
+      // caller's transaction is retried by the caller). A version mismatch is reported for that
+      // append alone instead of failing the batch.
+      // Input: [{s: streamId, k: 'any'|'exists'|'version', v: version, e: [{t: type, d: data, m: metadata}]}].
+      await sql`
+        create function event_store_append(appends jsonb)
+        returns table (
+          append_index int,
+          appended boolean,
+          previous_version bigint,
+          positions bigint[],
+          transaction_id text,
+          recorded_at timestamptz
+        )
+        language plpgsql
+        as $fn$
+        #variable_conflict use_column
+        declare
+          idxs int[];
+          sids text[];
+          kinds text[];
+          expecteds bigint[];
+          evs jsonb[];
+          rounds int[];
+          last_round int;
+        begin
+          select array_agg(t.idx order by t.idx), array_agg(t.sid order by t.idx), array_agg(t.kind order by t.idx),
+                 array_agg(t.expected order by t.idx), array_agg(t.events order by t.idx),
+                 array_agg(t.rnd order by t.idx), max(t.rnd)
+          into idxs, sids, kinds, expecteds, evs, rounds, last_round
+          from (
+            select (a.ordinality - 1)::int as idx, a.value ->> 's' as sid, a.value ->> 'k' as kind,
+                   (a.value ->> 'v')::bigint as expected, a.value -> 'e' as events,
+                   row_number() over (partition by a.value ->> 's' order by a.ordinality)::int as rnd
+            from jsonb_array_elements(appends) with ordinality as a
+          ) t;
+
+          for r in 1 .. coalesce(last_round, 0) loop
+            -- Streams this round may create exist from here on (a concurrent creator's row is
+            -- waited for, then left alone).
+            insert into streams (stream_id, version)
+            select u.sid, 0
+            from unnest(sids, kinds, expecteds, rounds) as u(sid, kind, expected, rnd)
+            where u.rnd = r and (u.kind = 'any' or (u.kind = 'version' and u.expected = 0))
+            order by u.sid collate "C"
+            on conflict (stream_id) do nothing;
+
+            perform 1 from streams s
+            where s.stream_id = any (array(select u.sid from unnest(sids, rounds) as u(sid, rnd) where u.rnd = r))
+            order by s.stream_id collate "C"
+            for update;
+
+            -- The rows are locked: this statement's snapshot sees their latest versions.
+            return query
+            with round_items as (
+              select u.idx, u.sid, u.kind, u.expected, u.events, jsonb_array_length(u.events) as n
+              from unnest(idxs, sids, kinds, expecteds, evs, rounds) as u(idx, sid, kind, expected, events, rnd)
+              where u.rnd = r
+            ), checked as (
+              select ri.*, coalesce(s.version, 0) as current,
+                     s.stream_id is not null and case ri.kind
+                       when 'any' then true
+                       when 'exists' then s.version > 0
+                       else s.version = ri.expected
+                     end as ok
+              from round_items ri left join streams s on s.stream_id = ri.sid
+            ), moved as (
+              update streams s set version = c.current + c.n
+              from checked c
+              where c.ok and c.n > 0 and s.stream_id = c.sid
+            ), inserted as (
+              insert into events (stream_id, stream_version, type, data, metadata)
+              select c.sid, c.current + e.ordinality, e.value ->> 't', e.value -> 'd', e.value -> 'm'
+              from checked c cross join lateral jsonb_array_elements(c.events) with ordinality as e
+              where c.ok
+              order by c.sid collate "C", e.ordinality
+              returning events.global_position, events.stream_id, events.stream_version
+            ), by_stream as (
+              select i.stream_id, array_agg(i.global_position order by i.stream_version) as positions
+              from inserted i group by i.stream_id
+            )
+            select c.idx, c.ok, c.current, case when c.ok then coalesce(b.positions, '{}') end,
+                   case when c.ok then pg_current_xact_id()::text end, case when c.ok then now() end
+            from checked c left join by_stream b on b.stream_id = c.sid;
+          end loop;
+
+          if pg_current_xact_id_if_assigned() is not null
+             and exists (select 1 from events e where e.transaction_id = pg_current_xact_id_if_assigned()) then
+            -- Wakes the schema's subscriptions at commit; the channel name mirrors notificationChannel().
+            perform pg_notify(left(current_schema(), 50) || '.events', '');
+          end if;
+        end
+        $fn$`.execute(db);
+    },
+  },
+};
