@@ -46,7 +46,28 @@ export type EventHandler = (
   context: MessageContext,
 ) => Promise<void>;
 
-export interface ConsumerOptions {
+/** An event with its delivery's context, as a batch handler receives it. */
+export interface DeliveredEvent {
+  event: IntegrationEvent;
+  context: MessageContext;
+}
+
+/**
+ * Handles a batch of events the inbox has not seen, in one transaction. Faster than one statement per
+ * event; if it throws, the consumer calls it again with one event at a time to find the culprit.
+ */
+export type BatchHandler = (
+  deliveries: readonly DeliveredEvent[],
+  trx: Transaction<unknown>,
+) => Promise<void>;
+
+/** Exactly one of the two: a handler per event, or one per batch. */
+export type ConsumerHandler =
+  { handle: EventHandler; handleBatch?: never } | { handleBatch: BatchHandler; handle?: never };
+
+export type ConsumerOptions = ConsumerSettings & ConsumerHandler;
+
+export interface ConsumerSettings {
   connection: BusConnection;
   /** The service's database: the handler's transaction and the inbox live there. */
   database: Database<unknown>;
@@ -55,7 +76,6 @@ export interface ConsumerOptions {
   queue: string;
   /** Event types (routing keys) to receive; `*` and `#` wildcards allowed. */
   bindings: readonly string[];
-  handle: EventHandler;
   /** Default `veche.events`. */
   exchange?: string;
   /** Delay before each retry (default 1 s, 5 s, 30 s, 2 min, 10 min); the last repeats if needed. */
@@ -91,6 +111,11 @@ interface ChannelState {
   channel: ConfirmChannel;
   open: boolean;
   consumerTag: string | undefined;
+  /**
+   * Set once a message is deliberately left unacknowledged (its retry could not be published): from
+   * then on a cumulative ack could cover it, so this channel acks one message at a time.
+   */
+  leftUnacked: boolean;
 }
 
 /** A delivery remembers its channel: a delivery tag means nothing on the channel that replaced it. */
@@ -144,6 +169,25 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       delivery.channel.channel.ack(delivery.message);
     } catch (error) {
       log.warn({ err: error }, 'ack failed; the message will be redelivered');
+    }
+  }
+
+  /**
+   * Batches are settled in delivery order, so once a batch commits every earlier delivery on its
+   * channel is settled too: one cumulative ack covers the batch.
+   */
+  function ackBatch(items: readonly Delivery[]): void {
+    const last = items.at(-1);
+    if (!last) return;
+    if (last.channel.leftUnacked || items.some((item) => item.channel !== last.channel)) {
+      for (const item of items) ack(item);
+      return;
+    }
+    if (!last.channel.open) return;
+    try {
+      last.channel.channel.ack(last.message, true);
+    } catch (error) {
+      log.warn({ err: error }, 'ack failed; the messages will be redelivered');
     }
   }
 
@@ -222,6 +266,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       );
     } catch (publishError) {
       log.warn({ err: publishError }, 'could not dead-letter a message; it will be redelivered');
+      delivery.channel.leftUnacked = true;
       return;
     }
     stats.deadLettered += 1;
@@ -261,11 +306,32 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       );
     } catch (publishError) {
       itemLog.warn({ err: publishError }, 'could not schedule a retry; the message will be redelivered');
+      item.channel.leftUnacked = true;
       return;
     }
     stats.retried += 1;
     itemLog.warn({ err: error, attempts, delayMs }, 'handler failed; retrying later');
     ack(item);
+  }
+
+  function delivered(item: DecodedDelivery): DeliveredEvent {
+    const { correlationId } = item.event.metadata;
+    let itemLog: Logger | undefined;
+    return {
+      event: item.event,
+      context: {
+        messageId: item.messageId,
+        attempt: item.attempts + 1,
+        routingKey:
+          (item.message.properties.headers?.[headers.routingKey] as string | undefined) ??
+          item.message.fields.routingKey,
+        // Made on first use: a child logger per message costs more than handling most messages.
+        get log() {
+          itemLog ??= log.child({ messageId: item.messageId, correlationId, type: item.event.type });
+          return itemLog;
+        },
+      },
+    };
   }
 
   async function handleInTransaction(items: readonly DecodedDelivery[]): Promise<void> {
@@ -275,26 +341,29 @@ export function createConsumer(options: ConsumerOptions): Consumer {
         options.queue,
         items.map((item) => item.messageId),
       );
-      let handled = 0;
-      for (const item of items) {
-        // delete(): a second copy of an id within the batch is a duplicate too.
-        if (!fresh.delete(item.messageId)) continue;
-        const { correlationId } = item.event.metadata;
-        const context: MessageContext = {
-          messageId: item.messageId,
-          attempt: item.attempts + 1,
-          routingKey:
-            (item.message.properties.headers?.[headers.routingKey] as string | undefined) ??
-            item.message.fields.routingKey,
-          log: log.child({ messageId: item.messageId, correlationId, type: item.event.type }),
-        };
-        try {
-          await withCorrelationId(correlationId, () => options.handle(item.event, trx, context));
-        } catch (error) {
-          throw new HandlerFailure(item, error);
+      const unseen: DecodedDelivery[] = [];
+      // delete(): a second copy of an id within the batch is a duplicate too.
+      for (const item of items) if (fresh.delete(item.messageId)) unseen.push(item);
+      if (options.handleBatch) {
+        if (unseen.length > 0) {
+          try {
+            await options.handleBatch(unseen.map(delivered), trx);
+          } catch (error) {
+            throw new HandlerFailure(unseen.length === 1 ? unseen[0] : undefined, error);
+          }
         }
-        handled += 1;
+      } else {
+        for (const item of unseen) {
+          try {
+            await withCorrelationId(item.event.metadata.correlationId, () =>
+              options.handle(item.event, trx, delivered(item).context),
+            );
+          } catch (error) {
+            throw new HandlerFailure(item, error);
+          }
+        }
       }
+      const handled = unseen.length;
       try {
         // A handler that caught a PostgreSQL error leaves the transaction aborted, and COMMIT then
         // rolls back without an error: this statement fails instead, so nothing is acked unsaid.
@@ -341,7 +410,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     if (items.length === 1) return handleOne(items[0]!);
     try {
       await handleInTransaction(items);
-      for (const item of items) ack(item);
+      ackBatch(items);
     } catch (error) {
       if (!(error instanceof HandlerFailure)) {
         log.error({ err: error }, 'PostgreSQL failed under the consumer; redelivering after a pause');
@@ -386,7 +455,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       retryDelaysMs,
     });
     await channel.prefetch(prefetch);
-    const state: ChannelState = { channel, open: true, consumerTag: undefined };
+    const state: ChannelState = { channel, open: true, consumerTag: undefined, leftUnacked: false };
     channel.on('close', () => {
       state.open = false;
       // What was delivered on this channel comes again on the next one.

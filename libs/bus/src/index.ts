@@ -1,7 +1,11 @@
 export { createBusConnection, type BusConnection, type BusConnectionOptions } from './connection.ts';
 export {
   createConsumer,
+  type BatchHandler,
   type Consumer,
+  type ConsumerHandler,
+  type ConsumerSettings,
+  type DeliveredEvent,
   type ConsumerOptions,
   type ConsumerStats,
   type EventHandler,
@@ -22,6 +26,7 @@ export { createPublisher, type Publisher, type PublisherOptions } from './publis
 export {
   declareConsumerTopology,
   declareExchange,
+  deleteTopology,
   defaultExchange,
   defaultRetryDelaysMs,
   retryQueueName,

@@ -5,6 +5,7 @@
  * instead of clashing with the arguments of the old ones.
  */
 import type { Channel } from 'amqplib';
+import type { BusConnection } from './connection.ts';
 
 export const defaultExchange = 'veche.events';
 
@@ -93,4 +94,22 @@ export async function declareConsumerTopology(
   }
   await channel.assertQueue(names.deadLetterQueue, { durable: true });
   return names;
+}
+
+/**
+ * Deletes queues (with their messages) and exchanges: for retiring a consumer, and for tests and
+ * benchmarks cleaning up after themselves.
+ */
+export async function deleteTopology(
+  connection: BusConnection,
+  names: { queues?: readonly string[]; exchanges?: readonly string[] },
+): Promise<void> {
+  const channel = connection.openChannel({ name: 'topology-admin', setup: async () => undefined });
+  try {
+    await channel.waitForConnect();
+    for (const queue of names.queues ?? []) await channel.deleteQueue(queue);
+    for (const exchange of names.exchanges ?? []) await channel.deleteExchange(exchange);
+  } finally {
+    await channel.close();
+  }
 }

@@ -12,7 +12,9 @@ import {
   headers,
   type BusConnection,
   type Consumer,
-  type ConsumerOptions,
+  type BatchHandler,
+  type ConsumerHandler,
+  type ConsumerSettings,
   type EventHandler,
   type IntegrationEvent,
   type Publisher,
@@ -48,8 +50,11 @@ describe('bus consumer', () => {
   /** A consumer on its own queue (cleaned up after the file) and its own named connection. */
   async function startConsumer(
     purpose: string,
-    overrides: Partial<ConsumerOptions> & Pick<ConsumerOptions, 'bindings'>,
+    overrides: Partial<ConsumerSettings> &
+      Pick<ConsumerSettings, 'bindings'> & { handle?: EventHandler; handleBatch?: BatchHandler },
   ): Promise<{ consumer: Consumer; connectionName: string }> {
+    const { handle, handleBatch, ...settings } = overrides;
+    const handler: ConsumerHandler = handleBatch ? { handleBatch } : { handle: handle ?? countEffect };
     const queue = overrides.queue ?? `${testId}.${purpose}`;
     const connectionName = `${testId}:${purpose}:${running.length}`;
     const consumerConnection = createBusConnection({ url: testAmqpUrl(), name: connectionName, log });
@@ -60,9 +65,9 @@ describe('bus consumer', () => {
       log,
       exchange,
       queue,
-      handle: countEffect,
       retryDelaysMs: [200],
-      ...overrides,
+      ...settings,
+      ...handler,
     });
     queues.push(
       consumer.names.queue,
@@ -298,6 +303,45 @@ describe('bus consumer', () => {
     assert.ok(failures >= 1);
     assert.equal(consumer.stats().retried, 1, 'only the failing message went to the retry queue');
     assert.equal(consumer.stats().handled, 60);
+  });
+
+  it('isolates the failing event when a batch handler throws, and acks the rest together', async () => {
+    const events = Array.from({ length: 50 }, (_, n) => sampleEvent('bulk.item', { n }));
+    const bad = events[31]!;
+    const batchSizes: number[] = [];
+    const { consumer } = await startConsumer('bulk', {
+      bindings: ['bulk.*'],
+      retryDelaysMs: [200],
+      batchSize: 50,
+      prefetch: 100,
+      handleBatch: async (deliveries, trx) => {
+        batchSizes.push(deliveries.length);
+        const ids = deliveries.map((d) => d.event.metadata.eventId);
+        await sql`insert into effects (event_id, type, count) select id, 'bulk.item', 1 from unnest(${ids}::text[]) as id
+          on conflict (event_id) do update set count = effects.count + 1`.execute(trx);
+        const culprit = deliveries.find((d) => d.event.metadata.eventId === bad.metadata.eventId);
+        if (culprit && culprit.context.attempt === 1) throw new Error('one bad event in the batch');
+      },
+    });
+    await publisher.publish(events);
+    await eventually(async () => (await effects()).get(bad.metadata.eventId) === 1, {
+      message: 'bad one retried',
+    });
+    const counts = await effects();
+    for (const event of events) assert.equal(counts.get(event.metadata.eventId), 1);
+    assert.ok(
+      batchSizes.some((size) => size > 1),
+      `handled in batches (${batchSizes.join(', ')})`,
+    );
+    assert.equal(consumer.stats().retried, 1);
+    assert.equal(consumer.stats().handled, 50);
+    // Unacked messages return to the queue when the consumer's channel closes.
+    await consumer.stop();
+    assert.equal(
+      (await admin.channel.checkQueue(consumer.names.queue)).messageCount,
+      0,
+      'nothing left unacked',
+    );
   });
 
   it('resumes consuming after the broker closes its connection', async () => {
