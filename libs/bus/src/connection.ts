@@ -26,14 +26,20 @@ export interface OpenChannelOptions {
   setup: (channel: ConfirmChannel) => Promise<void>;
   /** Publishes not confirmed within this time fail (default 30 s). */
   publishTimeoutMs?: number;
+  /** How long to wait for the first setup to succeed (default 10 s). */
+  setupTimeoutMs?: number;
 }
 
 export interface BusConnection {
   readonly name: string;
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** A confirm channel recreated after every reconnect, and after a channel-only failure. */
-  openChannel(options: OpenChannelOptions): ChannelWrapper;
+  /**
+   * A confirm channel recreated after every reconnect, and after a channel-only failure. Resolves once
+   * the first setup has succeeded; rejects (and closes the channel) if it fails, so a topology that
+   * clashes with the broker's stops start-up instead of looping through reconnects.
+   */
+  openChannel(options: OpenChannelOptions): Promise<ChannelWrapper>;
   isConnected(): boolean;
 }
 
@@ -84,10 +90,21 @@ export function createBusConnection(options: BusConnectionOptions): BusConnectio
       await current?.close();
     },
 
-    openChannel(channelOptions) {
+    async openChannel(channelOptions) {
       const connection = requireManager();
       const channelLog = log.child({ channel: channelOptions.name });
       let closedByOwner = false;
+      const firstSetup = Promise.withResolvers<void>();
+      let firstSettled = false;
+      const settleFirst = (error?: unknown): void => {
+        if (firstSettled) return;
+        firstSettled = true;
+        if (error === undefined) firstSetup.resolve();
+        else
+          firstSetup.reject(
+            error instanceof Error ? error : new Error('channel setup failed', { cause: error }),
+          );
+      };
       const wrapper = connection.createChannel({
         name: channelOptions.name,
         confirm: true,
@@ -107,13 +124,33 @@ export function createBusConnection(options: BusConnectionOptions): BusConnectio
               }
             }, 100).unref();
           });
-          await channelOptions.setup(channel as ConfirmChannel);
+          try {
+            await channelOptions.setup(channel as ConfirmChannel);
+            settleFirst();
+          } catch (error) {
+            settleFirst(error);
+            throw error;
+          }
         },
       });
       wrapper.on('error', (err: Error) => channelLog.error({ err }, 'channel setup failed'));
       wrapper.once('close', () => {
         closedByOwner = true;
       });
+      const timeoutMs = channelOptions.setupTimeoutMs ?? 10_000;
+      const timer = setTimeout(
+        () =>
+          settleFirst(unavailable(`RabbitMQ channel ${channelOptions.name} not ready after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      try {
+        await firstSetup.promise;
+      } catch (error) {
+        await wrapper.close().catch(() => undefined);
+        throw error;
+      } finally {
+        clearTimeout(timer);
+      }
       return wrapper;
     },
   };

@@ -487,8 +487,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     async start() {
       if (wrapper) return;
       stopping = false;
-      wrapper = options.connection.openChannel({ name: `consumer:${options.queue}`, setup });
-      await wrapper.waitForConnect();
+      wrapper = await options.connection.openChannel({ name: `consumer:${options.queue}`, setup });
     },
 
     async stop() {

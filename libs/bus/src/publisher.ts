@@ -38,12 +38,11 @@ export function createPublisher(options: PublisherOptions): Publisher {
   return {
     async start() {
       if (channel) return;
-      channel = options.connection.openChannel({
+      channel = await options.connection.openChannel({
         name: 'publisher',
         publishTimeoutMs: options.confirmTimeoutMs ?? 30_000,
         setup: (raw) => declareExchange(raw, exchange),
       });
-      await channel.waitForConnect();
     },
 
     async stop() {

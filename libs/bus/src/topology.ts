@@ -104,9 +104,8 @@ export async function deleteTopology(
   connection: BusConnection,
   names: { queues?: readonly string[]; exchanges?: readonly string[] },
 ): Promise<void> {
-  const channel = connection.openChannel({ name: 'topology-admin', setup: async () => undefined });
+  const channel = await connection.openChannel({ name: 'topology-admin', setup: async () => undefined });
   try {
-    await channel.waitForConnect();
     for (const queue of names.queues ?? []) await channel.deleteQueue(queue);
     for (const exchange of names.exchanges ?? []) await channel.deleteExchange(exchange);
   } finally {

@@ -344,6 +344,32 @@ describe('bus consumer', () => {
     );
   });
 
+  it('refuses to start when the broker holds a clashing declaration of its queues', async () => {
+    const queue = `${testId}.clash`;
+    queues.push(queue, `${queue}.retry.1s`, `${queue}.dead`);
+    await admin.channel.assertQueue(`${queue}.retry.1s`, {
+      durable: true,
+      arguments: { 'x-message-ttl': 5_000 },
+    });
+    const clashing = createBusConnection({ url: testAmqpUrl(), name: `${testId}:clash`, log });
+    await clashing.start();
+    try {
+      const consumer = createConsumer({
+        connection: clashing,
+        database,
+        log,
+        exchange,
+        queue,
+        bindings: ['clash.*'],
+        retryDelaysMs: [1_000],
+        handle: countEffect,
+      });
+      await assert.rejects(consumer.start(), /PRECONDITION_FAILED/);
+    } finally {
+      await clashing.stop();
+    }
+  });
+
   it('resumes consuming after the broker closes its connection', async () => {
     const { consumer, connectionName } = await startConsumer('resume', { bindings: ['resume.*'] });
     const early = Array.from({ length: 10 }, (_, n) => sampleEvent('resume.item', { n }));
