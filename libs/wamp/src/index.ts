@@ -1,0 +1,13 @@
+export {
+  callMetaKey,
+  connectService,
+  schemaProblems,
+  type CallOptions,
+  type EventHandler,
+  type ProcedureContext,
+  type ProcedureHandler,
+  type PublishOptions,
+  type ServiceConnectionOptions,
+  type WampService,
+} from './service.ts';
+export type { Kwargs } from './autobahn.ts';
