@@ -11,3 +11,9 @@ export {
   type WampService,
 } from './service.ts';
 export type { Kwargs } from './autobahn.ts';
+export {
+  createRealtimeRelay,
+  type RealtimeMessage,
+  type RealtimeRelay,
+  type RealtimeRelayOptions,
+} from './relay.ts';

@@ -50,10 +50,7 @@ export interface ProcedureContext {
   log: Logger;
 }
 
-export type ProcedureHandler<T extends TSchema> = (
-  args: Static<T>,
-  context: ProcedureContext,
-) => unknown;
+export type ProcedureHandler<T extends TSchema> = (args: Static<T>, context: ProcedureContext) => unknown;
 
 export interface CallOptions {
   /** Client-side limit (fox-wamp ignores call timeouts; Crossbar gets it as the CALL's `timeout` too). */
