@@ -1,0 +1,35 @@
+/**
+ * The development SMTP sink as a process of its own: `node src/dev-sink/main.ts`. The mailer starts
+ * the same sink in-process when SMTP_URL is unset; this entry serves tests (a real SMTP server
+ * process they can kill) and developers who want the sink to outlive mailer restarts.
+ */
+import { env, envSchema, loadConfig } from '@veche/config';
+import { createLogger } from '@veche/log';
+import { createMailSink } from './sink.ts';
+
+const config = loadConfig(
+  envSchema({
+    MAIL_SINK_HOST: env.string({ default: '127.0.0.1' }),
+    MAIL_SINK_SMTP_PORT: env.port({ default: 1025 }),
+    MAIL_SINK_WEB_PORT: env.port({ default: 1080 }),
+    MAIL_SINK_RULES: env.bool({
+      default: false,
+      description: 'defer…/reject…/flaky<N>-…/slow<ms>-… recipients',
+    }),
+    LOG_LEVEL: env.string({ default: 'info' }),
+  }),
+);
+const log = createLogger({ service: 'mail-sink', level: config.LOG_LEVEL });
+const sink = createMailSink({
+  host: config.MAIL_SINK_HOST,
+  smtpPort: config.MAIL_SINK_SMTP_PORT,
+  webPort: config.MAIL_SINK_WEB_PORT,
+  rules: config.MAIL_SINK_RULES,
+  log,
+});
+await sink.start();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void sink.stop().finally(() => process.exit(0));
+  });
+}

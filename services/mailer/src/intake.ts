@@ -1,0 +1,116 @@
+/**
+ * Turns each integration event into its effects in the mailer's schema: queued mails, read-model
+ * updates, digest entries. Runs inside the bus consumer's transaction, which also records the event in
+ * the inbox, so an event delivered twice has one effect; the unique idempotency key of each mail is a
+ * second guard that holds even once the inbox has forgotten the event.
+ */
+import type { Transaction } from '@veche/db';
+import type { EventHandler, IntegrationEvent, MessageContext } from '@veche/bus';
+import { validationError } from '@veche/errors';
+import { parseEvent, type NotifyPreference } from './events.ts';
+import {
+  decideChatNotifications,
+  mailsForEmailChange,
+  mailsForPasswordReset,
+  mailsForRegistration,
+  notificationMail,
+  type MailDraft,
+} from './domain/mails.ts';
+import type { Brand } from './domain/templates.ts';
+import { unsubscribeToken } from './domain/unsubscribe.ts';
+import { enqueueMails } from './outbox.ts';
+import { hasRead, queueForDigest, recordRead } from './projections/pending-notifications.ts';
+import {
+  loadRecipients,
+  recordEmailChange,
+  recordProfileUpdate,
+  recordRegistration,
+} from './projections/recipients.ts';
+
+export interface IntakeOptions {
+  brand: Brand;
+  from: string;
+  defaultNotify: NotifyPreference;
+  digestDelayMs: number;
+  unsubscribeSecret: string;
+  /** Called when mails were queued, so the sender looks for them without waiting for its next poll. */
+  onMailsQueued?: () => void;
+}
+
+export function createIntakeHandler(options: IntakeOptions): EventHandler {
+  return async (event: IntegrationEvent, trx: Transaction<unknown>, context: MessageContext) => {
+    const parsed = parseEvent(event.type, event.data);
+    if (!parsed.ok) {
+      // Thrown, not skipped: the bus retries and then dead-letters it, where an operator sees it.
+      throw validationError(`Invalid ${event.type} payload`, { details: { problems: parsed.problems } });
+    }
+    const { eventId, correlationId } = event.metadata;
+    const drafts: MailDraft[] = [];
+    const { type, data } = parsed.event;
+    switch (type) {
+      case 'account.registered':
+        await recordRegistration(trx, data);
+        drafts.push(...mailsForRegistration(options.brand, eventId, data));
+        break;
+      case 'account.password_reset_requested':
+        drafts.push(...mailsForPasswordReset(options.brand, eventId, data));
+        break;
+      case 'account.email_change_requested':
+        drafts.push(...mailsForEmailChange(options.brand, eventId, data));
+        break;
+      case 'account.email_changed':
+        if (!(await recordEmailChange(trx, data)))
+          context.log.warn({ userId: data.userId }, 'e-mail change of an unknown user');
+        break;
+      case 'account.profile_updated':
+        if (!(await recordProfileUpdate(trx, data)))
+          context.log.warn({ userId: data.userId }, 'profile of an unknown user');
+        break;
+      case 'chat.receipts_updated':
+        if (data.readUpTo !== undefined) {
+          const cancelled = await recordRead(trx, data.userId, data.roomId, data.readUpTo);
+          if (cancelled > 0)
+            context.log.debug({ userId: data.userId, cancelled }, 'read before the digest went out');
+        }
+        break;
+      case 'chat.message_posted': {
+        const recipients = await loadRecipients(
+          trx,
+          data.notify.map((n) => n.userId),
+        );
+        const dueAt = new Date(Date.now() + options.digestDelayMs);
+        for (const decision of decideChatNotifications(data, recipients, options.defaultNotify)) {
+          if (decision.action === 'skip') {
+            if (decision.reason === 'unknown-recipient') {
+              context.log.warn({ userId: decision.userId }, 'no address for a user to notify');
+            }
+            continue;
+          }
+          // A receipt that overtook this message already says it was read.
+          if (await hasRead(trx, decision.userId, data.roomId, data.seq)) continue;
+          if (decision.action === 'digest') {
+            await queueForDigest(trx, decision.userId, eventId, decision.item, dueAt);
+          } else {
+            drafts.push(
+              notificationMail(
+                options.brand,
+                'chat_notification',
+                eventId,
+                decision.recipient,
+                [decision.item],
+                unsubscribeToken(options.unsubscribeSecret, decision.userId),
+              ),
+            );
+          }
+        }
+        break;
+      }
+    }
+    const queued = await enqueueMails(trx, drafts, { from: options.from, correlationId });
+    if (queued.length > 0) {
+      context.log.info({ mails: queued.length, kinds: drafts.map((d) => d.kind) }, 'mails queued');
+      // After the consumer's commit, not before: the sender could not see uncommitted rows.
+      if (options.onMailsQueued) setTimeout(options.onMailsQueued, 20).unref();
+    }
+  };
+}

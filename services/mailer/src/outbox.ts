@@ -1,0 +1,202 @@
+/**
+ * The mail outbox in PostgreSQL: mails are inserted by the event handlers (once per idempotency key),
+ * claimed by the sender with `for update skip locked`, and carry their delivery history. Functions
+ * take an executor, so callers choose the transaction.
+ */
+import { sql, type Executor } from '@veche/db';
+import { mailIdOf, messageIdOf, type MailCategory, type MailDraft, type MailKind } from './domain/mails.ts';
+import type { NextState } from './domain/delivery.ts';
+
+export type MailState = 'queued' | 'sending' | 'sent' | 'deferred' | 'failed' | 'suppressed';
+export const mailStates: readonly MailState[] = [
+  'queued',
+  'sending',
+  'sent',
+  'deferred',
+  'failed',
+  'suppressed',
+];
+
+export interface HistoryEntry {
+  attempt: number;
+  at: string;
+  outcome: 'sent' | 'deferred' | 'rejected' | 'exhausted' | 'interrupted' | 'suppressed';
+  detail: string;
+}
+
+export interface MailRow {
+  id: string;
+  idempotency_key: string;
+  kind: MailKind;
+  category: MailCategory;
+  event_id: string;
+  correlation_id: string | null;
+  user_id: string | null;
+  to_address: string;
+  to_name: string;
+  locale: string;
+  subject: string;
+  text_body: string;
+  html_body: string;
+  headers: Record<string, string>;
+  message_id: string;
+  state: MailState;
+  attempts: number;
+  next_attempt_at: Date;
+  sending_since: Date | null;
+  relay_message_id: string | null;
+  relay_response: string | null;
+  failure: 'rejected' | 'exhausted' | null;
+  last_error: string | null;
+  history: HistoryEntry[];
+  dead_lettered_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+  sent_at: Date | null;
+}
+
+export interface EnqueueOptions {
+  from: string;
+  correlationId?: string | undefined;
+}
+
+/** Inserts drafts not seen before (by idempotency key); returns the ids of those inserted. */
+export async function enqueueMails(
+  db: Executor<unknown>,
+  drafts: readonly MailDraft[],
+  options: EnqueueOptions,
+): Promise<string[]> {
+  if (drafts.length === 0) return [];
+  const inserted: string[] = [];
+  for (const d of drafts) {
+    const id = mailIdOf(d.idempotencyKey);
+    const { rows } = await sql<{ id: string }>`
+      insert into mails (id, idempotency_key, kind, category, event_id, correlation_id, user_id, to_address,
+                         to_name, locale, subject, text_body, html_body, headers, message_id)
+      values (${id}, ${d.idempotencyKey}, ${d.kind}, ${d.category}, ${d.eventId}, ${options.correlationId ?? null},
+              ${d.userId ?? null}, ${d.to}, ${d.toName}, ${d.locale}, ${d.subject}, ${d.text}, ${d.html},
+              ${JSON.stringify(d.headers)}::jsonb, ${messageIdOf(id, options.from)})
+      on conflict (idempotency_key) do nothing
+      returning id`.execute(db);
+    if (rows[0]) inserted.push(rows[0].id);
+  }
+  return inserted;
+}
+
+export interface ClaimedMail extends MailRow {
+  /** Set when a notification's address is on the suppression list: it is not to be sent. */
+  suppressed_reason: string | null;
+}
+
+/**
+ * Claims up to `limit` due mails for this sender: marks them `sending` (attempts + 1) and commits
+ * before any SMTP traffic, so another replica never takes the same mail and a crash leaves a trace.
+ */
+export async function claimDueMails(db: Executor<unknown>, limit: number): Promise<ClaimedMail[]> {
+  if (limit <= 0) return [];
+  const { rows } = await sql<ClaimedMail>`
+    with due as (
+      select id from mails
+      where state in ('queued', 'deferred') and next_attempt_at <= now()
+      order by next_attempt_at
+      limit ${limit}
+      for update skip locked
+    )
+    update mails m
+    set state = 'sending', attempts = m.attempts + 1, sending_since = now(), updated_at = now()
+    from due
+    where m.id = due.id
+    returning m.*,
+      case when m.category = 'notification'
+           then (select s.reason from suppressions s where s.address = lower(m.to_address)) end as suppressed_reason`.execute(
+    db,
+  );
+  return rows;
+}
+
+const entry = (attempt: number, outcome: HistoryEntry['outcome'], detail: string): string =>
+  JSON.stringify([{ attempt, at: new Date().toISOString(), outcome, detail }]);
+
+/** Records how an attempt ended; a permanent refusal of the address also suppresses it. */
+export async function recordAttempt(
+  db: Executor<unknown>,
+  mail: ClaimedMail,
+  next: NextState,
+): Promise<void> {
+  switch (next.state) {
+    case 'sent':
+      await sql`
+        update mails set state = 'sent', relay_message_id = ${next.relayMessageId}, relay_response = ${next.response},
+          sent_at = now(), sending_since = null, last_error = null, updated_at = now(),
+          history = history || ${entry(mail.attempts, 'sent', next.response)}::jsonb
+        where id = ${mail.id} and state = 'sending'`.execute(db);
+      return;
+    case 'deferred':
+      await sql`
+        update mails set state = 'deferred', next_attempt_at = ${next.nextAttemptAt}, sending_since = null,
+          last_error = ${next.reason}, updated_at = now(),
+          history = history || ${entry(mail.attempts, 'deferred', next.reason)}::jsonb
+        where id = ${mail.id} and state = 'sending'`.execute(db);
+      return;
+    case 'failed':
+      await sql`
+        update mails set state = 'failed', failure = ${next.failure}, sending_since = null,
+          last_error = ${next.reason}, updated_at = now(),
+          history = history || ${entry(mail.attempts, next.failure, next.reason)}::jsonb
+        where id = ${mail.id} and state = 'sending'`.execute(db);
+      if (next.failure === 'rejected' && next.suppressAddress) {
+        await sql`
+          insert into suppressions (address, reason, mail_id)
+          values (lower(${mail.to_address}), ${next.reason}, ${mail.id})
+          on conflict (address) do nothing`.execute(db);
+      }
+      return;
+  }
+}
+
+export async function recordSuppressed(
+  db: Executor<unknown>,
+  mail: ClaimedMail,
+  reason: string,
+): Promise<void> {
+  await sql`
+    update mails set state = 'suppressed', sending_since = null, attempts = attempts - 1,
+      last_error = ${`address suppressed: ${reason}`}, updated_at = now(),
+      history = history || ${entry(mail.attempts - 1, 'suppressed', reason)}::jsonb
+    where id = ${mail.id} and state = 'sending'`.execute(db);
+}
+
+/**
+ * Mails left in `sending` longer than the lease were cut off by a crash (or a hung relay): whether the
+ * relay took them is unknown, so they go back to the queue; the resend carries the same Message-ID.
+ */
+export async function releaseInterrupted(db: Executor<unknown>, leaseMs: number): Promise<number> {
+  const result = await sql`
+    update mails set state = 'deferred', next_attempt_at = now(), sending_since = null, updated_at = now(),
+      last_error = 'interrupted while sending; outcome unknown',
+      history = history || jsonb_build_array(jsonb_build_object(
+        'attempt', attempts, 'at', now(), 'outcome', 'interrupted',
+        'detail', 'the sender stopped before recording the outcome'))
+    where state = 'sending' and sending_since < now() - make_interval(secs => ${leaseMs / 1000})`.execute(db);
+  return Number(result.numAffectedRows ?? 0);
+}
+
+/** Exhausted mails not yet handed to the dead-letter queue. */
+export async function undeadLetteredMails(db: Executor<unknown>, limit: number): Promise<MailRow[]> {
+  const { rows } = await sql<MailRow>`
+    select * from mails where failure = 'exhausted' and dead_lettered_at is null order by updated_at limit ${limit}`.execute(
+    db,
+  );
+  return rows;
+}
+
+export async function markDeadLettered(db: Executor<unknown>, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await sql`update mails set dead_lettered_at = now() where id = any(${[...ids]}::text[])`.execute(db);
+}
+
+export async function isSuppressed(db: Executor<unknown>, address: string): Promise<string | undefined> {
+  const { rows } = await sql<{ reason: string }>`
+    select reason from suppressions where address = lower(${address})`.execute(db);
+  return rows[0]?.reason;
+}
