@@ -6,9 +6,11 @@
 import { createBusConnection, createConsumer, type Consumer } from '@veche/bus';
 import { createDatabase, ensureDatabaseExists, migrate, sql, type Database } from '@veche/db';
 import type { Logger } from '@veche/log';
+import { connectService, type WampService } from '@veche/wamp';
 import { mailerMigrations } from '../migrations/index.ts';
 import * as admin from './api/admin.ts';
 import * as preferences from './api/preferences.ts';
+import { registerProcedures } from './api/procedures.ts';
 import { createDeadMailQueue } from './dead-letters.ts';
 import { createDigestScheduler, type DigestScheduler } from './digests.ts';
 import type { Brand } from './domain/templates.ts';
@@ -79,6 +81,8 @@ export function createMailer(options: MailerOptions): Mailer {
     url: options.smtpUrl,
     maxConnections: config.MAIL_POOL_CONNECTIONS,
     log,
+    // A stalled SMTP conversation must end well within the lease, or a second claim would overlap it.
+    socketTimeoutMs: Math.min(120_000, Math.floor(config.MAIL_SENDING_LEASE_MS / 3)),
     dkim:
       config.DKIM_DOMAIN && config.DKIM_SELECTOR && config.DKIM_PRIVATE_KEY
         ? {
@@ -134,13 +138,19 @@ export function createMailer(options: MailerOptions): Mailer {
   });
   const health = options.http === false ? undefined : createHealthServer(() => ready());
   let started = false;
+  let wamp: WampService | undefined;
 
   async function ready(): Promise<Record<string, boolean>> {
     const postgres = await sql`select 1`
       .execute(database.db)
       .then(() => true)
       .catch(() => false);
-    return { postgres, rabbitmq: connection.isConnected(), started };
+    return {
+      postgres,
+      rabbitmq: connection.isConnected(),
+      ...(config.WAMP_URL ? { wamp: wamp?.isConnected ?? false } : {}),
+      started,
+    };
   }
 
   return {
@@ -160,12 +170,26 @@ export function createMailer(options: MailerOptions): Mailer {
       sender.start();
       digests.start();
       await consumer.start();
+      if (config.WAMP_URL && config.VECHE_SERVICE_SECRET) {
+        wamp = await connectService({
+          url: config.WAMP_URL,
+          realm: config.WAMP_REALM,
+          authid: 'service:mailer',
+          secret: config.VECHE_SERVICE_SECRET,
+          log,
+        });
+        await registerProcedures(wamp, database.db, secret);
+      } else {
+        log.warn('WAMP_URL or VECHE_SERVICE_SECRET unset: the admin procedures are not registered');
+      }
       started = true;
       log.info({ port, queue: config.MAILER_QUEUE, relay: redactUrl(options.smtpUrl) }, 'mailer started');
       return { port };
     },
     async stop() {
       started = false;
+      await wamp?.close();
+      wamp = undefined;
       await consumer.stop();
       await digests.stop();
       await sender.stop();

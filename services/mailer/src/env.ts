@@ -23,7 +23,10 @@ export const mailerEnvSchema = envSchema({
   DKIM_PRIVATE_KEY: env.optional(env.secret()),
   /** Signs unsubscribe links; defaults to VECHE_SERVICE_SECRET. Required in production. */
   MAIL_UNSUBSCRIBE_SECRET: env.optional(env.secret({ minLength: 16 })),
-  VECHE_SERVICE_SECRET: env.optional(env.secret()),
+  /** The WAMP router: the admin and preference procedures are registered there as `service:mailer`. */
+  WAMP_URL: env.optional(env.url({ protocols: ['ws', 'wss'] })),
+  WAMP_REALM: env.string({ default: 'veche' }),
+  VECHE_SERVICE_SECRET: env.optional(env.secret({ minLength: 16 })),
   /** Global send rate (mails per second across the pool), and the pool's SMTP connections. */
   MAIL_RATE_PER_SECOND: env.number({ default: 100, minimum: 0.1 }),
   MAIL_POOL_CONNECTIONS: env.int({ default: 5, minimum: 1, maximum: 100 }),
@@ -73,6 +76,10 @@ export function loadMailerConfig(source: NodeJS.ProcessEnv = process.env): Maile
   }
   if (config.NODE_ENV === 'production') {
     if (!config.SMTP_URL) problems.push({ variable: 'SMTP_URL', message: 'is required in production' });
+    if (!config.WAMP_URL) problems.push({ variable: 'WAMP_URL', message: 'is required in production' });
+    if (!config.VECHE_SERVICE_SECRET) {
+      problems.push({ variable: 'VECHE_SERVICE_SECRET', message: 'is required in production' });
+    }
     if (!config.MAIL_UNSUBSCRIBE_SECRET) {
       problems.push({ variable: 'MAIL_UNSUBSCRIBE_SECRET', message: 'is required in production' });
     }

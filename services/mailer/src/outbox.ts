@@ -117,7 +117,11 @@ export async function claimDueMails(db: Executor<unknown>, limit: number): Promi
 const entry = (attempt: number, outcome: HistoryEntry['outcome'], detail: string): string =>
   JSON.stringify([{ attempt, at: new Date().toISOString(), outcome, detail }]);
 
-/** Records how an attempt ended; a permanent refusal of the address also suppresses it. */
+/**
+ * Records how an attempt ended; a permanent refusal of the address also suppresses it. Only the claim
+ * that made the attempt may record it (`attempts` matches): an attempt outliving its lease was already
+ * handed to another claim.
+ */
 export async function recordAttempt(
   db: Executor<unknown>,
   mail: ClaimedMail,
@@ -129,21 +133,21 @@ export async function recordAttempt(
         update mails set state = 'sent', relay_message_id = ${next.relayMessageId}, relay_response = ${next.response},
           sent_at = now(), sending_since = null, last_error = null, updated_at = now(),
           history = history || ${entry(mail.attempts, 'sent', next.response)}::jsonb
-        where id = ${mail.id} and state = 'sending'`.execute(db);
+        where id = ${mail.id} and state = 'sending' and attempts = ${mail.attempts}`.execute(db);
       return;
     case 'deferred':
       await sql`
         update mails set state = 'deferred', next_attempt_at = ${next.nextAttemptAt}, sending_since = null,
           last_error = ${next.reason}, updated_at = now(),
           history = history || ${entry(mail.attempts, 'deferred', next.reason)}::jsonb
-        where id = ${mail.id} and state = 'sending'`.execute(db);
+        where id = ${mail.id} and state = 'sending' and attempts = ${mail.attempts}`.execute(db);
       return;
     case 'failed':
       await sql`
         update mails set state = 'failed', failure = ${next.failure}, sending_since = null,
           last_error = ${next.reason}, updated_at = now(),
           history = history || ${entry(mail.attempts, next.failure, next.reason)}::jsonb
-        where id = ${mail.id} and state = 'sending'`.execute(db);
+        where id = ${mail.id} and state = 'sending' and attempts = ${mail.attempts}`.execute(db);
       if (next.failure === 'rejected' && next.suppressAddress) {
         await sql`
           insert into suppressions (address, reason, mail_id)
@@ -163,7 +167,7 @@ export async function recordSuppressed(
     update mails set state = 'suppressed', sending_since = null, attempts = attempts - 1,
       last_error = ${`address suppressed: ${reason}`}, updated_at = now(),
       history = history || ${entry(mail.attempts - 1, 'suppressed', reason)}::jsonb
-    where id = ${mail.id} and state = 'sending'`.execute(db);
+    where id = ${mail.id} and state = 'sending' and attempts = ${mail.attempts}`.execute(db);
 }
 
 /**

@@ -25,11 +25,15 @@ const State = Type.Union([
   Type.Literal('suppressed'),
 ]);
 
+/** The gateway passes the acting administrator as `userId` (for the log); filters are the rest. */
+const ActingUser = Type.Optional(Type.String({ minLength: 1, maxLength: 200 }));
+
 export const ListMailsRequest = Type.Object(
   {
+    userId: ActingUser,
     state: Type.Optional(State),
     address: Type.Optional(Type.String({ minLength: 1, maxLength: 320 })),
-    userId: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    recipientUserId: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     eventId: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     /** Newest first; pass the previous page's `nextBefore` to go on. */
     before: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
@@ -40,11 +44,12 @@ export const ListMailsRequest = Type.Object(
 export type ListMailsRequest = Static<typeof ListMailsRequest>;
 
 export const GetMailRequest = Type.Object(
-  { mailId: Type.String({ minLength: 1, maxLength: 100 }) },
+  { userId: ActingUser, mailId: Type.String({ minLength: 1, maxLength: 100 }) },
   { additionalProperties: false },
 );
+export const ListSuppressionsRequest = Type.Object({ userId: ActingUser }, { additionalProperties: false });
 export const RemoveSuppressionRequest = Type.Object(
-  { address: Type.String({ minLength: 1, maxLength: 320 }) },
+  { userId: ActingUser, address: Type.String({ minLength: 1, maxLength: 320 }) },
   { additionalProperties: false },
 );
 
@@ -118,7 +123,7 @@ export async function listMails(
   const conditions = [sql`true`];
   if (request.state) conditions.push(sql`state = ${request.state}`);
   if (request.address) conditions.push(sql`lower(to_address) = lower(${request.address})`);
-  if (request.userId) conditions.push(sql`user_id = ${request.userId}`);
+  if (request.recipientUserId) conditions.push(sql`user_id = ${request.recipientUserId}`);
   if (request.eventId) conditions.push(sql`event_id = ${request.eventId}`);
   if (request.before) {
     const [at, id] = request.before.split('|');
@@ -151,9 +156,7 @@ export async function getMail(db: Executor<unknown>, input: unknown): Promise<Ma
   };
 }
 
-export async function listSuppressions(
-  db: Executor<unknown>,
-): Promise<{
+export async function listSuppressions(db: Executor<unknown>): Promise<{
   suppressions: { address: string; reason: string; mailId: string | null; createdAt: string }[];
 }> {
   const { rows } = await sql<{ address: string; reason: string; mail_id: string | null; created_at: Date }>`

@@ -16,6 +16,7 @@ const config = loadConfig(
       default: false,
       description: 'defer…/reject…/flaky<N>-…/slow<ms>-… recipients',
     }),
+    MAIL_SINK_DEBUG: env.bool({ default: false, description: 'print the SMTP conversation' }),
     LOG_LEVEL: env.string({ default: 'info' }),
   }),
 );
@@ -25,6 +26,7 @@ const sink = createMailSink({
   smtpPort: config.MAIL_SINK_SMTP_PORT,
   webPort: config.MAIL_SINK_WEB_PORT,
   rules: config.MAIL_SINK_RULES,
+  debug: config.MAIL_SINK_DEBUG,
   log,
 });
 await sink.start();

@@ -40,6 +40,8 @@ export interface MailSinkOptions {
   smtpPort: number;
   webPort: number;
   rules?: boolean;
+  /** smtp-server's own protocol log on standard output. */
+  debug?: boolean;
   /** Oldest messages are forgotten beyond this. */
   keep?: number;
   log: Logger;
@@ -85,7 +87,9 @@ export function createMailSink(options: MailSinkOptions): MailSink {
     authOptional: true,
     // A sink on the loopback needs no TLS, and a self-signed certificate would only fail the client.
     disabledCommands: ['STARTTLS'],
-    logger: false,
+    logger: options.debug === true,
+    // A reverse DNS lookup per connection only slows the greeting down (seconds, without a resolver).
+    disableReverseLookup: true,
     size: 25 * 1024 * 1024,
     onRcptTo(address, _session, callback) {
       const rule = ruleFor(address.address);

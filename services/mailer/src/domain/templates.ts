@@ -282,7 +282,9 @@ export function renderChatNotification(brand: Brand, data: ChatNotificationData)
       : ru
         ? `${brand.productName}: ${items.length} непрочитанных сообщений`
         : `${brand.productName}: ${items.length} unread messages`;
-  const rooms = [...new Map(items.map((item) => [item.roomId, item])).values()];
+  // One link per room, to its oldest unread message: the reader continues from there.
+  const rooms = new Map<string, ChatNotificationItem>();
+  for (const item of items) if (!rooms.has(item.roomId)) rooms.set(item.roomId, item);
   const blocks: Block[] = [
     { text: ru ? `Здравствуйте, ${data.displayName}!` : `Hello ${data.displayName},` },
     {
@@ -299,7 +301,7 @@ export function renderChatNotification(brand: Brand, data: ChatNotificationData)
       by: item.senderDisplayName,
       where: `${where(item)}, ${formatTime(item.sentAt, data.locale)}`,
     })),
-    ...rooms.map((item) => ({
+    ...[...rooms.values()].map((item) => ({
       link: links.room(brand, item.roomId, item.seq),
       label:
         item.roomKind === 'dm'

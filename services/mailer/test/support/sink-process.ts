@@ -33,6 +33,7 @@ export async function startSinkProcess(): Promise<SinkProcess> {
     const timer = setTimeout(() => reject(new Error('the SMTP sink did not start within 10 s')), 10_000);
     child.once('exit', (code) => reject(new Error(`the SMTP sink exited with ${code}`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (process.env['MAILER_TEST_ECHO']) process.stderr.write(`sink: ${line}\n`);
       try {
         const parsed = JSON.parse(line) as { msg?: string; smtpPort?: number; webPort?: number };
         if (parsed.msg === 'mail sink listening' && parsed.smtpPort && parsed.webPort) {

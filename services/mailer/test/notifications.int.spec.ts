@@ -1,0 +1,201 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { sql } from '@veche/db';
+import { createLogger } from '@veche/log';
+import { createTestDatabase, eventually, type TestDatabase } from '@veche/testing';
+import { createMailer, type Mailer } from '../src/app.ts';
+import type { MailRow } from '../src/outbox.ts';
+import { openTestBus, type TestBus } from './support/bus.ts';
+import { queuesOf, testConfig } from './support/config.ts';
+import { startSinkProcess, type SinkProcess } from './support/sink-process.ts';
+
+const digestDelayMs = 800;
+const config = testConfig({ MAIL_DIGEST_DELAY_MS: String(digestDelayMs) });
+const log = createLogger({ service: 'mailer-test', level: config.LOG_LEVEL });
+let database: TestDatabase;
+let sink: SinkProcess;
+let bus: TestBus;
+let mailer: Mailer;
+
+before(async () => {
+  database = await createTestDatabase({ name: import.meta.filename, poolSize: 5 });
+  sink = await startSinkProcess();
+  bus = await openTestBus(config.MAILER_EXCHANGE, () => queuesOf(config));
+  mailer = createMailer({ config, log, smtpUrl: sink.smtpUrl, database, http: false });
+  await mailer.start();
+});
+
+after(async () => {
+  await mailer?.stop();
+  await bus?.close();
+  await sink?.stop();
+  await database?.drop();
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+let seq = 0;
+async function register(userId: string, email: string, extra: Record<string, unknown> = {}): Promise<void> {
+  const eventId = await bus.publish('account.registered', {
+    userId,
+    email,
+    displayName: userId,
+    locale: 'en',
+    verificationToken: `t-${userId}`,
+    ...extra,
+  });
+  await eventually(
+    async () =>
+      (await sql`select 1 from mails where event_id = ${eventId}`.execute(database.db)).rows.length > 0,
+    { message: `${userId} registered` },
+  );
+}
+
+async function post(roomId: string, to: string, text: string, kind: 'room' | 'dm' = 'room'): Promise<string> {
+  seq += 1;
+  return bus.publish('chat.message_posted', {
+    roomId,
+    roomKind: kind,
+    ...(kind === 'room' ? { roomName: roomId } : {}),
+    messageId: `m-${seq}`,
+    seq,
+    senderId: 'u-sender',
+    senderDisplayName: 'Sender',
+    text,
+    sentAt: new Date().toISOString(),
+    notify: [{ userId: to, reason: kind === 'dm' ? 'direct' : 'mention' }],
+  });
+}
+
+const notificationsTo = async (userId: string): Promise<MailRow[]> =>
+  (
+    await sql<MailRow>`
+      select * from mails where user_id = ${userId} and category = 'notification' order by created_at`.execute(
+      database.db,
+    )
+  ).rows;
+
+describe('offline notifications', { timeout: 60_000 }, () => {
+  it('messages to a user who does not read them arrive as one digest after the delay', async () => {
+    await register('u-dig', 'dig@example.org');
+    const started = Date.now();
+    await post('general', 'u-dig', 'first, hello @dig');
+    await post('general', 'u-dig', 'second');
+    await post('dm-1', 'u-dig', 'a direct word', 'dm');
+    const [message] = await eventually(
+      async () => {
+        const found = (await sink.messagesTo('dig@example.org')).filter(
+          (m) => m.subject !== 'Veche: confirm your e-mail address',
+        );
+        return found.length > 0 && found;
+      },
+      { message: 'the digest', timeoutMs: 10_000 },
+    );
+    assert.ok(Date.now() - started >= digestDelayMs, 'not before the delay');
+    assert.equal(message?.subject, 'Veche: 3 unread messages');
+    const text = message?.text ?? '';
+    assert.ok(text.indexOf('> first, hello @dig') < text.indexOf('> second'), 'oldest first');
+    assert.ok(message?.text.includes('> a direct word'));
+    assert.ok(message?.links.includes('https://veche.test/rooms/general?seq=1'));
+    assert.match(
+      message?.headers['list-unsubscribe'] ?? '',
+      /^<https:\/\/veche\.test\/unsubscribe\?token=[\w-]+\.[\w-]+>$/,
+    );
+    await sleep(digestDelayMs + 300);
+    assert.equal((await notificationsTo('u-dig')).length, 1, 'one digest, not one mail per message');
+  });
+
+  it('reading in the meantime cancels the digest', async () => {
+    await register('u-read', 'read@example.org');
+    await post('lobby', 'u-read', 'are you there?');
+    const last = seq;
+    await bus.publish('chat.receipts_updated', { roomId: 'lobby', userId: 'u-read', readUpTo: last });
+    // A receipt can also overtake the message it covers.
+    await bus.publish('chat.receipts_updated', { roomId: 'lobby', userId: 'u-read', readUpTo: last + 1 });
+    await post('lobby', 'u-read', 'already read when it arrives');
+    await sleep(digestDelayMs * 2 + 500);
+    assert.deepEqual(await notificationsTo('u-read'), []);
+    const pending = await sql`select 1 from pending_notifications where user_id = 'u-read'`.execute(
+      database.db,
+    );
+    assert.equal(pending.rows.length, 0);
+  });
+
+  it('reading one room leaves the other room in the digest', async () => {
+    await register('u-half', 'half@example.org');
+    await post('room-a', 'u-half', 'in a');
+    const readA = seq;
+    await post('room-b', 'u-half', 'in b');
+    await bus.publish('chat.receipts_updated', { roomId: 'room-a', userId: 'u-half', readUpTo: readA });
+    const [mail] = await eventually(
+      async () => {
+        const rows = await notificationsTo('u-half');
+        return rows[0]?.state === 'sent' && rows;
+      },
+      { message: 'the digest of room b', timeoutMs: 10_000 },
+    );
+    assert.equal(mail?.kind, 'chat_notification');
+    assert.ok(mail?.text_body.includes('> in b'));
+    assert.ok(!mail?.text_body.includes('> in a'));
+  });
+
+  it('"immediately" sends one mail per message at once; "never" sends none', async () => {
+    await register('u-now', 'now@example.org', { emailNotifications: 'immediately' });
+    await register('u-never', 'never@example.org', { emailNotifications: 'never' });
+    const started = Date.now();
+    await post('fast', 'u-now', 'one');
+    await post('fast', 'u-now', 'two');
+    await post('fast', 'u-never', 'unheard');
+    await eventually(
+      async () => (await notificationsTo('u-now')).filter((m) => m.state === 'sent').length === 2,
+      {
+        message: 'two immediate mails',
+      },
+    );
+    assert.ok(Date.now() - started < digestDelayMs + 400, 'without waiting for a digest');
+    await sleep(digestDelayMs + 500);
+    assert.deepEqual(await notificationsTo('u-never'), []);
+  });
+
+  it('the read model follows profile and address changes, and the unsubscribe link turns notifications off', async () => {
+    await register('u-move', 'before@example.org');
+    await bus.publish('account.profile_updated', {
+      userId: 'u-move',
+      displayName: 'Мария',
+      locale: 'ru',
+      emailNotifications: 'immediately',
+    });
+    await bus.publish('account.email_changed', { userId: 'u-move', email: 'after@example.org' });
+    await eventually(
+      async () =>
+        (
+          await sql<{ email: string }>`select email from recipients where user_id = 'u-move'`.execute(
+            database.db,
+          )
+        ).rows[0]?.email === 'after@example.org',
+      { message: 'the new address' },
+    );
+    await post('news', 'u-move', 'привет');
+    const [message] = await eventually(
+      async () => {
+        const found = await sink.messagesTo('after@example.org');
+        return found.length > 0 && found;
+      },
+      { message: 'the Russian notification at the new address' },
+    );
+    assert.equal(message?.subject, 'Veche: Sender упомянул(а) вас в #news');
+    assert.match(message?.text ?? '', /Здравствуйте, Мария!/);
+    assert.equal(
+      (await sink.messagesTo('before@example.org')).filter((m) => m.subject?.includes('#news')).length,
+      0,
+    );
+
+    const token = /unsubscribe\?token=([\w.-]+)/.exec(message?.text ?? '')?.[1];
+    assert.ok(token);
+    assert.deepEqual(await mailer.procedures.unsubscribe({ token }), { userId: 'u-move' });
+    await assert.rejects(mailer.procedures.unsubscribe({ token: `${token}x` }), { code: 'validation' });
+    await post('news', 'u-move', 'после отписки');
+    await sleep(digestDelayMs + 500);
+    assert.equal((await notificationsTo('u-move')).length, 1);
+  });
+});

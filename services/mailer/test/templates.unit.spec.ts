@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  excerpt,
+  pickLocale,
+  renderChatNotification,
+  renderEmailChangeConfirm,
+  renderEmailChangeNotice,
+  renderPasswordReset,
+  renderVerifyEmail,
+  type ChatNotificationItem,
+  type Locale,
+} from '../src/domain/templates.ts';
+
+const brand = { productName: 'Kopnik', publicUrl: 'https://chat.example.org' };
+
+const item = (overrides: Partial<ChatNotificationItem> = {}): ChatNotificationItem => ({
+  roomId: 'r1',
+  roomKind: 'room',
+  roomName: 'general',
+  seq: 7,
+  senderDisplayName: 'Boris',
+  text: 'hello @anna',
+  sentAt: '2026-11-23T10:00:00.000Z',
+  reason: 'mention',
+  ...overrides,
+});
+
+describe('templates', () => {
+  it('picks Russian for ru tags and English for everything else', () => {
+    assert.equal(pickLocale('ru'), 'ru');
+    assert.equal(pickLocale('ru-RU'), 'ru');
+    assert.equal(pickLocale('RU_ua'), 'ru');
+    assert.equal(pickLocale('en-GB'), 'en');
+    assert.equal(pickLocale('rum'), 'en');
+    assert.equal(pickLocale(undefined), 'en');
+  });
+
+  for (const locale of ['en', 'ru'] as Locale[]) {
+    it(`renders every security mail in ${locale} with the product name, its link and no unsubscribe link`, () => {
+      const mails = [
+        [
+          renderVerifyEmail(brand, { locale, displayName: 'Anna', token: 'a b' }),
+          'https://chat.example.org/verify-email?token=a%20b',
+        ],
+        [
+          renderPasswordReset(brand, {
+            locale,
+            displayName: 'Anna',
+            token: 't1',
+            expiresAt: '2026-11-23T12:00:00Z',
+          }),
+          'https://chat.example.org/reset-password?token=t1',
+        ],
+        [
+          renderEmailChangeConfirm(brand, {
+            locale,
+            displayName: 'Anna',
+            newEmail: 'n@example.org',
+            token: 't2',
+          }),
+          'https://chat.example.org/confirm-email?token=t2',
+        ],
+      ] as const;
+      for (const [mail, link] of mails) {
+        assert.match(mail.subject, /^Kopnik: /);
+        assert.ok(mail.text.includes(link), `${mail.subject}: text has ${link}`);
+        assert.ok(mail.html.includes(`href="${link}"`), `${mail.subject}: html links ${link}`);
+        assert.ok(mail.html.includes(`lang="${locale}"`));
+        assert.ok(!mail.text.includes('/unsubscribe'), `${mail.subject}: no unsubscribe link`);
+        assert.equal(/[а-я]/i.test(mail.text), locale === 'ru', `${mail.subject}: written in ${locale}`);
+      }
+      const notice = renderEmailChangeNotice(brand, {
+        locale,
+        displayName: 'Anna',
+        newEmail: 'n@example.org',
+      });
+      assert.ok(notice.text.includes('n@example.org'));
+      assert.ok(!notice.text.includes('https://'), 'the notice to the old address carries no link to act on');
+    });
+  }
+
+  it('escapes user-controlled text in HTML', () => {
+    const mail = renderVerifyEmail(brand, {
+      locale: 'en',
+      displayName: '<script>alert(1)</script>',
+      token: 'x',
+    });
+    assert.ok(!mail.html.includes('<script>'));
+    assert.ok(mail.html.includes('&lt;script&gt;'));
+    const chat = renderChatNotification(brand, {
+      locale: 'en',
+      displayName: 'Anna',
+      items: [item({ text: '<img src=x onerror=alert(1)>' })],
+      unsubscribeToken: 'u',
+    });
+    assert.ok(!chat.html.includes('<img'));
+  });
+
+  it('renders one message as a notification, with room link, settings and unsubscribe links', () => {
+    const mail = renderChatNotification(brand, {
+      locale: 'en',
+      displayName: 'Anna',
+      items: [item()],
+      unsubscribeToken: 'tok',
+    });
+    assert.equal(mail.subject, 'Kopnik: Boris mentioned you in #general');
+    assert.ok(mail.text.includes('> hello @anna'));
+    assert.ok(mail.text.includes('https://chat.example.org/rooms/r1?seq=7'));
+    assert.ok(mail.text.includes('https://chat.example.org/unsubscribe?token=tok'));
+    assert.ok(mail.html.includes('href="https://chat.example.org/settings/notifications"'));
+  });
+
+  it('renders a digest of several messages oldest first, one link per room, in Russian', () => {
+    const mail = renderChatNotification(brand, {
+      locale: 'ru',
+      displayName: 'Анна',
+      items: [
+        item({ text: 'second', sentAt: '2026-11-23T10:05:00Z', seq: 8 }),
+        item({ text: 'first', sentAt: '2026-11-23T10:00:00Z' }),
+        item({ roomId: 'd1', roomKind: 'dm', roomName: undefined, text: 'psst', reason: 'direct', seq: 1 }),
+      ],
+      unsubscribeToken: 'tok',
+    });
+    assert.equal(mail.subject, 'Kopnik: 3 непрочитанных сообщений');
+    assert.ok(mail.text.indexOf('> first') < mail.text.indexOf('> second'));
+    assert.deepEqual(
+      mail.text.match(/\/rooms\/r1\S*/g),
+      ['/rooms/r1?seq=7'],
+      'one link, to the oldest unread',
+    );
+    assert.ok(mail.text.includes('личное сообщение'));
+    assert.ok(mail.text.includes('Отписаться:\nhttps://chat.example.org/unsubscribe?token=tok'));
+  });
+
+  it('cuts long messages to an excerpt', () => {
+    const long = 'x'.repeat(1000);
+    assert.equal(excerpt(long).length, 300);
+    assert.ok(excerpt(long).endsWith('…'));
+    assert.equal(excerpt('  short  '), 'short');
+  });
+});
