@@ -18,6 +18,7 @@ import { parseDelays, unsubscribeSecret, type MailerConfig } from './env.ts';
 import { consumedEvents } from './events.ts';
 import { createHealthServer } from './http.ts';
 import { createIntakeHandler } from './intake.ts';
+import { createRetention } from './retention.ts';
 import { createSender, type Sender } from './sender.ts';
 import { createMailTransport } from './transport.ts';
 
@@ -136,6 +137,12 @@ export function createMailer(options: MailerOptions): Mailer {
     pollIntervalMs: Math.max(config.MAIL_POLL_INTERVAL_MS, Math.min(config.MAIL_DIGEST_DELAY_MS / 10, 5_000)),
     onMailsQueued: wake,
   });
+  const retention = createRetention({
+    database,
+    log,
+    mailDays: config.MAIL_RETENTION_DAYS,
+    inboxDays: config.MAILER_INBOX_RETENTION_DAYS,
+  });
   const health = options.http === false ? undefined : createHealthServer(() => ready());
   let started = false;
   let wamp: WampService | undefined;
@@ -169,6 +176,7 @@ export function createMailer(options: MailerOptions): Mailer {
       await deadMails.start();
       sender.start();
       digests.start();
+      retention.start();
       await consumer.start();
       if (config.WAMP_URL && config.VECHE_SERVICE_SECRET) {
         wamp = await connectService({
@@ -191,6 +199,7 @@ export function createMailer(options: MailerOptions): Mailer {
       await wamp?.close();
       wamp = undefined;
       await consumer.stop();
+      retention.stop();
       await digests.stop();
       await sender.stop();
       transport.close();

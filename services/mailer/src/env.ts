@@ -42,6 +42,9 @@ export const mailerEnvSchema = envSchema({
   /** Offline notifications: how long unread messages wait before their digest goes out. */
   MAIL_DIGEST_DELAY_MS: env.int({ default: 900_000, minimum: 0 }),
   MAIL_DEFAULT_NOTIFY: env.oneOf(['immediately', 'digest', 'never'] as const, { default: 'digest' }),
+  /** How long finished mails stay queryable, and how long the inbox remembers handled events. */
+  MAIL_RETENTION_DAYS: env.int({ default: 30, minimum: 1 }),
+  MAILER_INBOX_RETENTION_DAYS: env.int({ default: 7, minimum: 1 }),
   /** The intake queue on `veche.events`, and the exchange (tests use their own). */
   MAILER_QUEUE: env.string({ default: 'mailer.events' }),
   MAILER_EXCHANGE: env.string({ default: 'veche.events' }),
@@ -67,6 +70,12 @@ export function loadMailerConfig(source: NodeJS.ProcessEnv = process.env): Maile
   }
   if (config.MAIL_RETRY_MAX_MS < config.MAIL_RETRY_BASE_MS) {
     problems.push({ variable: 'MAIL_RETRY_MAX_MS', message: 'must not be less than MAIL_RETRY_BASE_MS' });
+  }
+  if (config.MAIL_RETENTION_DAYS <= config.MAILER_INBOX_RETENTION_DAYS) {
+    problems.push({
+      variable: 'MAIL_RETENTION_DAYS',
+      message: 'must exceed MAILER_INBOX_RETENTION_DAYS (the idempotency keys outlive the inbox)',
+    });
   }
   if (parseDelays(config.MAILER_EVENT_RETRY_DELAYS_MS) === undefined) {
     problems.push({

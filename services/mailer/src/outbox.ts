@@ -204,3 +204,14 @@ export async function isSuppressed(db: Executor<unknown>, address: string): Prom
     select reason from suppressions where address = lower(${address})`.execute(db);
   return rows[0]?.reason;
 }
+
+/**
+ * Forgets finished mails (sent, failed, suppressed) older than `before`. Their idempotency keys go
+ * with them, so `before` must lie beyond any redelivery of their events (the inbox keeps less).
+ */
+export async function pruneFinishedMails(db: Executor<unknown>, before: Date): Promise<number> {
+  const result = await sql`
+    delete from mails where state in ('sent', 'failed', 'suppressed') and updated_at < ${before}
+      and (failure is distinct from 'exhausted' or dead_lettered_at is not null)`.execute(db);
+  return Number(result.numAffectedRows ?? 0);
+}

@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { migrate, sql } from '@veche/db';
+import { createLogger } from '@veche/log';
+import { createTestDatabase, eventually, type TestDatabase } from '@veche/testing';
+import { mailerMigrations } from '../migrations/index.ts';
+import { mailsForRegistration } from '../src/domain/mails.ts';
+import { enqueueMails } from '../src/outbox.ts';
+import { createRetention } from '../src/retention.ts';
+import { createSender } from '../src/sender.ts';
+import { createMailTransport } from '../src/transport.ts';
+import { startSinkProcess, type SinkProcess } from './support/sink-process.ts';
+
+const log = createLogger({ service: 'mailer-test', level: 'silent' });
+const from = 'Veche <no-reply@veche.test>';
+const brand = { productName: 'Veche', publicUrl: 'https://veche.test' };
+let database: TestDatabase;
+let sink: SinkProcess;
+
+before(async () => {
+  database = await createTestDatabase({ name: import.meta.filename, poolSize: 5 });
+  await migrate(database, mailerMigrations);
+  sink = await startSinkProcess();
+});
+
+after(async () => {
+  await sink?.stop();
+  await database?.drop();
+});
+
+async function queue(prefix: string, count: number): Promise<void> {
+  for (let n = 0; n < count; n++) {
+    const drafts = mailsForRegistration(brand, `${prefix}-${n}`, {
+      userId: `${prefix}-${n}`,
+      email: `${prefix}-${n}@example.org`,
+      displayName: 'R',
+      locale: 'en',
+      verificationToken: 't',
+    });
+    await enqueueMails(database.db, drafts, { from });
+  }
+}
+
+describe('the sender', { timeout: 30_000 }, () => {
+  it('holds the global send rate', async () => {
+    await queue('rate', 30);
+    const transport = createMailTransport({ url: sink.smtpUrl, maxConnections: 5, log });
+    const sender = createSender({
+      database,
+      transport,
+      log,
+      from,
+      policy: { baseMs: 100, maxMs: 1000, maxAttempts: 3 },
+      ratePerSecond: 20,
+      maxInFlight: 100,
+      pollIntervalMs: 10,
+      sendingLeaseMs: 60_000,
+    });
+    const started = Date.now();
+    sender.start();
+    try {
+      await eventually(async () => sender.stats().sent === 30, {
+        message: '30 mails sent',
+        timeoutMs: 10_000,
+      });
+    } finally {
+      await sender.stop();
+      transport.close();
+    }
+    const times = (await sink.messages())
+      .filter((m) => m.envelopeTo.some((to) => to.startsWith('rate-')))
+      .map((m) => Date.parse(m.receivedAt))
+      .sort((a, b) => a - b);
+    assert.equal(times.length, 30);
+    // A burst of one second's worth (20) at once, then 20 per second: the last 10 need half a second.
+    const elapsed = times[29]! - started;
+    assert.ok(elapsed >= 450, `30 mails at 20/s took ${elapsed} ms`);
+    const early = times.filter((t) => t - started < 400).length;
+    assert.ok(early <= 28, `${early} mails in the first 400 ms`);
+  });
+
+  it('forgets finished mails and handled events after their retention, never mails still to send', async () => {
+    await queue('old', 2);
+    await sql`update mails set state = 'sent', updated_at = now() - interval '40 days' where event_id = 'old-0'`.execute(
+      database.db,
+    );
+    await sql`update mails set updated_at = now() - interval '40 days' where event_id = 'old-1'`.execute(
+      database.db,
+    );
+    await sql`insert into bus_inbox (consumer, message_id, handled_at) values ('q', 'm-old', now() - interval '8 days'),
+      ('q', 'm-new', now())`.execute(database.db);
+    const retention = createRetention({ database, log, mailDays: 30, inboxDays: 7 });
+    assert.deepEqual(await retention.runOnce(), { inbox: 1, mails: 1 });
+    const left = await sql<{ event_id: string; state: string }>`
+      select event_id, state from mails where event_id like 'old-%'`.execute(database.db);
+    assert.deepEqual(left.rows, [{ event_id: 'old-1', state: 'queued' }]);
+  });
+});
