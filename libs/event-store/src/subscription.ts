@@ -228,6 +228,8 @@ export function createSubscription(options: SubscriptionOptions): Subscription {
         if (leader) {
           await lead();
           failures = 0;
+          // Lost the lock (not stopping): give a standby the first chance at it.
+          if (!stopping) await pause(leaseRetryMs, false);
         } else {
           await pause(leaseRetryMs, false);
         }

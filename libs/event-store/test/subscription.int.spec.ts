@@ -1,0 +1,219 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as delay } from 'node:timers/promises';
+import { sql } from '@veche/db';
+import { eventually, uniqueName, type TestDatabase } from '@veche/testing';
+import {
+  createEventStore,
+  createSubscription,
+  type EventStore,
+  type RecordedEvent,
+  type Subscription,
+  type SubscriptionOptions,
+} from '../src/index.ts';
+import { migratedDatabase, testLog } from './setup.ts';
+
+let database: TestDatabase;
+let store: EventStore;
+const running: Subscription[] = [];
+
+function subscribe(
+  options: Partial<SubscriptionOptions> & Pick<SubscriptionOptions, 'name' | 'handle'>,
+): Subscription {
+  const subscription = createSubscription({
+    database,
+    store,
+    log: testLog(),
+    mode: 'at-least-once',
+    leaseRetryMs: 100,
+    pollIntervalMs: 100,
+    ...options,
+  });
+  running.push(subscription);
+  return subscription;
+}
+
+async function appendMany(streamId: string, count: number, type = 'message.posted'): Promise<string[]> {
+  const { events } = await store.append(
+    streamId,
+    Array.from({ length: count }, (_, i) => ({ type, data: { i } })),
+  );
+  return events.map((e) => e.eventId);
+}
+
+describe('subscriptions', () => {
+  before(async () => {
+    database = await migratedDatabase(import.meta.filename, 5);
+    await sql`create table effects (name text not null, event_id text not null)`.execute(database.db);
+    store = createEventStore({ database, log: testLog() });
+  });
+  after(async () => {
+    await Promise.all(running.map((s) => s.stop()));
+    await store.close();
+    await database.drop();
+  });
+
+  it('delivers the log in order and resumes after a restart from the persisted checkpoint', async () => {
+    const name = uniqueName('resume');
+    const received: RecordedEvent[] = [];
+    const handle = async (events: readonly RecordedEvent[]): Promise<void> => {
+      received.push(...events);
+    };
+    const first = subscribe({ name, handle, batchSize: 7 });
+    const before = await appendMany(uniqueName('room'), 20);
+    await first.start();
+    assert.equal(first.isLeader, true);
+    await eventually(() => received.length >= before.length, { message: 'the first run' });
+    await first.stop();
+    assert.equal(first.isLeader, false);
+    const afterStop = received.length;
+    const last = received.at(-1)!;
+    assert.deepEqual(await first.checkpoint(), {
+      transactionId: last.transactionId,
+      globalPosition: last.globalPosition,
+    });
+
+    const later = await appendMany(uniqueName('room'), 15);
+    const second = subscribe({ name, handle, batchSize: 7 });
+    await second.start();
+    await eventually(() => received.length >= afterStop + later.length, { message: 'the second run' });
+    await delay(200);
+    const ids = received.map((e) => e.eventId);
+    assert.deepEqual(ids.slice(afterStop), later, 'only the new events, in order, after the restart');
+    assert.deepEqual(ids.slice(0, afterStop).slice(-before.length), before);
+    assert.equal(new Set(ids).size, ids.length);
+  });
+
+  it('wakes on NOTIFY without waiting for the poll interval', async () => {
+    const received: string[] = [];
+    const subscription = subscribe({
+      name: uniqueName('notify'),
+      pollIntervalMs: 60_000,
+      handle: async (events) => {
+        received.push(...events.map((e) => e.eventId));
+      },
+    });
+    await subscription.start();
+    await delay(100);
+    const [id] = await appendMany(uniqueName('room'), 1);
+    await eventually(() => received.includes(id!), { message: 'the notified delivery', timeoutMs: 3_000 });
+    await subscription.stop();
+  });
+
+  it('transactional mode: effects and checkpoint commit together, a failing handler is retried with backoff, each effect happens once', async () => {
+    const name = uniqueName('tx');
+    const stream = uniqueName('room');
+    const ids = await appendMany(stream, 30);
+    const attempts: number[] = [];
+    let failed = false;
+    let failedAt = -1;
+    const subscription = subscribe({
+      name,
+      mode: 'transactional',
+      batchSize: 10,
+      eventTypes: ['message.posted'],
+      handle: async (events, trx) => {
+        attempts.push(Date.now());
+        // The log also holds the other tests' events: this test's effects are its own stream's.
+        for (const event of events.filter((e) => e.streamId === stream)) {
+          await sql`insert into effects (name, event_id) values (${name}, ${event.eventId})`.execute(trx!);
+        }
+        // Fails after writing its effects once: they must roll back with the batch.
+        if (!failed && events.some((e) => e.eventId === ids[15])) {
+          failed = true;
+          failedAt = attempts.length - 1;
+          throw new Error('handler fails once');
+        }
+      },
+    });
+    await subscription.start();
+    const effects = async (): Promise<string[]> =>
+      (
+        await sql<{ event_id: string }>`select event_id from effects where name = ${name}`.execute(
+          database.db,
+        )
+      ).rows.map((r) => r.event_id);
+    await eventually(async () => (await effects()).length >= ids.length, { message: 'all effects' });
+    await delay(200);
+    const done = await effects();
+    assert.equal(done.length, ids.length, 'each effect exactly once');
+    assert.deepEqual(new Set(done), new Set(ids));
+    assert.ok(failed);
+    // The retry came after a backoff, not in a tight loop.
+    const retryGap = attempts[failedAt + 1]! - attempts[failedAt]!;
+    assert.ok(retryGap >= 50, `retried after ${retryGap} ms`);
+    await subscription.stop();
+  });
+
+  it('stop() lets the batch in progress finish and saves its checkpoint', async () => {
+    const name = uniqueName('graceful');
+    const ids = await appendMany(uniqueName('room'), 5);
+    let started = false;
+    let finished = false;
+    const subscription = subscribe({
+      name,
+      handle: async () => {
+        started = true;
+        await delay(300);
+        finished = true;
+      },
+    });
+    await subscription.start();
+    await eventually(() => started, { message: 'a batch in progress' });
+    await subscription.stop();
+    assert.equal(finished, true);
+    const { rows } = await sql<{ event_id: string }>`
+      select metadata ->> 'eventId' as event_id from events
+      where (transaction_id, global_position) <= (
+        select transaction_id, global_position from subscription_checkpoints where name = ${name})`.execute(
+      database.db,
+    );
+    assert.ok(
+      rows.some((r) => r.event_id === ids.at(-1)),
+      'the checkpoint covers the finished batch',
+    );
+  });
+
+  it('runs in one instance at a time; the leader that loses its lock connection stops, and the standby takes over', async () => {
+    const name = uniqueName('lead');
+    const handledBy = new Map<string, Set<string>>([
+      ['a', new Set()],
+      ['b', new Set()],
+    ]);
+    const handler =
+      (who: string) =>
+      async (events: readonly RecordedEvent[]): Promise<void> => {
+        for (const e of events) handledBy.get(who)!.add(e.eventId);
+      };
+    const a = subscribe({ name, handle: handler('a') });
+    const b = subscribe({ name, handle: handler('b') });
+    await a.start();
+    await b.start();
+    assert.equal(a.isLeader, true);
+    assert.equal(b.isLeader, false);
+    await appendMany(uniqueName('room'), 10);
+    await eventually(() => handledBy.get('a')!.size >= 10, { message: 'the leader handling' });
+    await delay(300);
+    assert.equal(handledBy.get('b')!.size, 0, 'the standby handles nothing');
+
+    // Kill the leader's lock session from the server side.
+    await sql`
+      select pg_terminate_backend(l.pid) from pg_locks l
+      where l.locktype = 'advisory' and l.granted
+        and ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended(${`${database.schema}:${name}`}, 0)`.execute(
+      database.db,
+    );
+    await eventually(() => b.isLeader, { message: 'the standby taking over', timeoutMs: 5_000 });
+    assert.equal(a.isLeader, false, 'the former leader stopped leading');
+    const more = await appendMany(uniqueName('room'), 10);
+    await eventually(() => more.every((id) => handledBy.get('b')!.has(id)), {
+      message: 'the new leader handling',
+    });
+    assert.ok(
+      more.every((id) => !handledBy.get('a')!.has(id)),
+      'the former leader handles nothing more',
+    );
+    await a.stop();
+    await b.stop();
+  });
+});
