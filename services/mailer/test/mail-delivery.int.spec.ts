@@ -8,6 +8,7 @@ import { pruneInbox } from '@veche/bus';
 import { createMailer, type Mailer } from '../src/app.ts';
 import type { MailRow } from '../src/outbox.ts';
 import { createMailTransport } from '../src/transport.ts';
+import { cleanUp } from './support/cleanup.ts';
 import { openTestBus, type TestBus } from './support/bus.ts';
 import { queuesOf, testConfig } from './support/config.ts';
 import { startSinkProcess, type SinkProcess } from './support/sink-process.ts';
@@ -27,12 +28,14 @@ before(async () => {
   await mailer.start();
 });
 
-after(async () => {
-  await mailer?.stop();
-  await bus?.close();
-  await sink?.stop();
-  await database?.drop();
-});
+after(() =>
+  cleanUp(
+    () => mailer?.stop(),
+    () => bus?.close(),
+    () => sink?.stop(),
+    () => database?.drop(),
+  ),
+);
 
 const mailsOf = async (eventId: string): Promise<MailRow[]> =>
   (await sql<MailRow>`select * from mails where event_id = ${eventId} order by kind`.execute(database.db))

@@ -5,6 +5,7 @@ import { createLogger } from '@veche/log';
 import { createTestDatabase, eventually, type TestDatabase } from '@veche/testing';
 import { createMailer, type Mailer } from '../src/app.ts';
 import type { MailRow } from '../src/outbox.ts';
+import { cleanUp } from './support/cleanup.ts';
 import { openTestBus, type TestBus } from './support/bus.ts';
 import { queuesOf, testConfig } from './support/config.ts';
 import { startSinkProcess, type SinkProcess } from './support/sink-process.ts';
@@ -25,12 +26,14 @@ before(async () => {
   await mailer.start();
 });
 
-after(async () => {
-  await mailer?.stop();
-  await bus?.close();
-  await sink?.stop();
-  await database?.drop();
-});
+after(() =>
+  cleanUp(
+    () => mailer?.stop(),
+    () => bus?.close(),
+    () => sink?.stop(),
+    () => database?.drop(),
+  ),
+);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -14,6 +14,7 @@ import { connectService, type WampService } from '@veche/wamp';
 import { serviceAuthenticator, startRouter, type WampRouter } from '@veche/wamp-router';
 import type { MailSummary } from '../src/api/admin.ts';
 import type { MailRow } from '../src/outbox.ts';
+import { cleanUp } from './support/cleanup.ts';
 import { openTestBus, type TestBus } from './support/bus.ts';
 import { queuesOf, testConfig } from './support/config.ts';
 import { startMailerProcess, type MailerProcess } from './support/mailer-process.ts';
@@ -66,15 +67,19 @@ before(async () => {
   router = await startRouter({ log, port: 0, authenticate: serviceAuthenticator(secret) });
 });
 
-after(async () => {
-  for (const mailer of running) mailer.kill('SIGKILL');
-  await Promise.all(running.map((m) => m.exited));
-  await gateway?.close();
-  await router?.close();
-  await bus?.close();
-  await sink?.stop();
-  await database?.drop();
-});
+after(() =>
+  cleanUp(
+    async () => {
+      for (const mailer of running) mailer.kill('SIGKILL');
+      await Promise.all(running.map((m) => m.exited));
+    },
+    () => gateway?.close(),
+    () => router?.close(),
+    () => bus?.close(),
+    () => sink?.stop(),
+    () => database?.drop(),
+  ),
+);
 
 const mailsTo = async (address: string): Promise<MailRow[]> =>
   (await sql<MailRow>`select * from mails where to_address = ${address}`.execute(database.db)).rows;

@@ -9,6 +9,7 @@ import { enqueueMails } from '../src/outbox.ts';
 import { createRetention } from '../src/retention.ts';
 import { createSender } from '../src/sender.ts';
 import { createMailTransport } from '../src/transport.ts';
+import { cleanUp } from './support/cleanup.ts';
 import { startSinkProcess, type SinkProcess } from './support/sink-process.ts';
 
 const log = createLogger({ service: 'mailer-test', level: 'silent' });
@@ -23,10 +24,12 @@ before(async () => {
   sink = await startSinkProcess();
 });
 
-after(async () => {
-  await sink?.stop();
-  await database?.drop();
-});
+after(() =>
+  cleanUp(
+    () => sink?.stop(),
+    () => database?.drop(),
+  ),
+);
 
 async function queue(prefix: string, count: number): Promise<void> {
   for (let n = 0; n < count; n++) {
