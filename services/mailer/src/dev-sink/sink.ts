@@ -35,6 +35,13 @@ export interface SinkAttempt {
   code: number;
 }
 
+/** A DATA reply the sink is holding back (`slow<ms>-` rule). */
+export interface SinkHold {
+  at: string;
+  to: string[];
+  messageId: string | undefined;
+}
+
 export interface MailSinkOptions {
   host?: string;
   smtpPort: number;
@@ -52,6 +59,7 @@ export interface MailSink {
   stop(): Promise<void>;
   messages(): readonly SinkMessage[];
   attempts(): readonly SinkAttempt[];
+  holds(): readonly SinkHold[];
   clear(): void;
 }
 
@@ -66,6 +74,7 @@ export function createMailSink(options: MailSinkOptions): MailSink {
   const keep = options.keep ?? 1000;
   let kept: SinkMessage[] = [];
   let attempts: SinkAttempt[] = [];
+  let holds: SinkHold[] = [];
   let nextId = 1;
   const triesByAddress = new Map<string, number>();
   const heldOnce = new Set<string>();
@@ -123,6 +132,7 @@ export function createMailSink(options: MailSinkOptions): MailSink {
             const holdKey = parsed.messageId ?? '';
             if (slow && !heldOnce.has(holdKey)) {
               heldOnce.add(holdKey);
+              holds.push({ at: new Date().toISOString(), to, messageId: parsed.messageId });
               await new Promise((resolve) => setTimeout(resolve, Number(slow[1])));
               // The client went away before our reply: it never heard 250, so nothing was delivered.
               if (closedSessions.has(session.id)) return;
@@ -179,11 +189,13 @@ export function createMailSink(options: MailSinkOptions): MailSink {
     if (request.method === 'DELETE' && url.pathname === '/messages') {
       kept = [];
       attempts = [];
+      holds = [];
       return json(response, 200, { cleared: true });
     }
     if (request.method !== 'GET') return json(response, 405, { error: 'method not allowed' });
     if (url.pathname === '/messages.json' || url.pathname === '/messages') return json(response, 200, kept);
     if (url.pathname === '/attempts.json') return json(response, 200, attempts);
+    if (url.pathname === '/holds.json') return json(response, 200, holds);
     const htmlMatch = /^\/messages\/(\d+)\/html$/.exec(url.pathname);
     if (htmlMatch) {
       const message = kept.find((m) => m.id === Number(htmlMatch[1]));
@@ -235,9 +247,11 @@ export function createMailSink(options: MailSinkOptions): MailSink {
   return {
     messages: () => kept,
     attempts: () => attempts,
+    holds: () => holds,
     clear() {
       kept = [];
       attempts = [];
+      holds = [];
     },
     async start() {
       await listen(smtp, options.smtpPort);

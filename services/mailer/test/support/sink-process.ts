@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import type { SinkAttempt, SinkMessage } from '../../src/dev-sink/sink.ts';
+import type { SinkAttempt, SinkHold, SinkMessage } from '../../src/dev-sink/sink.ts';
 
 const entry = fileURLToPath(new URL('../../src/dev-sink/main.ts', import.meta.url));
 
@@ -14,6 +14,7 @@ export interface SinkProcess {
   webUrl: string;
   messages(): Promise<SinkMessage[]>;
   attempts(): Promise<SinkAttempt[]>;
+  holds(): Promise<SinkHold[]>;
   messagesTo(address: string): Promise<SinkMessage[]>;
   stop(): Promise<void>;
 }
@@ -55,6 +56,7 @@ export async function startSinkProcess(): Promise<SinkProcess> {
     webUrl,
     messages: () => get<SinkMessage[]>('/messages.json'),
     attempts: () => get<SinkAttempt[]>('/attempts.json'),
+    holds: () => get<SinkHold[]>('/holds.json'),
     async messagesTo(address) {
       const all = await get<SinkMessage[]>('/messages.json');
       return all.filter((m) => m.envelopeTo.some((to) => to.toLowerCase() === address.toLowerCase()));
