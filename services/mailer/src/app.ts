@@ -84,6 +84,7 @@ export function createMailer(options: MailerOptions): Mailer {
     log,
     // A stalled SMTP conversation must end well within the lease, or a second claim would overlap it.
     socketTimeoutMs: Math.min(120_000, Math.floor(config.MAIL_SENDING_LEASE_MS / 3)),
+    rejectUnauthorized: config.SMTP_TLS_REJECT_UNAUTHORIZED,
     dkim:
       config.DKIM_DOMAIN && config.DKIM_SELECTOR && config.DKIM_PRIVATE_KEY
         ? {

@@ -15,6 +15,8 @@ export const mailerEnvSchema = envSchema({
   VECHE_PUBLIC_URL: env.url({ default: 'http://127.0.0.1:3000', protocols: ['http', 'https'] }),
   /** The relay. Unset in development: the mailer starts the development SMTP sink and sends there. */
   SMTP_URL: env.optional(env.url({ protocols: ['smtp', 'smtps'] })),
+  /** false accepts a self-signed certificate when the relay offers STARTTLS (a relay inside the stack). */
+  SMTP_TLS_REJECT_UNAUTHORIZED: env.bool({ default: true }),
   MAIL_FROM: env.string({ default: 'Veche <no-reply@veche.localhost>' }),
   PRODUCT_NAME: env.string({ default: 'Veche' }),
   /** DKIM signing: all three or none. The key is PEM text (a Docker secret in production). */

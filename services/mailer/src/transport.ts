@@ -30,6 +30,8 @@ export interface TransportOptions {
   dkim?: { domainName: string; keySelector: string; privateKey: string } | undefined;
   /** How long one SMTP conversation may stall before it counts as a connection failure. */
   socketTimeoutMs?: number;
+  /** false accepts a relay's self-signed certificate on STARTTLS (a relay inside the stack). */
+  rejectUnauthorized?: boolean;
 }
 
 /** The relay's own id for the message, from its reply (`250 2.0.0 Ok: queued as 4BxT1z2`). */
@@ -48,6 +50,7 @@ export function createMailTransport(options: TransportOptions): MailTransport {
     connectionTimeout: options.socketTimeoutMs ?? 30_000,
     greetingTimeout: options.socketTimeoutMs ?? 30_000,
     socketTimeout: options.socketTimeoutMs ?? 120_000,
+    tls: { rejectUnauthorized: options.rejectUnauthorized ?? true },
     ...(options.dkim ? { dkim: options.dkim } : {}),
   });
   return {
@@ -60,7 +63,8 @@ export function createMailTransport(options: TransportOptions): MailTransport {
           text: mail.text,
           html: mail.html,
           messageId: mail.messageId,
-          headers: mail.headers,
+          // RFC 3834: vacation responders and the like must not answer machine-sent mail.
+          headers: { 'Auto-Submitted': 'auto-generated', ...mail.headers },
         });
         const response = typeof info.response === 'string' ? info.response : '';
         return { ok: true, relayMessageId: relayIdFrom(response) ?? info.messageId, response };

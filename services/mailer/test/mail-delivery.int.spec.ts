@@ -66,6 +66,7 @@ describe('mail delivery through a real SMTP server', { timeout: 60_000 }, () => 
     assert.deepEqual(message.links, ['https://veche.test/verify-email?token=verify-a1']);
     assert.match(message.html, /href="https:\/\/veche\.test\/verify-email\?token=verify-a1"/);
     assert.equal(message.headers['list-unsubscribe'], undefined, 'security mail has no unsubscribe link');
+    assert.equal(message.headers['auto-submitted'], 'auto-generated');
 
     const rows = await eventually(
       async () => {
