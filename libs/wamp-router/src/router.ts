@@ -62,6 +62,11 @@ export interface RouterOptions {
   path?: string;
   /** Largest WebSocket message accepted; bigger ones close the connection with 1009. Default 1 MiB. */
   maxPayloadBytes?: number;
+  /**
+   * Most bytes queued for one client that does not read; beyond it the connection is dropped (1008),
+   * so a stalled subscriber cannot grow the router's memory without bound. Default 16 MiB.
+   */
+  maxBufferedBytes?: number;
   /** How long a client may take between HELLO and WELCOME. Default 10 s. */
   authTimeoutMs?: number;
   /**
@@ -407,6 +412,7 @@ function createRouterCalls(realm: FoxRealm): RouterCalls {
 export async function startRouter(options: RouterOptions): Promise<WampRouter> {
   const log = options.log;
   const maxPayload = options.maxPayloadBytes ?? 1024 * 1024;
+  const maxBuffered = options.maxBufferedBytes ?? 16 * 1024 * 1024;
   const path = options.path ?? (options.server ? '/ws' : undefined);
   const policy = createWampPolicy();
 
@@ -443,6 +449,12 @@ export async function startRouter(options: RouterOptions): Promise<WampRouter> {
     const writer: FoxSocketWriter = {
       wampPkgWrite(message, callback) {
         if (socket.readyState !== WebSocket.OPEN) return;
+        if (socket.bufferedAmount > maxBuffered) {
+          sessionLog.warn({ bufferedAmount: socket.bufferedAmount }, 'client does not read; dropping it');
+          socket.close(1008, 'too slow');
+          socket.terminate();
+          return;
+        }
         socket.send(JSON.stringify(message), (error) => {
           if (error) sessionLog.debug({ err: error }, 'send failed');
           callback?.(error);

@@ -1,5 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
@@ -13,7 +15,7 @@ import {
   type Authenticator,
   type WampRouter,
 } from '../src/index.ts';
-import { autobahn, capturedLogger, connectClient, type TestClient } from './clients.ts';
+import { autobahn, capturedLogger, connectClient, rawClient, rawJoin, type TestClient } from './clients.ts';
 
 const secret = 'test-service-secret-0123456789';
 /** Stands in for the gateway's verifier: user `<id>` holds the ticket `ticket-<id>`. */
@@ -207,5 +209,61 @@ describe('wamp router', { timeout: 30_000 }, () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+
+  it('drops a subscriber that stops reading instead of buffering for it without bound', async () => {
+    const own = capturedLogger('debug');
+    const bounded = await startRouter({
+      log: own.log,
+      authenticate: composeAuthenticators(serviceAuthenticator(secret), testUsers),
+      maxBufferedBytes: 256 * 1024,
+    });
+    const service = await connectClient(bounded.url, 'service:chat', secret);
+    try {
+      const stalled = await rawClient(bounded.url);
+      assert.equal((await rawJoin(stalled, '9', 'ticket-9'))[0], 2);
+      stalled.send([32, 1, {}, 'veche.user.9.rooms']);
+      assert.equal((await stalled.next())[0], 33);
+      (stalled.socket as unknown as { _socket: { pause(): void } })._socket.pause();
+      const before = bounded.sessionCount();
+      const text = 'x'.repeat(32 * 1024);
+      for (let i = 0; i < 400; i++) void service.session.publish('veche.user.9.rooms', [text], {});
+      await eventually(() => own.lines.some((line) => line['msg'] === 'client does not read; dropping it'), {
+        timeoutMs: 10_000,
+        message: 'the stalled client to be dropped',
+      });
+      await eventually(() => bounded.sessionCount() === before - 1, {
+        timeoutMs: 5_000,
+        message: 'its session gone',
+      });
+      // The publisher is unaffected.
+      await service.session.publish('veche.user.9.rooms', ['after'], {}, { acknowledge: true });
+    } finally {
+      service.close();
+      await bounded.close();
+    }
+  });
+
+  it('keeps its process alive through an unhandled rejection, logging it', async () => {
+    // In a child process: node:test itself fails a test on any unhandled rejection in its own process.
+    const index = new URL('../src/index.ts', import.meta.url).href;
+    const logLib = new URL('../../log/src/index.ts', import.meta.url).href;
+    const script = `
+      import { startRouter, serviceAuthenticator } from '${index}';
+      import { createLogger } from '${logLib}';
+      const router = await startRouter({ log: createLogger({ service: 't', level: 'error' }), authenticate: serviceAuthenticator('${secret}') });
+      void Promise.reject(new Error('from a fox-wamp code path'));
+      setTimeout(async () => { await router.close(); process.stdout.write('survived\\n'); }, 200);
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, 0);
+    assert.match(stdout, /unhandled promise rejection \(kept the router running\)/);
+    assert.match(stdout, /from a fox-wamp code path/);
+    assert.match(stdout, /survived/);
   });
 });
