@@ -138,6 +138,18 @@ describe('wamp service client', { timeout: 30_000 }, () => {
     assert.deepEqual(received, [{ type: 'room.created', roomId: 'r1', seq: 1 }]);
   });
 
+  it('gives up with unavailable when it cannot join in time (a wrong secret)', async () => {
+    const started = Date.now();
+    await assert.rejects(
+      connectTestService(router.url, 'intruder', captured.log, {
+        secret: 'not-the-secret-0123456789',
+        connectTimeoutMs: 500,
+      }),
+      (error: unknown) => isVecheError(error, 'unavailable'),
+    );
+    assert.ok(Date.now() - started < 2_000);
+  });
+
   it('refuses to register the same procedure twice in one service', async () => {
     await assert.rejects(
       callee.register('veche.test.add', AddArgs, () => 0),
