@@ -123,6 +123,7 @@ async function runMain(): Promise<void> {
   const store = createEventStore({ database, log });
   const connection = createBusConnection({ url: amqpUrl, name: `bench:${id}:relay`, log });
   let published = 0;
+  const publishedIds = new Set<string>();
   const relay = createOutboxRelay({
     database,
     store,
@@ -133,6 +134,7 @@ async function runMain(): Promise<void> {
     pollIntervalMs: 20,
     onBatchConfirmed(events) {
       published += events.length;
+      for (const event of events) publishedIds.add(event.eventId);
     },
   });
   const consumer = fork(import.meta.filename, [...process.argv.slice(2), '--role', 'consumer', '--id', id], {
@@ -176,10 +178,14 @@ async function runMain(): Promise<void> {
       }),
     );
     const appendSeconds = elapsed();
+    const timeoutSeconds = Number(process.env['BENCH_TIMEOUT_S'] ?? 120);
     await Promise.race([
       allHandled,
       new Promise((_, reject) =>
-        setTimeout(() => reject(new Error('timed out after 300 s')), 300_000).unref(),
+        setTimeout(
+          () => reject(new Error(`timed out after ${timeoutSeconds} s`)),
+          timeoutSeconds * 1000,
+        ).unref(),
       ),
     ]);
     const seconds = Number(elapsed());
@@ -193,6 +199,18 @@ async function runMain(): Promise<void> {
       `end to end: ${total} events in ${seconds.toFixed(2)} s = ${Math.round(total / seconds)} events/s`,
     );
     console.log(`effects: ${rows[0]?.n} rows, max count ${rows[0]?.max}; duplicates ${progress.duplicates}`);
+  } catch (error) {
+    // Say where the missing events got lost before cleaning up.
+    const { rows } = await sql<{ event_id: string; transaction_id: string; global_position: number }>`
+      select metadata->>'eventId' as event_id, transaction_id::text as transaction_id, global_position from events e
+      where not exists (select 1 from effects f where f.event_id = e.metadata->>'eventId')
+      order by transaction_id, global_position`.execute(database.db);
+    const unpublished = rows.filter((row) => !publishedIds.has(row.event_id));
+    console.log(
+      `${rows.length} events without effect; ${unpublished.length} of them never published; checkpoint ${JSON.stringify(await relay.checkpoint())}`,
+    );
+    console.log(JSON.stringify(rows.slice(0, 3)), JSON.stringify(rows.slice(-3)));
+    throw error;
   } finally {
     await relay.stop();
     await connection.stop();
