@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { setTimeout as delay } from 'node:timers/promises';
 import { sql } from '@veche/db';
 import { isVecheError } from '@veche/errors';
 import { withCorrelationId } from '@veche/log';
@@ -255,6 +256,45 @@ describe('event store appends', () => {
     });
     assert.equal(result.nextVersion, 1);
     assert.equal(await store.streamVersion(id), 1);
+  });
+});
+
+describe('deadlocks', () => {
+  it("a group-commit batch that deadlocks with a caller's transaction is retried and succeeds", async () => {
+    // One writer, so the two appends below queue behind the first and share the next batch.
+    const single = createEventStore({ database, log: testLog(), maxConcurrentBatches: 1 });
+    const a = `dl-a-${newStream()}`;
+    const b = `dl-b-${newStream()}`;
+    await store.append(a, [{ type: 'x', data: 0 }]);
+    await store.append(b, [{ type: 'x', data: 0 }]);
+    try {
+      const callerDone = database.db.transaction().execute(async (trx) => {
+        await store.append(b, [{ type: 'caller', data: 1 }], { trx }); // holds b
+        const batch = Promise.all([
+          single.append(newStream(), [{ type: 'x', data: 'ahead' }]),
+          // 'exists': the batch goes straight to locking a then b (no stream to create first).
+          single.append(a, [{ type: 'batch', data: 2 }], { expectedVersion: 'exists' }),
+          single.append(b, [{ type: 'batch', data: 3 }], { expectedVersion: 'exists' }),
+        ]);
+        await delay(300); // the batch holds a and waits for b
+        await store.append(a, [{ type: 'caller', data: 4 }], { trx }); // waits for a: a deadlock
+        // Not awaited here: the retried batch waits for this transaction's commit.
+        return { batch };
+      });
+      const results = await (await callerDone).batch;
+      assert.equal(results.length, 3);
+      assert.deepEqual(
+        (await store.readStream(a)).map((e) => e.type),
+        ['x', 'caller', 'batch'],
+        'the batch, the deadlock victim, was retried after the caller committed',
+      );
+      assert.deepEqual(
+        (await store.readStream(b)).map((e) => e.type),
+        ['x', 'caller', 'batch'],
+      );
+    } finally {
+      await single.close();
+    }
   });
 });
 
