@@ -5,7 +5,7 @@
  * Creates its own schema, exchange and queues, and removes them afterwards.
  *
  * Usage: node bench/bus-relay.ts [--events 50000] [--append-size 100] [--appenders 4]
- *          [--relay-batch 5000] [--consumer-batch 256] [--prefetch 1024] [--per-event]
+ *          [--relay-batch 5000] [--consumer-batch 512] [--prefetch 2048] [--per-event]
  * --per-event: the consumer's handler runs one statement per event instead of one per batch.
  * Reads DATABASE_URL (default: the test database) and AMQP_URL; PROGRESS=1 prints progress.
  */
@@ -31,8 +31,8 @@ const { values } = parseArgs({
     'append-size': { type: 'string', default: '100' },
     appenders: { type: 'string', default: '4' },
     'relay-batch': { type: 'string', default: '5000' },
-    'consumer-batch': { type: 'string', default: '256' },
-    prefetch: { type: 'string', default: '1024' },
+    'consumer-batch': { type: 'string', default: '512' },
+    prefetch: { type: 'string', default: '2048' },
     'per-event': { type: 'boolean', default: false },
     role: { type: 'string', default: 'main' },
     id: { type: 'string', default: '' },

@@ -335,7 +335,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   }
 
   async function handleInTransaction(items: readonly DecodedDelivery[]): Promise<void> {
-    await options.database.db.transaction().execute(async (trx) => {
+    const handled = await options.database.db.transaction().execute(async (trx) => {
       const fresh = await recordInInbox(
         trx,
         options.queue,
@@ -363,7 +363,6 @@ export function createConsumer(options: ConsumerOptions): Consumer {
           }
         }
       }
-      const handled = unseen.length;
       try {
         // A handler that caught a PostgreSQL error leaves the transaction aborted, and COMMIT then
         // rolls back without an error: this statement fails instead, so nothing is acked unsaid.
@@ -371,9 +370,11 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       } catch (error) {
         throw new HandlerFailure(items.length === 1 ? items[0] : undefined, error);
       }
-      stats.handled += handled;
-      stats.duplicates += items.length - handled;
+      return unseen.length;
     });
+    // Counted after the commit, so a reader of stats() finds the effects already visible.
+    stats.handled += handled;
+    stats.duplicates += items.length - handled;
   }
 
   async function handleOne(item: DecodedDelivery): Promise<void> {
