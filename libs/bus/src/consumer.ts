@@ -434,7 +434,9 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       try {
         await processBatch(batch);
       } catch (error) {
-        // Unacked messages come back after a reconnect; losing the loop would stall the queue.
+        // Unacked messages come back after a reconnect; losing the loop would stall the queue. A later
+        // cumulative ack must not cover them meanwhile.
+        for (const delivery of batch) delivery.channel.leftUnacked = true;
         log.error({ err: error }, 'unexpected failure while handling a batch');
       }
     }
