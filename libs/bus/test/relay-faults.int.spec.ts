@@ -153,7 +153,7 @@ describe('outbox relay under faults', () => {
       { ready: boolean },
     ];
     assert.equal(ready.ready, true);
-    const appendingLast = append(1_000, 25, 80);
+    const appendingLast = append(1_000, 25, 150);
     // While events flow: the broker drops the relay's and the consumer's connections.
     await eventually(async () => (await effectCounts()).rows > 2_100, {
       message: 'the last phase under way',
