@@ -33,6 +33,12 @@ export interface DatabaseOptions {
   /** Statements running longer than this are cancelled by PostgreSQL (0 = no limit). */
   statementTimeoutMs?: number;
   connectionTimeoutMs?: number;
+  /**
+   * Ends a session left idle inside a transaction this long (default 60 s, 0 = never). Event-store
+   * readers see only events older than the oldest running transaction of the whole cluster, so one
+   * leaked transaction would stall every subscription, relay and projection.
+   */
+  idleInTransactionTimeoutMs?: number;
 }
 
 export interface Database<DB = unknown> {
@@ -49,6 +55,7 @@ export function connectionConfig(options: DatabaseOptions): pg.ClientConfig {
   const schema = assertIdentifier(options.schema);
   const settings = [`-c search_path=${schema},public`];
   if (options.statementTimeoutMs) settings.push(`-c statement_timeout=${options.statementTimeoutMs}`);
+  settings.push(`-c idle_in_transaction_session_timeout=${options.idleInTransactionTimeoutMs ?? 60_000}`);
   return {
     connectionString: options.url,
     options: settings.join(' '),

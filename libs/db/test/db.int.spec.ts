@@ -70,6 +70,37 @@ describe('db', () => {
     assert.equal((await database.db.selectFrom('notes').selectAll().execute()).length, 1);
   });
 
+  it('ends sessions left idle in a transaction, so they cannot hold back event readers', async () => {
+    const short = createDatabase({
+      url,
+      schema: database.schema,
+      poolSize: 1,
+      idleInTransactionTimeoutMs: 200,
+    });
+    try {
+      const { rows } = await sql<{
+        v: string;
+      }>`select current_setting('idle_in_transaction_session_timeout') as v`.execute(short.db);
+      assert.equal(rows[0]?.v, '200ms');
+      const client = await short.pool.connect();
+      client.on('error', () => {}); // the server ends the session; the test observes that below
+      try {
+        await client.query('begin');
+        await client.query('select 1');
+        await new Promise((resolve) => setTimeout(resolve, 600));
+        await assert.rejects(client.query('select 1'));
+      } finally {
+        client.release(true);
+      }
+    } finally {
+      await short.close();
+    }
+    const { rows } = await sql<{
+      v: string;
+    }>`select current_setting('idle_in_transaction_session_timeout') as v`.execute(database.db);
+    assert.equal(rows[0]?.v, '1min');
+  });
+
   it('parses bigint counts as numbers', async () => {
     const { rows } = await sql<{ n: number }>`select count(*) as n from notes`.execute(database.db);
     assert.equal(typeof rows[0]?.n, 'number');
