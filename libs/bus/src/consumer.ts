@@ -9,6 +9,7 @@ import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import { sql, type Database, type Transaction } from '@veche/db';
 import { withCorrelationId, type Logger } from '@veche/log';
+import { isVecheError } from '@veche/errors';
 import type { BusConnection } from './connection.ts';
 import { recordInInbox } from './inbox.ts';
 import {
@@ -246,12 +247,12 @@ export function createConsumer(options: ConsumerOptions): Consumer {
 
   async function deadLetter(
     delivery: Delivery,
-    reason: 'invalid' | 'max-attempts',
+    reason: 'invalid' | 'rejected' | 'max-attempts',
     error: string,
     history: AttemptRecord[],
   ): Promise<void> {
     const attempts = attemptsOf(delivery.message.properties.headers);
-    const attemptCount = reason === 'invalid' ? attempts : history.length;
+    const attemptCount = reason === 'max-attempts' ? history.length : attempts;
     try {
       await sendConfirmed(
         delivery,
@@ -289,6 +290,13 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       messageId: item.messageId,
       correlationId: item.event.metadata.correlationId,
     });
+    // The handler says the message itself is wrong (a payload its schema refuses): no retry can
+    // help, so it goes to the dead-letter queue now instead of after every retry delay.
+    if (isVecheError(error, 'validation')) {
+      itemLog.error({ err: error }, 'handler rejected the message as invalid');
+      await deadLetter(item, 'rejected', record.error, history);
+      return;
+    }
     if (attempts >= maxAttempts) {
       itemLog.error({ err: error, attempts }, 'handler failed for the last time');
       await deadLetter(item, 'max-attempts', record.error, history);

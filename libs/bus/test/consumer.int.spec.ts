@@ -1,3 +1,4 @@
+import { validationError } from '@veche/errors';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -241,6 +242,31 @@ describe('bus consumer', () => {
     assert.deepEqual(new Set(handled), new Set([before, ...afterPoison].map((e) => e.metadata.eventId)));
     assert.equal((await admin.channel.checkQueue(consumer.names.queue)).messageCount, 0);
     assert.equal(consumer.stats().retried, 0);
+  });
+
+  it('dead-letters at once a message its handler rejects as invalid, without retries', async () => {
+    const handled: string[] = [];
+    const { consumer } = await startConsumer('rejects', {
+      bindings: ['rejects.*'],
+      retryDelaysMs: [60_000],
+      batchSize: 8,
+      handle: async (event, trx, context) => {
+        if ((event.data as { bad?: boolean }).bad) throw validationError('payload refused by its schema');
+        handled.push(event.metadata.eventId);
+        await countEffect(event, trx, context);
+      },
+    });
+    const bad = sampleEvent('rejects.it', { bad: true });
+    const good = Array.from({ length: 10 }, (_, n) => sampleEvent('rejects.it', { n }));
+    await publisher.publish([good[0]!, bad, ...good.slice(1)]);
+
+    const [dead] = await admin.take(consumer.names.deadLetterQueue, 1);
+    assert.equal(dead?.properties.messageId, bad.metadata.eventId);
+    assert.equal(dead?.properties.headers?.[headers.deadReason], 'rejected');
+    assert.match(String(dead?.properties.headers?.[headers.error]), /payload refused by its schema/);
+    await eventually(async () => handled.length === 10, { message: 'the valid neighbours handled' });
+    assert.equal(consumer.stats().retried, 0, 'an invalid message is never retried');
+    assert.equal(consumer.stats().deadLettered, 1);
   });
 
   it('has one effect for a message delivered twice, even to two replicas at once', async () => {
