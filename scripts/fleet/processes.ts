@@ -48,13 +48,29 @@ export function createSupervisor(options: {
 }): Supervisor {
   const entries = new Map<string, Entry>();
   let stopping = false;
+  // Detached children outlive a supervisor that dies without stopping them; whatever ends this
+  // process short of SIGKILL takes them along.
+  process.on('exit', () => {
+    for (const entry of entries.values()) {
+      if (entry.child?.pid !== undefined && entry.child.exitCode === null) {
+        try {
+          process.kill(entry.child.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
+  });
 
   const launch = (entry: Entry) => {
     const { spec } = entry;
+    // Each child gets its own process group: Ctrl-C in the terminal then reaches only the supervisor,
+    // which stops the children with one SIGTERM each (a second signal means "exit at once" to them).
     const child = spawn(spec.command, spec.args, {
       cwd: spec.cwd,
       env: spec.env,
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     });
     entry.child = child;
     entry.startedAt = Date.now();

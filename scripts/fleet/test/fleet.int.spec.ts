@@ -70,6 +70,8 @@ describe('local fleet', () => {
         NO_COLOR: '1',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group, so the test can signal the group as a terminal's Ctrl-C does.
+      detached: true,
     });
     fleet.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     fleet.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -83,7 +85,7 @@ describe('local fleet', () => {
   });
 
   after(() => {
-    if (fleet.exitCode === null) fleet.kill('SIGKILL');
+    if (fleet.exitCode === null) process.kill(-fleet.pid!, 'SIGKILL');
   });
 
   it('reports every process running', async () => {
@@ -128,14 +130,17 @@ describe('local fleet', () => {
     assert.match(page.headers.get('content-type') ?? '', /text\/html/);
   });
 
-  it('stops every process on SIGINT and exits 0', async () => {
+  it('stops every process gracefully on Ctrl-C (SIGINT to the process group) and exits 0', async () => {
     const status = (await (await fetch(`${origin}/_fleet/status`)).json()) as FleetStatus;
     const pids = status.processes.map((p) => p.pid).filter((pid): pid is number => pid !== undefined);
     assert.ok(pids.length >= 1);
-    fleet.kill('SIGINT');
+    // Ctrl-C in a terminal signals the whole foreground process group, not only the fleet.
+    process.kill(-fleet.pid!, 'SIGINT');
     const code = await Promise.race([exitCode, new Promise((r) => setTimeout(() => r('timeout'), 20_000))]);
     assert.equal(code, 0, output.slice(-2000));
     for (const pid of pids) assert.equal(alive(pid), false, `process ${pid} survived the fleet`);
     assert.match(output, /stopped/);
+    // Each process stopped gracefully on one signal, not abruptly on a second one.
+    assert.doesNotMatch(output, /second signal/);
   });
 });
