@@ -22,6 +22,17 @@ const pinoLevels: Record<number, string> = {
 };
 const hidden = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'service', 'v']);
 
+/**
+ * Log fields can hold text from clients (an authid, a URI): control characters are shown escaped, so
+ * nobody can send escape sequences to the developer's terminal through a log line.
+ */
+function clean(text: string): string {
+  return text.replace(
+    /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 export interface LogRenderer {
   line(processName: string, text: string, stream: 'stdout' | 'stderr'): string;
 }
@@ -32,7 +43,7 @@ export function createLogRenderer(options: { colour: boolean; names: readonly st
   const colourOf = new Map(options.names.map((name, i) => [name, colours[i % colours.length] ?? 37]));
 
   const formatValue = (value: unknown): string => {
-    if (typeof value === 'string') return /\s/.test(value) ? JSON.stringify(value) : value;
+    if (typeof value === 'string') return /[\s\p{Cc}]/u.test(value) ? JSON.stringify(value) : value;
     return JSON.stringify(value);
   };
 
@@ -68,9 +79,9 @@ export function createLogRenderer(options: { colour: boolean; names: readonly st
         .filter(([key]) => !hidden.has(key) && key !== 'err')
         .map(([key, value]) => `${paint(90, key + '=')}${formatValue(value)}`)
         .join(' ');
-      const message = typeof record['msg'] === 'string' ? record['msg'] : '';
+      const message = typeof record['msg'] === 'string' ? clean(record['msg']) : '';
       let out = `${paint(90, clock)} ${label} ${paint(levelColours[level] ?? 37, level.toUpperCase().padEnd(5))} ${message}${extras ? ' ' + extras : ''}`;
-      if (err) out += `\n${paint(31, err.stack ?? err.message ?? JSON.stringify(err))}`;
+      if (err) out += `\n${paint(31, clean(err.stack ?? err.message ?? JSON.stringify(err)))}`;
       return out;
     },
   };

@@ -183,7 +183,8 @@ async function main(): Promise<number> {
   };
   let proxy: Awaited<ReturnType<typeof startProxy>> | undefined;
   const exit = new Promise<number>((resolve) => {
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    // SIGHUP: the terminal closed. Children are in their own process groups and would outlive us.
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
       process.on(signal, () => void stop(signal).then(() => resolve(0)));
     }
   });

@@ -43,7 +43,20 @@ function matchRoute(routes: readonly Route[], url: string | undefined): Route | 
   return routes.find((r) => path === r.prefix || path.startsWith(r.prefix + '/'));
 }
 
-function proxyUpgrade(route: Route, request: IncomingMessage, socket: Duplex, head: Buffer): void {
+// Forwarding headers are set by the proxy alone; a client's own would let it claim any address.
+const forwardingHeader = /^(x-forwarded-for|x-forwarded-proto|x-forwarded-host|x-real-ip|forwarded)$/i;
+
+function forwardingHeaders(client: string): Record<string, string> {
+  return { 'x-forwarded-for': client, 'x-real-ip': client, 'x-forwarded-proto': 'http' };
+}
+
+function proxyUpgrade(
+  route: Route,
+  request: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  open: Set<Duplex>,
+): void {
   const refuse = (why: string) => {
     const body = unavailableBody(route, why);
     socket.end(
@@ -52,6 +65,7 @@ function proxyUpgrade(route: Route, request: IncomingMessage, socket: Duplex, he
   };
   if (route.port === undefined) return refuse('not part of this fleet yet');
   const upstream = net.connect({ host: '127.0.0.1', port: route.port });
+  open.add(socket).add(upstream);
   socket.on('error', () => upstream.destroy());
   upstream.on('error', () => {
     if (!socket.writableEnded && upstream.bytesRead === 0) refuse('not reachable');
@@ -61,29 +75,44 @@ function proxyUpgrade(route: Route, request: IncomingMessage, socket: Duplex, he
     const lines = [`${request.method ?? 'GET'} ${request.url ?? '/'} HTTP/1.1`];
     for (let i = 0; i + 1 < request.rawHeaders.length; i += 2) {
       const name = request.rawHeaders[i] ?? '';
-      if (/^x-forwarded-for$|^x-real-ip$/i.test(name)) continue;
+      if (forwardingHeader.test(name)) continue;
       lines.push(`${name}: ${request.rawHeaders[i + 1] ?? ''}`);
     }
-    const client = request.socket.remoteAddress ?? '';
-    lines.push(`X-Forwarded-For: ${client}`, `X-Real-IP: ${client}`, 'X-Forwarded-Proto: http');
+    for (const [name, value] of Object.entries(forwardingHeaders(request.socket.remoteAddress ?? ''))) {
+      lines.push(`${name}: ${value}`);
+    }
     upstream.write(lines.join('\r\n') + '\r\n\r\n');
     if (head.length > 0) upstream.write(head);
     socket.pipe(upstream).pipe(socket);
   });
-  socket.on('close', () => upstream.destroy());
-  upstream.on('close', () => socket.destroy());
+  socket.on('close', () => {
+    open.delete(socket);
+    upstream.destroy();
+  });
+  upstream.on('close', () => {
+    open.delete(upstream);
+    socket.destroy();
+  });
 }
 
 export async function startProxy(options: ProxyOptions): Promise<FastifyInstance> {
   const app = fastify({ logger: false, trustProxy: false });
+  // Piped WebSockets are invisible to Fastify's close, which would wait for them forever.
+  const openSockets = new Set<Duplex>();
+  app.addHook('preClose', async () => {
+    for (const socket of openSockets) socket.destroy();
+  });
 
   app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // Node leaves an upgraded socket without an error listener: a client resetting the connection
+    // must not take the whole fleet down.
+    socket.on('error', () => socket.destroy());
     const route = matchRoute(options.routes, request.url);
     if (!route || !route.websocket) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
-    proxyUpgrade(route, request, socket, head);
+    proxyUpgrade(route, request, socket, head, openSockets);
   });
 
   app.get('/_fleet/status', async () => options.statusPage());
@@ -103,11 +132,16 @@ export async function startProxy(options: ProxyOptions): Promise<FastifyInstance
       prefix: route.prefix,
       rewritePrefix: route.prefix,
       replyOptions: {
+        rewriteRequestHeaders: (request, headers) => {
+          const kept = Object.fromEntries(
+            Object.entries(headers).filter(([name]) => !forwardingHeader.test(name)),
+          );
+          return { ...kept, ...forwardingHeaders(request.socket.remoteAddress ?? '') };
+        },
         onError: (reply, { error }) => {
-          void reply
-            .code(503)
-            .type('application/json')
-            .send(unavailableBody(route, `not reachable (${error.message})`));
+          // The cause (with internal addresses) goes to the terminal, not to the client.
+          process.stderr.write(`[fleet] ${route.owner} not reachable: ${error.message}\n`);
+          void reply.code(503).type('application/json').send(unavailableBody(route, 'not reachable'));
         },
       },
     });

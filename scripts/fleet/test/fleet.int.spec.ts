@@ -6,6 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import autobahn from 'autobahn';
 import { eventually } from '@veche/testing';
@@ -130,10 +131,36 @@ describe('local fleet', () => {
     assert.match(page.headers.get('content-type') ?? '', /text\/html/);
   });
 
+  it('survives clients that reset an upgrade at once, on every route', async () => {
+    const { port } = new URL(origin);
+    for (const path of ['/pubsub', '/nowhere', '/ws']) {
+      for (let i = 0; i < 5; i += 1) {
+        await new Promise<void>((resolve) => {
+          const socket = net.connect({ host: '127.0.0.1', port: Number(port) }, () => {
+            socket.write(
+              `GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+                'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+            );
+            socket.resetAndDestroy();
+            resolve();
+          });
+          socket.on('error', () => resolve());
+        });
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const status = await fetch(`${origin}/_fleet/status`);
+    assert.equal(status.status, 200);
+    assert.equal(fleet.exitCode, null, output.slice(-2000));
+  });
+
   it('stops every process gracefully on Ctrl-C (SIGINT to the process group) and exits 0', async () => {
     const status = (await (await fetch(`${origin}/_fleet/status`)).json()) as FleetStatus;
     const pids = status.processes.map((p) => p.pid).filter((pid): pid is number => pid !== undefined);
     assert.ok(pids.length >= 1);
+    // A browser still connected must not hold the stop up.
+    const lingering = await openSession(origin.replace('http', 'ws') + '/ws', 'service:lingering', secret);
+    assert.ok(lingering.isOpen);
     // Ctrl-C in a terminal signals the whole foreground process group, not only the fleet.
     process.kill(-fleet.pid!, 'SIGINT');
     const code = await Promise.race([exitCode, new Promise((r) => setTimeout(() => r('timeout'), 20_000))]);
