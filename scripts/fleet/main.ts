@@ -144,9 +144,14 @@ async function main(): Promise<number> {
     },
   ];
   const servicePorts = new Map<string, number>();
+  for (const service of services) servicePorts.set(service.name, await freePort());
+  // Every service can reach every other's internal HTTP (e.g. the gateway streaming uploads to chat):
+  // VECHE_INTERNAL_URL_<NAME> (upper case, '-' → '_'), as the stack's service names do in production.
+  for (const [name, port] of servicePorts) {
+    baseEnv[`VECHE_INTERNAL_URL_${name.toUpperCase().replaceAll('-', '_')}`] = `http://127.0.0.1:${port}`;
+  }
   for (const service of services) {
-    const port = await freePort();
-    servicePorts.set(service.name, port);
+    const port = servicePorts.get(service.name)!;
     specs.push({
       name: service.name,
       command: process.execPath,
