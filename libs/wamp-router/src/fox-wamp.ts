@@ -33,6 +33,10 @@ export interface FoxSession {
   getUserDetails(): unknown;
   setGateProtocol(name: string): void;
   isActive(): boolean;
+  /** fox-wamp keeps a session's subscriptions as "traces" (and its registrations as "subs"). */
+  addTrace(id: unknown, subscription: unknown): void;
+  getTrace(id: unknown): unknown;
+  removeTrace(engine: unknown, id: unknown): unknown;
 }
 
 export interface FoxRouter {

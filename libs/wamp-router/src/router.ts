@@ -67,8 +67,13 @@ export interface RouterOptions {
    * so a stalled subscriber cannot grow the router's memory without bound. Default 16 MiB.
    */
   maxBufferedBytes?: number;
-  /** How long a client may take between HELLO and WELCOME. Default 10 s. */
+  /**
+   * How long a client may take from connecting to HELLO, and again from HELLO to WELCOME; a
+   * connection that idles past either is closed. Default 10 s.
+   */
   authTimeoutMs?: number;
+  /** Most live subscriptions one session may hold; more are refused with `veche.error.rate_limited`. Default 1000. */
+  maxSubscriptionsPerSession?: number;
   /**
    * Log unhandled promise rejections instead of letting them end the process while the router runs
    * (fox-wamp has code paths that reject without a handler). Default true.
@@ -96,7 +101,7 @@ interface SessionState {
   authTimer?: NodeJS.Timeout;
 }
 
-const closeCodes = { protocolError: 1002, goingAway: 1001, normal: 1000 } as const;
+const closeCodes = { protocolError: 1002, goingAway: 1001, normal: 1000, policyViolation: 1008 } as const;
 
 function argsOf(data: unknown): unknown[] {
   if (typeof data === 'object' && data !== null && Array.isArray((data as { args?: unknown }).args)) {
@@ -158,6 +163,7 @@ interface GateDependencies {
   authTimeoutMs: number;
   realm: FoxRealm;
   routerCalls: RouterCalls;
+  maxSubscriptions: number;
 }
 
 function createGate(router: FoxRouter, deps: GateDependencies) {
@@ -217,7 +223,36 @@ function createGate(router: FoxRouter, deps: GateDependencies) {
     return allowed;
   };
 
+  /** Live subscriptions per session, counted where fox-wamp adds and removes them. */
+  const subscriptionCounts = new WeakMap<FoxSession, number>();
+  const countSubscriptions = (session: FoxSession) => {
+    const add = session.addTrace.bind(session);
+    const remove = session.removeTrace.bind(session);
+    session.addTrace = (id, subscription) => {
+      if (session.getTrace(id) === undefined) {
+        subscriptionCounts.set(session, (subscriptionCounts.get(session) ?? 0) + 1);
+      }
+      add(id, subscription);
+    };
+    session.removeTrace = (engine, id) => {
+      if (session.getTrace(id) !== undefined) {
+        subscriptionCounts.set(session, (subscriptionCounts.get(session) ?? 1) - 1);
+      }
+      return remove(engine, id);
+    };
+  };
+
   class VecheGate extends WampGate {
+    /** Whether the session has said HELLO yet (connections that never do are closed by the router). */
+    helloReceived(session: FoxSession): boolean {
+      return stateOf(session).stage !== 'new';
+    }
+
+    /** Prepares a new session for the gate. */
+    adopt(session: FoxSession): void {
+      countSubscriptions(session);
+    }
+
     override createContext(session: FoxSession, writer: FoxSocketWriter): FoxContext {
       return new VecheContext(this.getRouter(), session, writer);
     }
@@ -269,6 +304,13 @@ function createGate(router: FoxRouter, deps: GateDependencies) {
           break;
         default:
           break;
+      }
+      if (type === wampMessage.SUBSCRIBE && (subscriptionCounts.get(session) ?? 0) >= deps.maxSubscriptions) {
+        deps.log.info({ sessionId: session.sessionId }, 'subscription limit reached');
+        ctx.wampSendError(type, message[1], 'veche.error.rate_limited', [], {
+          message: `at most ${deps.maxSubscriptions} subscriptions per session`,
+        });
+        return;
       }
       if (type === wampMessage.REGISTER || type === wampMessage.CALL) {
         const action = type === wampMessage.REGISTER ? 'register' : 'call';
@@ -415,6 +457,7 @@ export async function startRouter(options: RouterOptions): Promise<WampRouter> {
   const maxBuffered = options.maxBufferedBytes ?? 16 * 1024 * 1024;
   const path = options.path ?? (options.server ? '/ws' : undefined);
   const policy = createWampPolicy();
+  const authTimeoutMs = options.authTimeoutMs ?? 10_000;
 
   const guard = (reason: unknown) => {
     log.error({ err: reason }, 'unhandled promise rejection (kept the router running)');
@@ -427,9 +470,10 @@ export async function startRouter(options: RouterOptions): Promise<WampRouter> {
     log,
     authenticate: options.authenticate,
     authorize: options.authorize ?? policy.authorize,
-    authTimeoutMs: options.authTimeoutMs ?? 10_000,
+    authTimeoutMs,
     realm,
     routerCalls: createRouterCalls(realm),
+    maxSubscriptions: options.maxSubscriptionsPerSession ?? 1000,
   });
 
   const wss = new WebSocketServer({
@@ -443,7 +487,16 @@ export async function startRouter(options: RouterOptions): Promise<WampRouter> {
   const accept = (socket: WebSocket) => {
     const session = fox.createSession();
     session.setGateProtocol(subprotocol);
+    gate.adopt(session);
     const sessionLog = log.child({ sessionId: session.sessionId });
+    // A connection that never says HELLO would hold a socket for ever.
+    const helloTimer = setTimeout(() => {
+      if (gate.helloReceived(session)) return;
+      sessionLog.info('no HELLO in time; closing the connection');
+      socket.close(closeCodes.policyViolation, 'no HELLO');
+      setTimeout(() => socket.terminate(), 1000).unref();
+    }, authTimeoutMs);
+    helloTimer.unref();
     // Invalid UTF-8, oversized or unmasked frames surface here; ws then closes the socket itself.
     socket.on('error', (error) => sessionLog.info({ err: error }, 'socket error'));
     const writer: FoxSocketWriter = {
@@ -464,7 +517,10 @@ export async function startRouter(options: RouterOptions): Promise<WampRouter> {
         socket.close(code, reason);
       },
     };
-    socket.on('close', () => fox.removeSession(session));
+    socket.on('close', () => {
+      clearTimeout(helloTimer);
+      fox.removeSession(session);
+    });
     socket.on('message', (data: RawData, isBinary: boolean) => {
       const ctx = gate.createContext(session, writer);
       let message: unknown;
@@ -500,14 +556,19 @@ export async function startRouter(options: RouterOptions): Promise<WampRouter> {
     wss.handleUpgrade(request, socket, head, accept);
   };
 
+  // Only the path matters; no URL parsing, which throws on request targets such as `//`.
   const isOurPath = (request: IncomingMessage) =>
-    path === undefined || new URL(request.url ?? '/', 'http://router').pathname === path;
+    path === undefined || (request.url ?? '/').split('?', 1)[0] === path;
 
   let server: Server;
   let ownServer = false;
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (isOurPath(request)) handleUpgrade(request, socket, head);
-    else if (ownServer) socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
+    if (isOurPath(request)) {
+      handleUpgrade(request, socket, head);
+    } else if (ownServer) {
+      socket.on('error', (error) => log.debug({ err: error }, 'upgrade socket error'));
+      socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
+    }
   };
   if (options.server) {
     server = options.server;

@@ -65,7 +65,8 @@ export interface PublishOptions {
   timeoutMs?: number;
 }
 
-export type EventHandler = (payload: Kwargs, args: unknown[]) => void;
+/** May be async: a rejection is logged like a throw. */
+export type EventHandler = (payload: Kwargs, args: unknown[]) => unknown;
 
 export interface WampService {
   /** Serves `procedure` now (when connected) and on every later session. */
@@ -132,7 +133,11 @@ export async function connectService(options: ServiceConnectionOptions): Promise
   const subscribeOn = async (target: AutobahnSession, topic: string, handler: EventHandler) => {
     await target.subscribe(topic, (args, kwargs) => {
       try {
-        handler(kwargs ?? {}, args ?? []);
+        const result: unknown = handler(kwargs ?? {}, args ?? []);
+        // An async handler's rejection would otherwise be unhandled (and end the process).
+        if (result instanceof Promise) {
+          result.catch((error: unknown) => log.error({ err: error, topic }, 'event handler failed'));
+        }
       } catch (error) {
         log.error({ err: error, topic }, 'event handler threw');
       }

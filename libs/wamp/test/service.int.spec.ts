@@ -138,6 +138,23 @@ describe('wamp service client', { timeout: 30_000 }, () => {
     assert.deepEqual(received, [{ type: 'room.created', roomId: 'r1', seq: 1 }]);
   });
 
+  it('logs an async handler’s rejection and keeps delivering', async () => {
+    const received: unknown[] = [];
+    await callee.subscribe('veche.test.failing', async (payload) => {
+      await Promise.resolve();
+      if ((payload as { fail?: boolean }).fail) throw new Error('handler failed on purpose');
+      received.push(payload);
+    });
+    await caller.publish('veche.test.failing', { fail: true }, { acknowledge: true });
+    await caller.publish('veche.test.failing', { fail: false }, { acknowledge: true });
+    await eventually(() => received.length === 1, { timeoutMs: 5_000, message: 'the second event' });
+    assert.ok(
+      captured.lines.some(
+        (line) => line['msg'] === 'event handler failed' && line['topic'] === 'veche.test.failing',
+      ),
+    );
+  });
+
   it('gives up with unavailable when it cannot join in time (a wrong secret)', async () => {
     const started = Date.now();
     await assert.rejects(
