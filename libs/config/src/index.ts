@@ -2,6 +2,7 @@
  * Typed service configuration from environment variables, validated once at start. A bad or missing
  * variable stops the process with a message that names it.
  */
+import { readFileSync } from 'node:fs';
 import { FormatRegistry, Type, type Static, type TObject, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 
@@ -55,20 +56,31 @@ function describeValue(value: unknown, schema: TSchema): string {
 /**
  * Reads `schema`'s properties from `source` (process.env by default). Property names are the variable
  * names. Numbers and booleans are converted from text; defaults fill what is unset; empty strings
- * count as unset.
+ * count as unset. A variable may instead be given as `<NAME>_FILE`, the path of a file holding its
+ * value (Docker secrets); setting both is an error.
  */
 export function loadConfig<T extends TObject>(schema: T, source: NodeJS.ProcessEnv = process.env): Static<T> {
   const raw: Record<string, unknown> = {};
+  const problems: { variable: string; message: string }[] = [];
   for (const name of Object.keys(schema.properties)) {
     const value = source[name];
-    if (value !== undefined && value !== '') raw[name] = value;
+    const file = source[`${name}_FILE`];
+    if (value !== undefined && value !== '') {
+      if (file !== undefined && file !== '') {
+        problems.push({ variable: `${name}_FILE`, message: `must not be set together with ${name}` });
+      }
+      raw[name] = value;
+    } else if (file !== undefined && file !== '') {
+      const read = readVariableFile(file);
+      if ('problem' in read) problems.push({ variable: `${name}_FILE`, message: read.problem });
+      else if (read.value !== '') raw[name] = read.value;
+    }
   }
   const withDefaults = Value.Default(schema, raw);
   const converted = Value.Convert(schema, withDefaults) as Record<string, unknown>;
-  const problems: { variable: string; message: string }[] = [];
   for (const error of Value.Errors(schema, converted)) {
     const variable = error.path.replace(/^\//, '').split('/')[0] ?? '';
-    if (problems.some((p) => p.variable === variable)) continue;
+    if (problems.some((p) => p.variable === variable || p.variable === `${variable}_FILE`)) continue;
     const propertySchema = schema.properties[variable] ?? error.schema;
     problems.push({
       variable,
@@ -90,6 +102,19 @@ export function loadConfig<T extends TObject>(schema: T, source: NodeJS.ProcessE
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return converted;
+}
+
+/**
+ * `<NAME>_FILE` holds the path of a file whose content is the value (Docker secrets are mounted as
+ * files under /run/secrets). One trailing line break is dropped, as `echo … > file` adds one.
+ */
+function readVariableFile(path: string): { value: string } | { problem: string } {
+  try {
+    return { value: readFileSync(path, 'utf8').replace(/\r?\n$/, '') };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    return { problem: `cannot read ${JSON.stringify(path)} (${code})` };
+  }
 }
 
 /** The common variables every Veche service reads. */

@@ -1,5 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { ConfigError, commonEnv, env, envSchema, loadConfig } from '../src/index.ts';
 
 const schema = envSchema({
@@ -51,5 +54,49 @@ describe('loadConfig', () => {
 
   it('treats an empty variable as unset', () => {
     assert.equal(loadConfig(schema, { VECHE_PORT: '', API_SECRET: 'x' }).VECHE_PORT, 3000);
+  });
+
+  describe('<NAME>_FILE (Docker secrets)', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'veche-config-'));
+    const secretFile = path.join(dir, 'api_secret');
+    writeFileSync(secretFile, 'from-a-file\n');
+    const urlFile = path.join(dir, 'database_url');
+    writeFileSync(urlFile, 'postgres://veche:pw@db:5432/veche');
+
+    it('reads the value from the file, without its trailing line break', () => {
+      const config = loadConfig(schema, { API_SECRET_FILE: secretFile, DATABASE_URL_FILE: urlFile });
+      assert.equal(config.API_SECRET, 'from-a-file');
+      assert.equal(config.DATABASE_URL, 'postgres://veche:pw@db:5432/veche');
+    });
+
+    it('names the _FILE variable when the file cannot be read', () => {
+      assert.throws(
+        () => loadConfig(schema, { API_SECRET_FILE: path.join(dir, 'missing') }),
+        (error: unknown) => {
+          assert.ok(error instanceof ConfigError);
+          assert.deepEqual(
+            error.problems.map((p) => p.variable),
+            ['API_SECRET_FILE'],
+          );
+          assert.match(error.message, /API_SECRET_FILE: cannot read .*ENOENT/);
+          return true;
+        },
+      );
+    });
+
+    it('refuses a variable given both directly and as a file', () => {
+      assert.throws(
+        () => loadConfig(schema, { API_SECRET: 'direct', API_SECRET_FILE: secretFile }),
+        /API_SECRET_FILE: must not be set together with API_SECRET/,
+      );
+    });
+
+    it('validates a value read from a file like any other, hiding secrets', () => {
+      writeFileSync(path.join(dir, 'bad_url'), 'mysql://x@y/z');
+      assert.throws(
+        () => loadConfig(schema, { API_SECRET: 'x', DATABASE_URL_FILE: path.join(dir, 'bad_url') }),
+        /DATABASE_URL: must use one of postgres, postgresql/,
+      );
+    });
   });
 });
