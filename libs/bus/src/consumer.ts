@@ -87,6 +87,11 @@ export interface ConsumerSettings {
   prefetch?: number;
   /** Most messages handled in one transaction (default 128). */
   batchSize?: number;
+  /**
+   * Pause before a message that could not be retried or dead-lettered goes back to the queue, and
+   * before consuming again after the broker cancelled the consumer (default 2 s).
+   */
+  redeliveryDelayMs?: number;
   /** Pause before redelivering when PostgreSQL itself fails, rather than a handler (default 1 s). */
   infrastructureBackoffMs?: number;
 }
@@ -153,6 +158,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   const maxAttempts = options.maxAttempts ?? retryDelaysMs.length + 1;
   const prefetch = options.prefetch ?? 512;
   const batchSize = options.batchSize ?? 128;
+  const redeliveryDelayMs = options.redeliveryDelayMs ?? 2_000;
   const backoffMs = options.infrastructureBackoffMs ?? 1_000;
   const names = topologyNames(options.queue, retryDelaysMs);
   const log = options.log.child({ component: 'bus-consumer', queue: options.queue });
@@ -171,6 +177,25 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     } catch (error) {
       log.warn({ err: error }, 'ack failed; the message will be redelivered');
     }
+  }
+
+  /**
+   * A message we could neither handle nor route onwards (the broker refused the retry or dead-letter
+   * publish, or the batch failed unexpectedly): it goes back to the queue after a pause. Left unacked
+   * on a live channel it would never come back, and the prefetch window would fill with such messages
+   * until the consumer stalled. A later cumulative ack must not cover it meanwhile.
+   */
+  function redeliverLater(delivery: Delivery): void {
+    delivery.channel.leftUnacked = true;
+    const timer = setTimeout(() => {
+      if (!delivery.channel.open) return; // the next channel gets it anyway
+      try {
+        delivery.channel.channel.nack(delivery.message, false, true);
+      } catch (error) {
+        log.warn({ err: error }, 'requeue failed; the message comes back with the next channel');
+      }
+    }, redeliveryDelayMs);
+    timer.unref();
   }
 
   /**
@@ -267,7 +292,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       );
     } catch (publishError) {
       log.warn({ err: publishError }, 'could not dead-letter a message; it will be redelivered');
-      delivery.channel.leftUnacked = true;
+      redeliverLater(delivery);
       return;
     }
     stats.deadLettered += 1;
@@ -314,7 +339,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       );
     } catch (publishError) {
       itemLog.warn({ err: publishError }, 'could not schedule a retry; the message will be redelivered');
-      item.channel.leftUnacked = true;
+      redeliverLater(item);
       return;
     }
     stats.retried += 1;
@@ -444,7 +469,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       } catch (error) {
         // Unacked messages come back after a reconnect; losing the loop would stall the queue. A later
         // cumulative ack must not cover them meanwhile.
-        for (const delivery of batch) delivery.channel.leftUnacked = true;
+        for (const delivery of batch) redeliverLater(delivery);
         log.error({ err: error }, 'unexpected failure while handling a batch');
       }
     }
@@ -478,7 +503,17 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       options.queue,
       (message) => {
         if (message === null) {
-          log.error('RabbitMQ cancelled the consumer (queue deleted?)');
+          // The broker cancelled us (the queue was deleted, or its node went away): declare the
+          // topology again and consume anew, or this replica would sit idle for good.
+          log.error('RabbitMQ cancelled the consumer (queue deleted?); consuming again shortly');
+          state.consumerTag = undefined;
+          const timer = setTimeout(() => {
+            if (stopping || !state.open) return;
+            setup(channel).catch((error: unknown) =>
+              log.error({ err: error }, 'could not consume again after a cancel; waiting for a reconnect'),
+            );
+          }, redeliveryDelayMs);
+          timer.unref();
           return;
         }
         if (stopping && !draining) return; // not acked: redelivered to another replica

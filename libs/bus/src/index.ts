@@ -22,7 +22,14 @@ export {
   type IntegrationEventMetadata,
 } from './message.ts';
 export { createOutboxRelay, toIntegrationEvent, type OutboxRelay, type OutboxRelayOptions } from './relay.ts';
-export { createPublisher, type Publisher, type PublisherOptions } from './publisher.ts';
+export {
+  createPublisher,
+  unroutedQueueName,
+  unroutedRoutingKeyHeader,
+  type Publisher,
+  type PublisherOptions,
+} from './publisher.ts';
+export { replayUnrouted, type ReplayResult, type ReplayUnroutedOptions } from './unrouted.ts';
 export {
   declareConsumerTopology,
   declareExchange,

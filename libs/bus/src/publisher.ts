@@ -1,8 +1,14 @@
 /**
  * Publishes integration events to the topic exchange and resolves only once the broker has confirmed
  * every one of them (persisted, for durable queues): the outbox relay's checkpoint depends on it.
+ *
+ * Publishes are `mandatory`: an event no queue is bound for (its consumer has not declared its queue
+ * yet, or was never deployed) comes back as basic.return before its confirm, and is kept in the durable
+ * queue `<exchange>.unrouted` (confirmed too) instead of being dropped; `replayUnrouted` sends those
+ * again once their consumers exist.
  */
 import type { ChannelWrapper } from 'amqp-connection-manager';
+import type { Channel, ConsumeMessage } from 'amqplib';
 import { unavailable } from '@veche/errors';
 import type { Logger } from '@veche/log';
 import type { BusConnection } from './connection.ts';
@@ -32,8 +38,28 @@ export interface Publisher {
 export function createPublisher(options: PublisherOptions): Publisher {
   const exchange = options.exchange ?? defaultExchange;
   const log = options.log.child({ component: 'bus-publisher', exchange });
+  const unroutedQueue = unroutedQueueName(exchange);
   let channel: ChannelWrapper | undefined;
   const inFlight = new Set<Promise<unknown>>();
+  /** Keeps of returned (unroutable) messages, by message id, until their batch has awaited them. */
+  const kept = new Map<string, Promise<unknown>>();
+
+  const keepReturned = (message: ConsumeMessage) => {
+    const current = channel;
+    const messageId = message.properties.messageId as string | undefined;
+    if (!current || !messageId) return;
+    log.warn(
+      { eventId: messageId, type: message.fields.routingKey, queue: unroutedQueue },
+      'no queue is bound for this event type; kept in the unrouted queue',
+    );
+    kept.set(
+      messageId,
+      current.sendToQueue(unroutedQueue, message.content, {
+        ...message.properties,
+        headers: { ...message.properties.headers, [unroutedRoutingKeyHeader]: message.fields.routingKey },
+      }),
+    );
+  };
 
   return {
     async start() {
@@ -41,7 +67,12 @@ export function createPublisher(options: PublisherOptions): Publisher {
       channel = await options.connection.openChannel({
         name: 'publisher',
         publishTimeoutMs: options.confirmTimeoutMs ?? 30_000,
-        setup: (raw) => declareExchange(raw, exchange),
+        setup: async (raw: Channel) => {
+          await declareExchange(raw, exchange);
+          await raw.assertQueue(unroutedQueue, { durable: true });
+          // basic.return arrives before the confirm of the same message, on this channel.
+          raw.on('return', keepReturned);
+        },
       });
     },
 
@@ -58,15 +89,28 @@ export function createPublisher(options: PublisherOptions): Publisher {
       if (events.length === 0) return;
       const confirms = events.map((event) => {
         const message = encodeEvent(event);
-        return current.publish(exchange, message.routingKey, message.content, message.options);
+        return current.publish(exchange, message.routingKey, message.content, {
+          ...message.options,
+          mandatory: true,
+        });
       });
-      const all = Promise.all(confirms);
+      // After the confirms, every return of this batch has arrived: wait for those keeps as well.
+      const all = Promise.all(confirms).then(() =>
+        Promise.all(
+          events.flatMap((event) => {
+            const keep = kept.get(event.metadata.eventId);
+            kept.delete(event.metadata.eventId);
+            return keep ? [keep] : [];
+          }),
+        ),
+      );
       inFlight.add(all);
       try {
         await all;
       } catch (error) {
         // The others may still confirm; the caller publishes the whole batch again anyway.
         await Promise.allSettled(confirms);
+        for (const event of events) kept.delete(event.metadata.eventId);
         log.warn({ err: error, events: events.length }, 'publish not confirmed');
         throw unavailable('RabbitMQ did not confirm the publish', { cause: error });
       } finally {
@@ -75,3 +119,9 @@ export function createPublisher(options: PublisherOptions): Publisher {
     },
   };
 }
+
+/** Where a publisher keeps events that no queue was bound for. */
+export const unroutedQueueName = (exchange: string): string => `${exchange}.unrouted`;
+
+/** The routing key an unrouted message was published with. */
+export const unroutedRoutingKeyHeader = 'x-veche-routing-key';

@@ -415,6 +415,29 @@ describe('bus consumer', () => {
     for (const event of [...early, ...late]) assert.equal(counts.get(event.metadata.eventId), 1);
   });
 
+  it('consumes again after the broker cancels it because its queue was deleted', async () => {
+    const { consumer } = await startConsumer('cancelled', {
+      bindings: ['cancelled.*'],
+      redeliveryDelayMs: 200,
+    });
+    await admin.channel.deleteQueue(consumer.names.queue);
+    const queueExists = async (): Promise<boolean> => {
+      const channel = await admin.connection.createChannel();
+      channel.on('error', () => {}); // a 404 closes this throwaway channel
+      try {
+        await channel.checkQueue(consumer.names.queue);
+        await channel.close();
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await eventually(queueExists, { message: 'the queue declared again', timeoutMs: 5_000 });
+    const events = Array.from({ length: 5 }, (_, n) => sampleEvent('cancelled.item', { n }));
+    await publisher.publish(events);
+    await eventually(() => consumer.stats().handled === 5, { message: 'events after the cancel handled' });
+  });
+
   it('finishes the messages it holds when stopped, and leaves the rest in the queue', async () => {
     const queue = `${testId}.stopping`;
     let release: () => void = () => undefined;

@@ -52,7 +52,10 @@ export async function connectAdmin(): Promise<Admin> {
     channel,
     async cleanUp(queues, exchanges) {
       for (const queue of queues) await channel.deleteQueue(queue);
-      for (const exchange of exchanges) await channel.deleteExchange(exchange);
+      for (const exchange of exchanges) {
+        await channel.deleteExchange(exchange);
+        await channel.deleteQueue(`${exchange}.unrouted`); // declared by every publisher
+      }
       await connection.close();
     },
     async take(queue, count, timeoutMs = 10_000) {

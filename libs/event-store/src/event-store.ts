@@ -166,6 +166,7 @@ export function createEventStore(options: EventStoreOptions): EventStore {
   let writers = 0;
   let closed = false;
   let idle: (() => void) | undefined;
+  let closing: Promise<void> | undefined;
 
   const wants = (projection: InlineProjection, type: string): boolean =>
     projection.eventTypes === undefined || projection.eventTypes.includes(type);
@@ -382,9 +383,11 @@ export function createEventStore(options: EventStoreOptions): EventStore {
     async close() {
       closed = true;
       if (writers === 0 && queue.length === 0) return;
-      await new Promise<void>((resolve) => {
+      // Every caller waits for the same moment (a second close() must not replace the first's waiter).
+      closing ??= new Promise<void>((resolve) => {
         idle = resolve;
       });
+      await closing;
     },
   };
 }

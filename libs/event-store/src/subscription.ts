@@ -53,6 +53,7 @@ export function createSubscription(options: SubscriptionOptions): Subscription {
   let lockClient: pg.Client | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
   let loop: Promise<void> | undefined;
+  let starting: Promise<void> | undefined;
 
   // Waiting: a timer that stop(), a lost lock or (when asked) a notification cuts short.
   let interrupt: (() => void) | undefined;
@@ -97,15 +98,21 @@ export function createSubscription(options: SubscriptionOptions): Subscription {
     if (!lockClient) {
       const client = await database.connect();
       // The lock lives as long as this session: a connection error means the lock may be gone.
-      client.on('error', (error) => loseLeadership('lock connection error', error));
+      // A late error from an earlier, already dropped connection must not end a newer leadership.
+      client.on('error', (error) => {
+        if (lockClient === client) loseLeadership('lock connection error', error);
+      });
       client.on('end', () => {
         if (lockClient === client) loseLeadership('lock connection ended');
       });
       lockClient = client;
       // Makes the server notice a vanished client within seconds (instead of the kernel's two hours),
-      // releasing the lock for a standby. Ignored on Unix sockets.
+      // releasing the lock for a standby: keepalives cover an idle connection, tcp_user_timeout one with
+      // unacknowledged data in flight (a NOTIFY to a dead host would otherwise retransmit for ~15 min).
+      // Ignored on Unix sockets.
       await client.query(
-        'set tcp_keepalives_idle = 5; set tcp_keepalives_interval = 2; set tcp_keepalives_count = 3',
+        'set tcp_keepalives_idle = 5; set tcp_keepalives_interval = 2; set tcp_keepalives_count = 3; ' +
+          'set tcp_user_timeout = 11000',
       );
     }
     const client = lockClient;
@@ -249,20 +256,25 @@ export function createSubscription(options: SubscriptionOptions): Subscription {
       if (started) return;
       started = true;
       stopping = false;
-      // The first attempt happens before start() resolves, so a lone process is leading by then.
-      try {
-        await tryToLead();
-      } catch (error) {
-        log.warn({ err: error }, 'first subscription lock attempt failed; retrying');
-        loseLeadership('first lock attempt failed', error);
-      }
-      if (!leader) log.info('standing by');
-      loop = run();
+      starting = (async () => {
+        // The first attempt happens before start() resolves, so a lone process is leading by then.
+        try {
+          await tryToLead();
+        } catch (error) {
+          log.warn({ err: error }, 'first subscription lock attempt failed; retrying');
+          loseLeadership('first lock attempt failed', error);
+        }
+        if (stopping) return; // stop() came while we were taking the lock: it releases it.
+        if (!leader) log.info('standing by');
+        loop = run();
+      })();
+      await starting;
     },
 
     async stop() {
       if (!started) return;
       stopping = true;
+      await starting;
       interrupt?.();
       // The current batch finishes: run() only returns between batches.
       await loop;

@@ -219,4 +219,25 @@ describe('subscriptions', () => {
     await a.stop();
     await b.stop();
   });
+
+  it('stop() during start() leaves the lock free for another instance', async () => {
+    const name = uniqueName('early-stop');
+    const handled: string[] = [];
+    const a = subscribe({ name, handle: async () => {} });
+    const starting = a.start();
+    await a.stop();
+    await starting;
+    assert.equal(a.isLeader, false);
+    const b = subscribe({
+      name,
+      handle: async (events) => void handled.push(...events.map((e) => e.eventId)),
+    });
+    await b.start();
+    assert.equal(b.isLeader, true, 'the lock was released');
+    const ids = await appendMany(uniqueName('room'), 3);
+    await eventually(() => ids.every((id) => handled.includes(id)), {
+      message: 'the second instance handling',
+    });
+    await b.stop();
+  });
 });

@@ -47,6 +47,7 @@ export async function openTestBus(exchange: string, queues: () => readonly strin
     async close() {
       for (const queue of queues()) await channel.deleteQueue(queue).catch(() => undefined);
       await channel.deleteExchange(exchange).catch(() => undefined);
+      await channel.deleteQueue(`${exchange}.unrouted`).catch(() => undefined);
       await channel.close().catch(() => undefined);
       await connection.close().catch(() => undefined);
     },
