@@ -1,0 +1,220 @@
+/**
+ * Wires the chat: migrations, the event store with its inline read model, the room writer, the WAMP
+ * procedures, the realtime relay, the RabbitMQ outbox relay (integration events), the bot command relay
+ * and the consumers of bot replies and account events, typing, and the internal HTTP server.
+ * `server.ts` only starts it; tests build it in-process with their own schema, exchanges and queues.
+ */
+import { createBusConnection, createOutboxRelay, type Consumer, type OutboxRelay } from '@veche/bus';
+import { createDatabase, ensureDatabaseExists, migrate, sql, type Database } from '@veche/db';
+import { createEventStore, type EventStore, type Subscription } from '@veche/event-store';
+import type { Logger } from '@veche/log';
+import { connectService, type WampService } from '@veche/wamp';
+import { chatMigrations } from '../migrations/index.ts';
+import { registerProcedures } from './api/procedures.ts';
+import { createAccountConsumer, createBotCommandRelay, createBotReplyConsumer } from './bots.ts';
+import { createChat, type Chat } from './chat.ts';
+import { chatEventTypes as T } from './domain/events.ts';
+import { parseTypes, type ChatConfig } from './env.ts';
+import { createChatHttp } from './http.ts';
+import { readModelProjection } from './projections/read-model.ts';
+import { createChatRealtimeRelay } from './realtime.ts';
+import { createRoomWriter } from './room-writer.ts';
+import { createTyping, type Typing } from './typing.ts';
+
+/** The integration events chat publishes on `veche.events` (the mailer binds to some of them). */
+export const publishedEventTypes = [
+  T.roomCreated,
+  T.memberJoined,
+  T.memberLeft,
+  T.messagePosted,
+  T.receiptsUpdated,
+] as const;
+
+export interface ChatAppOptions {
+  config: ChatConfig;
+  log: Logger;
+  /** A database the caller made (tests: an isolated schema); chat makes its own otherwise. */
+  database?: Database<unknown>;
+  /** Serve the internal HTTP server (default true). */
+  http?: boolean;
+  /** Fault tests: runs after the outbox relay's batch is confirmed, before its checkpoint moves. */
+  onOutboxBatchConfirmed?: () => void | Promise<void>;
+}
+
+export interface ChatApp {
+  readonly database: Database<unknown>;
+  readonly store: EventStore;
+  readonly chat: Chat;
+  readonly http: ReturnType<typeof createChatHttp> | undefined;
+  start(): Promise<{ port: number }>;
+  stop(): Promise<void>;
+  ready(): Promise<Record<string, boolean>>;
+}
+
+export function createChatApp(options: ChatAppOptions): ChatApp {
+  const { config, log } = options;
+  const ownsDatabase = options.database === undefined;
+  const database =
+    options.database ??
+    createDatabase<unknown>({
+      url: config.DATABASE_URL,
+      schema: config.CHAT_DB_SCHEMA,
+      poolSize: config.CHAT_DB_POOL_SIZE,
+      applicationName: 'chat',
+    });
+  const store = createEventStore({
+    database,
+    log,
+    inlineProjections: [readModelProjection],
+    maxBatchSize: 512,
+    maxBatchEvents: 10_000,
+  });
+  const writer = createRoomWriter({ store, log });
+  const chat = createChat({
+    database,
+    store,
+    writer,
+    log,
+    onlineWindowMs: config.CHAT_ONLINE_WINDOW_MS,
+    maxBotReplies: config.CHAT_BOT_MAX_REPLIES,
+  });
+  let wamp: WampService | undefined;
+  const typing: Typing = createTyping({ session: () => wamp, ttlMs: config.TYPING_TTL_MS, log });
+  const relayConnection = createBusConnection({
+    url: config.AMQP_URL,
+    name: `chat:relay:${process.pid}`,
+    log,
+  });
+  const consumerConnection = createBusConnection({
+    url: config.AMQP_URL,
+    name: `chat:consumer:${process.pid}`,
+    log,
+  });
+  const outbox: OutboxRelay = createOutboxRelay({
+    database,
+    store,
+    connection: relayConnection,
+    log,
+    name: 'chat.outbox-relay',
+    exchange: config.CHAT_EXCHANGE,
+    eventTypes: publishedEventTypes,
+    batchSize: 2_000,
+    ...(options.onOutboxBatchConfirmed ? { onBatchConfirmed: options.onOutboxBatchConfirmed } : {}),
+  });
+  const bots = createBotCommandRelay({
+    database,
+    store,
+    connection: relayConnection,
+    exchange: config.CHAT_BOT_EXCHANGE,
+    log,
+  });
+  const consumers: Consumer[] = [
+    createBotReplyConsumer({
+      database,
+      connection: consumerConnection,
+      exchange: config.CHAT_BOT_EXCHANGE,
+      queue: config.CHAT_BOT_QUEUE,
+      chat,
+      maxReplies: config.CHAT_BOT_MAX_REPLIES,
+      log,
+    }),
+    createAccountConsumer({
+      database,
+      connection: consumerConnection,
+      exchange: config.CHAT_EXCHANGE,
+      queue: config.CHAT_ACCOUNTS_QUEUE,
+      log,
+    }),
+  ];
+  let realtime: Subscription | undefined;
+  let started = false;
+
+  async function ready(): Promise<Record<string, boolean>> {
+    const postgres = await sql`select 1`
+      .execute(database.db)
+      .then(() => true)
+      .catch(() => false);
+    return {
+      postgres,
+      rabbitmq: relayConnection.isConnected() && consumerConnection.isConnected(),
+      wamp: wamp?.isConnected ?? false,
+      started,
+    };
+  }
+
+  const http =
+    options.http === false
+      ? undefined
+      : createChatHttp({
+          database,
+          log,
+          secret: config.VECHE_SERVICE_SECRET,
+          uploadsDir: config.UPLOADS_DIR,
+          maxBytes: config.ATTACHMENT_MAX_BYTES,
+          allowedTypes: parseTypes(config.ATTACHMENT_TYPES),
+          ready,
+        });
+
+  return {
+    database,
+    store,
+    chat,
+    http,
+    ready,
+    async start() {
+      if (ownsDatabase) await ensureDatabaseExists(config.DATABASE_URL);
+      const { applied } = await migrate(database, chatMigrations);
+      if (applied.length > 0) log.info({ applied }, 'migrations applied');
+      let port = 0;
+      if (http) {
+        await http.listen({ host: config.HOST, port: config.PORT });
+        const address = http.server.address();
+        port = typeof address === 'object' && address ? address.port : 0;
+      }
+      await relayConnection.start();
+      await consumerConnection.start();
+      await bots.publisher.start();
+      await outbox.start();
+      await bots.relay.start();
+      for (const consumer of consumers) await consumer.start();
+      wamp = await connectService({
+        url: config.WAMP_URL,
+        realm: config.WAMP_REALM,
+        authid: 'service:chat',
+        secret: config.VECHE_SERVICE_SECRET,
+        log,
+      });
+      realtime = createChatRealtimeRelay({
+        database,
+        store,
+        log,
+        session: wamp,
+        batchSize: config.CHAT_REALTIME_BATCH,
+      });
+      await realtime.start();
+      await registerProcedures(wamp, chat, typing);
+      started = true;
+      log.info({ port, schema: database.schema }, 'chat started');
+      return { port };
+    },
+    async stop() {
+      started = false;
+      typing.stop();
+      // Stop taking calls first, let posts under way finish, then the relays publish what is committed.
+      await wamp?.close();
+      await chat.idle();
+      await realtime?.stop();
+      for (const consumer of consumers) await consumer.stop();
+      await bots.relay.stop();
+      await outbox.stop();
+      await bots.publisher.stop();
+      await consumerConnection.stop();
+      await relayConnection.stop();
+      await http?.close();
+      await store.close();
+      if (ownsDatabase) await database.close();
+      wamp = undefined;
+      log.info('chat stopped');
+    },
+  };
+}

@@ -1,0 +1,181 @@
+/**
+ * Bots over RabbitMQ (exchange `veche.bots`, topic). Out: a message that starts with a registered
+ * `/command` carries the command in its `chat.message_posted` event, and the bot-command relay (an
+ * at-least-once subscription on the log, so a crash loses nothing) publishes it as `bot.command.<name>`.
+ * In: bots publish `bot.registered` (their commands) and `bot.reply` (an answer to a command id);
+ * chat's queue receives both through an inbox consumer. A reply is posted only into the room the
+ * command came from, at most CHAT_BOT_MAX_REPLIES times, with an idempotency key derived from the
+ * reply's event id; anything malformed or unknown goes to the dead-letter queue. A bot that never
+ * answers costs nothing.
+ */
+import { Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import {
+  createConsumer,
+  createPublisher,
+  type BusConnection,
+  type Consumer,
+  type Publisher,
+} from '@veche/bus';
+import { sql, type Database } from '@veche/db';
+import { validationError } from '@veche/errors';
+import { createSubscription, type EventStore, type Subscription } from '@veche/event-store';
+import type { Logger } from '@veche/log';
+import type { Chat } from './chat.ts';
+import { chatEventTypes as T, type MessagePosted } from './domain/events.ts';
+
+const BotId = Type.String({ minLength: 1, maxLength: 40, pattern: '^[a-z][a-z0-9_-]*$' });
+export const BotRegistered = Type.Object({
+  botId: BotId,
+  commands: Type.Array(
+    Type.Object({
+      name: Type.String({ minLength: 1, maxLength: 32, pattern: '^[a-z][a-z0-9_-]*$' }),
+      description: Type.String({ maxLength: 200 }),
+    }),
+    { minItems: 1, maxItems: 50 },
+  ),
+});
+export const BotReply = Type.Object({
+  commandId: Type.String({ minLength: 1, maxLength: 64 }),
+  botId: BotId,
+  text: Type.String({ minLength: 1, maxLength: 4_000, pattern: '\\S' }),
+});
+/** What a bot receives on `bot.command.<name>`. */
+export interface BotCommand {
+  commandId: string;
+  botId: string;
+  name: string;
+  args: string;
+  roomId: string;
+  messageId: string;
+  seq: number;
+  senderId: string;
+  senderDisplayName: string;
+  sentAt: string;
+}
+
+export function createBotCommandRelay(options: {
+  database: Database<unknown>;
+  store: EventStore;
+  connection: BusConnection;
+  exchange: string;
+  log: Logger;
+}): { relay: Subscription; publisher: Publisher } {
+  const log = options.log.child({ component: 'bot-command-relay' });
+  const publisher = createPublisher({ connection: options.connection, log, exchange: options.exchange });
+  const relay = createSubscription({
+    name: 'chat.bot-command-relay',
+    database: options.database,
+    store: options.store,
+    log,
+    mode: 'at-least-once',
+    eventTypes: [T.messagePosted],
+    batchSize: 2_000,
+    async handle(events) {
+      const commands = events.flatMap((event) => {
+        const d = event.data as MessagePosted;
+        if (!d.command) return [];
+        const data: BotCommand = {
+          commandId: d.command.commandId,
+          botId: d.command.botId,
+          name: d.command.name,
+          args: d.command.args,
+          roomId: d.roomId,
+          messageId: d.messageId,
+          seq: d.seq,
+          senderId: d.senderId,
+          senderDisplayName: d.senderDisplayName,
+          sentAt: d.sentAt,
+        };
+        return [
+          {
+            type: `bot.command.${d.command.name}`,
+            data,
+            metadata: { ...event.metadata, eventId: d.command.commandId },
+          },
+        ];
+      });
+      if (commands.length > 0) await publisher.publish(commands);
+    },
+  });
+  return { relay, publisher };
+}
+
+export function createBotReplyConsumer(options: {
+  database: Database<unknown>;
+  connection: BusConnection;
+  exchange: string;
+  queue: string;
+  chat: Chat;
+  maxReplies: number;
+  log: Logger;
+}): Consumer {
+  return createConsumer({
+    connection: options.connection,
+    database: options.database,
+    log: options.log,
+    queue: options.queue,
+    exchange: options.exchange,
+    bindings: ['bot.registered', 'bot.reply'],
+    retryDelaysMs: [1_000, 5_000, 30_000],
+    handle: async (event, trx, { log }) => {
+      if (event.type === 'bot.registered') {
+        if (!Value.Check(BotRegistered, event.data)) throw validationError('Malformed bot.registered');
+        const data = event.data;
+        for (const command of data.commands) {
+          await sql`
+            insert into bot_commands (name, bot_id, description) values (${command.name}, ${data.botId}, ${command.description})
+            on conflict (name) do update set bot_id = excluded.bot_id, description = excluded.description,
+              registered_at = now()`.execute(trx);
+        }
+        log.info({ botId: data.botId, commands: data.commands.map((c) => c.name) }, 'bot registered');
+        return;
+      }
+      if (!Value.Check(BotReply, event.data)) throw validationError('Malformed bot.reply');
+      const reply = event.data;
+      const { rows } = await sql<{ room_id: string; replies: number }>`
+        update bot_command_requests set replies = replies + 1
+        where command_id = ${reply.commandId} and bot_id = ${reply.botId} and replies < ${options.maxReplies}
+        returning room_id, replies`.execute(trx);
+      const request = rows[0];
+      if (!request) throw validationError('Reply to an unknown command, from the wrong bot, or one too many');
+      // Posted outside this transaction; the idempotency key makes a redelivery answer with the same message.
+      const posted = await options.chat.postAsBot(reply.botId, {
+        roomId: request.room_id,
+        text: reply.text,
+        idempotencyKey: `bot-reply:${event.metadata.eventId}`,
+      });
+      log.info({ commandId: reply.commandId, messageId: posted.messageId }, 'bot reply posted');
+    },
+  });
+}
+
+/** Display names for messages and mentions, from the gateway's account events. */
+export function createAccountConsumer(options: {
+  database: Database<unknown>;
+  connection: BusConnection;
+  exchange: string;
+  queue: string;
+  log: Logger;
+}): Consumer {
+  const Account = Type.Object({
+    userId: Type.String({ minLength: 1, maxLength: 200 }),
+    displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  });
+  return createConsumer({
+    connection: options.connection,
+    database: options.database,
+    log: options.log,
+    queue: options.queue,
+    exchange: options.exchange,
+    bindings: ['account.registered', 'account.profile_updated'],
+    handle: async (event, trx) => {
+      if (!Value.Check(Account, event.data)) throw validationError(`Malformed ${event.type}`);
+      const { userId, displayName } = event.data;
+      if (displayName === undefined) return;
+      await sql`
+        insert into users (id, display_name) values (${userId}, ${displayName})
+        on conflict (id) do update set display_name = excluded.display_name, updated_at = now()`.execute(trx);
+    },
+  });
+}

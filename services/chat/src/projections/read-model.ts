@@ -1,0 +1,220 @@
+/**
+ * The read model the API answers from, updated inline (in the append's transaction) so a caller reads
+ * its own write at once. Messages and receipts, the hot paths, are written set-wise: one statement per
+ * table however many events the group-committed batch holds.
+ */
+import { sql, type Transaction } from '@veche/db';
+import type { InlineProjection, RecordedEvent } from '@veche/event-store';
+import {
+  chatEventTypes as T,
+  type MemberJoined,
+  type MemberLeft,
+  type MemberRoleChanged,
+  type MessageDeleted,
+  type MessageEdited,
+  type MessagePosted,
+  type ReactionChanged,
+  type ReceiptsUpdated,
+  type RoomArchived,
+  type RoomCreated,
+  type RoomRenamed,
+  type RoomTopicSet,
+} from '../domain/events.ts';
+
+type Trx = Transaction<unknown>;
+
+async function applyMessages(trx: Trx, events: readonly RecordedEvent[]): Promise<void> {
+  const rows = events.map((event) => {
+    const d = event.data as MessagePosted;
+    return {
+      room_id: d.roomId,
+      seq: d.seq,
+      id: d.messageId,
+      sender_id: d.senderId,
+      text: d.text,
+      reply_to: d.replyTo ?? null,
+      mentions: d.mentions,
+      attachments: d.attachments,
+      idempotency_key: d.idempotencyKey,
+      sent_at: d.sentAt,
+    };
+  });
+  await sql`
+    insert into messages (room_id, seq, id, sender_id, text, reply_to, mentions, attachments, idempotency_key, sent_at)
+    select r.room_id, r.seq, r.id, r.sender_id, r.text, r.reply_to,
+           array(select jsonb_array_elements_text(r.mentions)), r.attachments, r.idempotency_key, r.sent_at
+    from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(
+      room_id text, seq integer, id text, sender_id text, text text, reply_to text, mentions jsonb,
+      attachments jsonb, idempotency_key text, sent_at timestamptz)`.execute(trx);
+  const mentions = rows.flatMap((row) =>
+    row.mentions.map((userId) => ({ u: userId, r: row.room_id, s: row.seq })),
+  );
+  if (mentions.length > 0) {
+    await sql`
+      insert into mentions (user_id, room_id, seq)
+      select m.u, m.r, m.s from jsonb_to_recordset(${JSON.stringify(mentions)}::jsonb) as m(u text, r text, s integer)
+      on conflict do nothing`.execute(trx);
+  }
+  const commands = events.flatMap((event) => {
+    const d = event.data as MessagePosted;
+    return d.command ? [{ c: d.command.commandId, r: d.roomId, b: d.command.botId, t: d.sentAt }] : [];
+  });
+  if (commands.length > 0) {
+    await sql`
+      insert into bot_command_requests (command_id, room_id, bot_id, issued_at)
+      select c.c, c.r, c.b, c.t from jsonb_to_recordset(${JSON.stringify(commands)}::jsonb) as c(c text, r text, b text, t timestamptz)
+      on conflict do nothing`.execute(trx);
+  }
+}
+
+async function applyReceipts(trx: Trx, events: readonly RecordedEvent[]): Promise<void> {
+  const marks = new Map<string, { r: string; u: string; d: number; m: number }>();
+  for (const event of events) {
+    const d = event.data as ReceiptsUpdated;
+    const key = `${d.roomId}\u0000${d.userId}`;
+    const previous = marks.get(key);
+    marks.set(key, {
+      r: d.roomId,
+      u: d.userId,
+      d: Math.max(previous?.d ?? 0, d.deliveredUpTo),
+      m: Math.max(previous?.m ?? 0, d.readUpTo),
+    });
+  }
+  await sql`
+    insert into receipts as x (room_id, user_id, delivered_up_to, read_up_to)
+    select m.r, m.u, m.d, m.m from jsonb_to_recordset(${JSON.stringify([...marks.values()])}::jsonb)
+      as m(r text, u text, d integer, m integer)
+    order by m.r, m.u
+    on conflict (room_id, user_id) do update
+    set delivered_up_to = greatest(x.delivered_up_to, excluded.delivered_up_to),
+        read_up_to = greatest(x.read_up_to, excluded.read_up_to),
+        updated_at = now()`.execute(trx);
+}
+
+async function applyOne(trx: Trx, event: RecordedEvent): Promise<void> {
+  const at = event.metadata.occurredAt;
+  switch (event.type) {
+    case T.roomCreated: {
+      const d = event.data as RoomCreated;
+      await sql`
+        insert into rooms (id, kind, name, topic, created_by, created_at, dm_key)
+        values (${d.roomId}, ${d.kind}, ${d.name}, ${d.topic}, ${d.createdBy}, ${at},
+                ${d.pair ? d.pair.join(' ') : null})`.execute(trx);
+      return;
+    }
+    case T.memberJoined: {
+      const d = event.data as MemberJoined;
+      await sql`
+        insert into members (room_id, user_id, role, joined_at, joined_seq)
+        values (${d.roomId}, ${d.userId}, ${d.role}, ${at}, ${d.seq})
+        on conflict (room_id, user_id) do update set role = excluded.role`.execute(trx);
+      // A member has seen everything up to their joining: unread counts start there.
+      await sql`
+        insert into receipts (room_id, user_id, delivered_up_to, read_up_to)
+        values (${d.roomId}, ${d.userId}, ${d.seq}, ${d.seq})
+        on conflict (room_id, user_id) do update
+        set delivered_up_to = greatest(receipts.delivered_up_to, excluded.delivered_up_to),
+            read_up_to = greatest(receipts.read_up_to, excluded.read_up_to)`.execute(trx);
+      return;
+    }
+    case T.memberLeft: {
+      const d = event.data as MemberLeft;
+      await sql`delete from members where room_id = ${d.roomId} and user_id = ${d.userId}`.execute(trx);
+      return;
+    }
+    case T.memberRoleChanged: {
+      const d = event.data as MemberRoleChanged;
+      await sql`update members set role = ${d.role} where room_id = ${d.roomId} and user_id = ${d.userId}`.execute(
+        trx,
+      );
+      return;
+    }
+    case T.roomRenamed: {
+      const d = event.data as RoomRenamed;
+      await sql`update rooms set name = ${d.name} where id = ${d.roomId}`.execute(trx);
+      return;
+    }
+    case T.roomTopicSet: {
+      const d = event.data as RoomTopicSet;
+      await sql`update rooms set topic = ${d.topic} where id = ${d.roomId}`.execute(trx);
+      return;
+    }
+    case T.roomArchived: {
+      const d = event.data as RoomArchived;
+      await sql`update rooms set archived = true where id = ${d.roomId}`.execute(trx);
+      return;
+    }
+    case T.messageEdited: {
+      const d = event.data as MessageEdited;
+      await sql`
+        update messages set text = ${d.text}, edited_at = ${d.editedAt}
+        where id = ${d.messageId} and deleted_at is null`.execute(trx);
+      return;
+    }
+    case T.messageDeleted: {
+      const d = event.data as MessageDeleted;
+      // The text goes at once (search, history); the row stays so seq has no hole.
+      await sql`
+        update messages set text = '', attachments = '[]', mentions = '{}', deleted_at = ${at}
+        where id = ${d.messageId}`.execute(trx);
+      await sql`delete from reactions where message_id = ${d.messageId}`.execute(trx);
+      return;
+    }
+    case T.reactionAdded: {
+      const d = event.data as ReactionChanged;
+      await sql`
+        insert into reactions (message_id, user_id, emoji, seq) values (${d.messageId}, ${d.userId}, ${d.emoji}, ${d.seq})
+        on conflict do nothing`.execute(trx);
+      return;
+    }
+    case T.reactionRemoved: {
+      const d = event.data as ReactionChanged;
+      await sql`
+        delete from reactions where message_id = ${d.messageId} and user_id = ${d.userId} and emoji = ${d.emoji}`.execute(
+        trx,
+      );
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+export const readModelProjection: InlineProjection = {
+  name: 'chat.read-model',
+  async apply(trx, events) {
+    // Events arrive in log order; consecutive runs of messages and of receipts are written set-wise.
+    let run: RecordedEvent[] = [];
+    let runType: string | undefined;
+    const flush = async () => {
+      if (run.length === 0) return;
+      if (runType === T.messagePosted) await applyMessages(trx, run);
+      else await applyReceipts(trx, run);
+      run = [];
+      runType = undefined;
+    };
+    const lastSeq = new Map<string, number>();
+    for (const event of events) {
+      if (event.type === T.messagePosted || event.type === T.receiptsUpdated) {
+        if (runType !== event.type) await flush();
+        runType = event.type;
+        run.push(event);
+      } else {
+        await flush();
+        await applyOne(trx, event);
+      }
+      const data = event.data as { roomId?: string; seq?: number };
+      if (event.type !== T.receiptsUpdated && data.roomId && typeof data.seq === 'number') {
+        lastSeq.set(data.roomId, Math.max(lastSeq.get(data.roomId) ?? 0, data.seq));
+      }
+    }
+    await flush();
+    if (lastSeq.size > 0) {
+      const rooms = [...lastSeq.keys()].sort();
+      await sql`
+        update rooms set last_seq = greatest(rooms.last_seq, v.seq)
+        from unnest(${rooms}::text[], ${rooms.map((id) => lastSeq.get(id) ?? 0)}::int[]) as v(id, seq)
+        where rooms.id = v.id`.execute(trx);
+    }
+  },
+};

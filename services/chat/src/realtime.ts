@@ -1,0 +1,156 @@
+/**
+ * The chat's realtime relay: follows the committed log (an at-least-once event-store subscription, one
+ * replica at a time) and publishes room events to each member's `veche.user.<userId>.rooms`, moving
+ * the checkpoint only once the router acknowledged every publication. Unlike the generic relay in
+ * @veche/wamp, it routes a whole batch at once: it reads the rooms' members once per batch (walking the
+ * batch backwards so each event reaches exactly the members of that moment, the joiner and the leaver
+ * included), and sends each member one publication per batch holding all their events in log order
+ * (`{type: 'batch', events}`) instead of one publication per event. See ADR 0007.
+ */
+import { sql, type Database } from '@veche/db';
+import {
+  createSubscription,
+  type EventStore,
+  type RecordedEvent,
+  type Subscription,
+} from '@veche/event-store';
+import type { Logger } from '@veche/log';
+import type { Kwargs, WampService } from '@veche/wamp';
+import { isSafeUriComponent, userTopic } from '@veche/wamp-policy';
+import { chatEventTypes as T, type MessagePosted, type RoomCreated } from './domain/events.ts';
+
+/** The realtime shape of an event: its type without the `chat.` prefix, and what a client shows. */
+export function realtimePayload(event: RecordedEvent): Kwargs {
+  const type = event.type.replace(/^chat\./, '');
+  if (event.type === T.messagePosted) {
+    const d = event.data as MessagePosted;
+    return {
+      type,
+      roomId: d.roomId,
+      seq: d.seq,
+      messageId: d.messageId,
+      senderId: d.senderId,
+      senderDisplayName: d.senderDisplayName,
+      text: d.text,
+      sentAt: d.sentAt,
+      replyTo: d.replyTo ?? null,
+      mentions: d.mentions,
+      attachments: d.attachments,
+    };
+  }
+  return { type, ...(event.data as Kwargs) };
+}
+
+/** Who receives each event: the room's members at that point of the log. */
+export function recipientsOf(
+  events: readonly RecordedEvent[],
+  membersNow: Map<string, Set<string>>,
+): string[][] {
+  const sets = new Map<string, Set<string>>();
+  for (const [roomId, members] of membersNow) sets.set(roomId, new Set(members));
+  const out: string[][] = events.map(() => []);
+  for (let i = events.length - 1; i >= 0; i -= 1) {
+    const event = events[i]!;
+    const data = event.data as { roomId?: string; userId?: string; createdBy?: string };
+    if (!data.roomId) {
+      out[i] = [];
+      continue;
+    }
+    let members = sets.get(data.roomId);
+    if (!members) sets.set(data.roomId, (members = new Set()));
+    const recipients = new Set(members);
+    if (event.type === T.memberJoined && data.userId) {
+      recipients.add(data.userId);
+      members.delete(data.userId);
+    } else if (event.type === T.memberLeft && data.userId) {
+      recipients.add(data.userId);
+      members.add(data.userId);
+    } else if (event.type === T.roomCreated) {
+      recipients.add((event.data as RoomCreated).createdBy);
+    }
+    out[i] = [...recipients];
+  }
+  return out;
+}
+
+export interface ChatRealtimeRelayOptions {
+  database: Database<unknown>;
+  store: EventStore;
+  log: Logger;
+  session: Pick<WampService, 'publish'>;
+  batchSize: number;
+  publishTimeoutMs?: number;
+  pollIntervalMs?: number;
+  leaseRetryMs?: number;
+}
+
+const maxEventsPerPublication = 500;
+const maxBytesPerPublication = 512 * 1024;
+
+export function createChatRealtimeRelay(options: ChatRealtimeRelayOptions): Subscription {
+  const log = options.log.child({ component: 'realtime-relay' });
+  const timeoutMs = options.publishTimeoutMs ?? 10_000;
+  return createSubscription({
+    name: 'chat.realtime-relay',
+    database: options.database,
+    store: options.store,
+    log,
+    mode: 'at-least-once',
+    batchSize: options.batchSize,
+    ...(options.pollIntervalMs === undefined ? {} : { pollIntervalMs: options.pollIntervalMs }),
+    ...(options.leaseRetryMs === undefined ? {} : { leaseRetryMs: options.leaseRetryMs }),
+    async handle(events) {
+      const roomIds = [
+        ...new Set(
+          events.map((e) => (e.data as { roomId?: string }).roomId).filter((id) => id !== undefined),
+        ),
+      ];
+      const membersNow = new Map<string, Set<string>>();
+      if (roomIds.length > 0) {
+        const { rows } = await sql<{ room_id: string; user_id: string }>`
+          select room_id, user_id from members where room_id = any(${roomIds}::text[])`.execute(
+          options.database.db,
+        );
+        for (const row of rows) {
+          const set = membersNow.get(row.room_id) ?? new Set<string>();
+          set.add(row.user_id);
+          membersNow.set(row.room_id, set);
+        }
+      }
+      const recipients = recipientsOf(events, membersNow);
+      const perUser = new Map<string, Kwargs[]>();
+      events.forEach((event, index) => {
+        let payload: Kwargs | undefined;
+        for (const userId of recipients[index] ?? []) {
+          if (!isSafeUriComponent(userId)) continue; // bots and malformed ids have no topic
+          payload ??= realtimePayload(event);
+          const list = perUser.get(userId) ?? [];
+          list.push(payload);
+          perUser.set(userId, list);
+        }
+      });
+      const publications: Promise<void>[] = [];
+      for (const [userId, payloads] of perUser) {
+        const topic = userTopic(userId, 'rooms');
+        let chunk: Kwargs[] = [];
+        let bytes = 0;
+        const send = () => {
+          if (chunk.length === 0) return;
+          const payload = chunk.length === 1 ? chunk[0]! : { type: 'batch', events: chunk };
+          publications.push(options.session.publish(topic, payload, { acknowledge: true, timeoutMs }));
+          chunk = [];
+          bytes = 0;
+        };
+        for (const payload of payloads) {
+          const size = typeof payload['text'] === 'string' ? payload['text'].length * 3 + 300 : 300;
+          if (chunk.length >= maxEventsPerPublication || bytes + size > maxBytesPerPublication) send();
+          chunk.push(payload);
+          bytes += size;
+        }
+        send();
+      }
+      await Promise.all(publications);
+      log.debug({ events: events.length, publications: publications.length }, 'batch published');
+    },
+  });
+}

@@ -1,0 +1,142 @@
+/**
+ * Chat on real servers for the tests and the benchmark: a local WAMP router (users authenticate with a
+ * signed actor assertion as their ticket, the way the gateway's authenticator will vouch for them),
+ * an isolated PostgreSQL schema, exchanges and queues of its own, and the chat app in-process. Calls
+ * go through the router exactly as the gateway forwards them: `{actor, input}`.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { signActor, verifyActor } from '@veche/contracts';
+import { createLogger, type Logger } from '@veche/log';
+import {
+  createTestDatabase,
+  testAmqpUrl,
+  testDatabaseUrl,
+  uniqueName,
+  type TestDatabase,
+} from '@veche/testing';
+import { connectService, type WampService } from '@veche/wamp';
+import {
+  composeAuthenticators,
+  serviceAuthenticator,
+  startRouter,
+  type Authenticator,
+} from '@veche/wamp-router';
+import { createChatApp, type ChatApp } from '../../src/app.ts';
+import { loadChatConfig, type ChatConfig } from '../../src/env.ts';
+import { connectUser, type UserClient } from './clients.ts';
+
+export const secret = 'chat-test-secret-0123456789';
+
+/** Users present `signActor({userId, role: 'user'})` as their ticket. */
+export const signedTicketAuthenticator =
+  (serviceSecret: string): Authenticator =>
+  async (request) => {
+    if (request.authid.startsWith('service:')) return null;
+    const actor = verifyActor(request.ticket, serviceSecret);
+    if (!actor || actor.userId !== request.authid) throw new Error('bad ticket');
+    return { authrole: 'user' };
+  };
+
+export type Router = Awaited<ReturnType<typeof startRouter>>;
+
+export async function startTestRouter(log: Logger, port = 0): Promise<Router> {
+  return startRouter({
+    log,
+    port,
+    authenticate: composeAuthenticators(serviceAuthenticator(secret), signedTicketAuthenticator(secret)),
+  });
+}
+
+export interface Harness {
+  router: Router;
+  database: TestDatabase;
+  config: ChatConfig;
+  app: ChatApp;
+  /** A service session standing in for the gateway: calls `veche.chat.*` with `{actor, input}`. */
+  caller: WampService;
+  log: Logger;
+  call<T = Record<string, unknown>>(
+    userId: string,
+    procedure: string,
+    input?: Record<string, unknown>,
+  ): Promise<T>;
+  user(userId: string): Promise<UserClient>;
+  /** Builds another chat app on the same schema and names (a second replica, or a restart). */
+  newApp(overrides?: Partial<ChatConfig>): ChatApp;
+  close(): Promise<void>;
+}
+
+export function testConfig(
+  routerUrl: string,
+  overrides: Partial<ChatConfig> & Record<string, unknown> = {},
+): ChatConfig {
+  const names = uniqueName('chat');
+  return {
+    ...loadChatConfig({
+      DATABASE_URL: testDatabaseUrl(),
+      AMQP_URL: testAmqpUrl(),
+      WAMP_URL: routerUrl,
+      VECHE_SERVICE_SECRET: secret,
+      PORT: '0',
+      LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'error',
+      CHAT_EXCHANGE: `${names}.events`,
+      CHAT_BOT_EXCHANGE: `${names}.bots`,
+      CHAT_ACCOUNTS_QUEUE: `${names}.accounts`,
+      CHAT_BOT_QUEUE: `${names}.bot-replies`,
+      TYPING_TTL_MS: '800',
+    }),
+    ...overrides,
+  };
+}
+
+export async function startHarness(
+  name: string,
+  options: { overrides?: Partial<ChatConfig>; poolSize?: number; http?: boolean } = {},
+): Promise<Harness> {
+  const log = createLogger({
+    service: 'chat-test',
+    level: (process.env['LOG_LEVEL'] as 'warn' | undefined) ?? 'error',
+  });
+  const router = await startTestRouter(log);
+  const database = await createTestDatabase({ name, poolSize: options.poolSize ?? 12 });
+  const uploads = await mkdtemp(join(tmpdir(), 'chat-uploads-'));
+  const config = testConfig(router.url, { UPLOADS_DIR: uploads, ...options.overrides });
+  const newApp = (overrides: Partial<ChatConfig> = {}) =>
+    createChatApp({ config: { ...config, ...overrides }, log, database, http: options.http ?? true });
+  const app = newApp();
+  await app.start();
+  const caller = await connectService({
+    url: router.url,
+    authid: 'service:gateway',
+    secret,
+    log,
+    defaultTimeoutMs: 30_000,
+  });
+  const users: UserClient[] = [];
+  return {
+    router,
+    database,
+    config,
+    app,
+    caller,
+    log,
+    newApp,
+    call: (userId, procedure, input = {}) =>
+      caller.call(`veche.chat.${procedure}`, { actor: { userId, role: 'user' }, input }),
+    async user(userId) {
+      const client = await connectUser(router.url, userId, signActor({ userId, role: 'user' }, secret, 3600));
+      users.push(client);
+      return client;
+    },
+    async close() {
+      for (const user of users) user.close();
+      await caller.close();
+      await app.stop().catch((error: unknown) => log.error({ err: error }, 'stopping chat'));
+      await router.close();
+      await database.drop();
+      await rm(uploads, { recursive: true, force: true });
+    },
+  };
+}
