@@ -5,7 +5,3 @@ export * from './auth.ts';
 export * from './account.ts';
 export * from './admin.ts';
 export * from './mailer.ts';
-export * from './auth.ts';
-export * from './account.ts';
-export * from './admin.ts';
-export * from './mailer.ts';
