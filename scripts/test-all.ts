@@ -37,6 +37,8 @@ function run(name: string, command: string, commandArgs: string[]): void {
 if (!skipStatic) {
   run('format (prettier --check)', 'pnpm', ['exec', 'prettier', '--check', '--log-level=warn', '.']);
   run('typecheck (tsc --noEmit)', 'pnpm', ['exec', 'tsc', '-p', 'tsconfig.json']);
+  // The browser client has its own compiler settings (DOM, JSX): see clients/web/tsconfig.json.
+  run('typecheck web client', 'pnpm', ['exec', 'tsc', '-p', 'clients/web/tsconfig.json']);
   run('lint (eslint, type-aware)', 'pnpm', ['exec', 'eslint', '--max-warnings=0', '.']);
 }
 
