@@ -4,14 +4,20 @@
  * and the consumers of bot replies and account events, typing, and the internal HTTP server.
  * `server.ts` only starts it; tests build it in-process with their own schema, exchanges and queues.
  */
-import { createBusConnection, createOutboxRelay, type Consumer, type OutboxRelay } from '@veche/bus';
+import { createBusConnection, topologyNames, type Consumer } from '@veche/bus';
 import { createDatabase, ensureDatabaseExists, migrate, sql, type Database } from '@veche/db';
 import { createEventStore, type EventStore, type Subscription } from '@veche/event-store';
 import type { Logger } from '@veche/log';
 import { connectService, type WampService } from '@veche/wamp';
 import { chatMigrations } from '../migrations/index.ts';
 import { registerProcedures } from './api/procedures.ts';
-import { createAccountConsumer, createBotCommandRelay, createBotReplyConsumer } from './bots.ts';
+import {
+  botReplyRetryDelaysMs,
+  createAccountConsumer,
+  createBotCommandRelay,
+  createBotReplyConsumer,
+  createIntegrationRelay,
+} from './bots.ts';
 import { createChat, type Chat } from './chat.ts';
 import { chatEventTypes as T } from './domain/events.ts';
 import { parseTypes, type ChatConfig } from './env.ts';
@@ -29,6 +35,18 @@ export const publishedEventTypes = [
   T.messagePosted,
   T.receiptsUpdated,
 ] as const;
+
+/** Every queue and exchange the chat declares (tests and benchmarks delete them afterwards). */
+export function chatBusNames(config: ChatConfig): { queues: string[]; exchanges: string[] } {
+  const queues = [
+    topologyNames(config.CHAT_ACCOUNTS_QUEUE, [1_000, 5_000, 30_000, 120_000, 600_000]),
+    topologyNames(config.CHAT_BOT_QUEUE, botReplyRetryDelaysMs),
+  ].flatMap((names) => [names.queue, ...names.retryQueues.map((q) => q.name), names.deadLetterQueue]);
+  return {
+    queues: [...queues, `${config.CHAT_EXCHANGE}.unrouted`, `${config.CHAT_BOT_EXCHANGE}.unrouted`],
+    exchanges: [config.CHAT_EXCHANGE, config.CHAT_BOT_EXCHANGE],
+  };
+}
 
 export interface ChatAppOptions {
   config: ChatConfig;
@@ -90,16 +108,14 @@ export function createChatApp(options: ChatAppOptions): ChatApp {
     name: `chat:consumer:${process.pid}`,
     log,
   });
-  const outbox: OutboxRelay = createOutboxRelay({
+  const outbox = createIntegrationRelay({
     database,
     store,
     connection: relayConnection,
-    log,
-    name: 'chat.outbox-relay',
     exchange: config.CHAT_EXCHANGE,
     eventTypes: publishedEventTypes,
-    batchSize: 2_000,
-    ...(options.onOutboxBatchConfirmed ? { onBatchConfirmed: options.onOutboxBatchConfirmed } : {}),
+    log,
+    onBatchConfirmed: options.onOutboxBatchConfirmed,
   });
   const bots = createBotCommandRelay({
     database,
@@ -174,7 +190,8 @@ export function createChatApp(options: ChatAppOptions): ChatApp {
       await relayConnection.start();
       await consumerConnection.start();
       await bots.publisher.start();
-      await outbox.start();
+      await outbox.publisher.start();
+      await outbox.relay.start();
       await bots.relay.start();
       for (const consumer of consumers) await consumer.start();
       wamp = await connectService({
@@ -206,7 +223,8 @@ export function createChatApp(options: ChatAppOptions): ChatApp {
       await realtime?.stop();
       for (const consumer of consumers) await consumer.stop();
       await bots.relay.stop();
-      await outbox.stop();
+      await outbox.relay.stop();
+      await outbox.publisher.stop();
       await bots.publisher.stop();
       await consumerConnection.stop();
       await relayConnection.stop();

@@ -13,6 +13,7 @@ import { Value } from '@sinclair/typebox/value';
 import {
   createConsumer,
   createPublisher,
+  toIntegrationEvent,
   type BusConnection,
   type Consumer,
   type Publisher,
@@ -101,6 +102,9 @@ export function createBotCommandRelay(options: {
   return { relay, publisher };
 }
 
+/** Replies that fail (PostgreSQL down) are tried again after these delays, then dead-lettered. */
+export const botReplyRetryDelaysMs = [1_000, 5_000, 30_000];
+
 export function createBotReplyConsumer(options: {
   database: Database<unknown>;
   connection: BusConnection;
@@ -117,7 +121,7 @@ export function createBotReplyConsumer(options: {
     queue: options.queue,
     exchange: options.exchange,
     bindings: ['bot.registered', 'bot.reply'],
-    retryDelaysMs: [1_000, 5_000, 30_000],
+    retryDelaysMs: botReplyRetryDelaysMs,
     handle: async (event, trx, { log }) => {
       if (event.type === 'bot.registered') {
         if (!Value.Check(BotRegistered, event.data)) throw validationError('Malformed bot.registered');
@@ -148,6 +152,42 @@ export function createBotReplyConsumer(options: {
       log.info({ commandId: reply.commandId, messageId: posted.messageId }, 'bot reply posted');
     },
   });
+}
+
+/**
+ * The integration events on `veche.events`: the log's own events, at least once (checkpoint after the
+ * broker's confirms). `chat.message_posted` goes out only for messages that notify someone (mentions,
+ * direct messages): that is what its consumers act on, and publishing every message would make the
+ * broker's per-message cost (~130 µs of CPU here) the ceiling of the chat's write path. ADR 0007.
+ */
+export function createIntegrationRelay(options: {
+  database: Database<unknown>;
+  store: EventStore;
+  connection: BusConnection;
+  exchange: string;
+  eventTypes: readonly string[];
+  log: Logger;
+  onBatchConfirmed?: (() => void | Promise<void>) | undefined;
+}): { relay: Subscription; publisher: Publisher } {
+  const log = options.log.child({ component: 'outbox-relay' });
+  const publisher = createPublisher({ connection: options.connection, log, exchange: options.exchange });
+  const relay = createSubscription({
+    name: 'chat.outbox-relay',
+    database: options.database,
+    store: options.store,
+    log,
+    mode: 'at-least-once',
+    eventTypes: options.eventTypes,
+    batchSize: 2_000,
+    async handle(events) {
+      const wanted = events.filter(
+        (event) => event.type !== T.messagePosted || (event.data as MessagePosted).notify.length > 0,
+      );
+      if (wanted.length > 0) await publisher.publish(wanted.map(toIntegrationEvent));
+      await options.onBatchConfirmed?.();
+    },
+  });
+  return { relay, publisher };
 }
 
 /** Display names for messages and mentions, from the gateway's account events. */

@@ -62,7 +62,6 @@ export function createChatHttp(options: ChatHttpOptions) {
   const db = database.db;
   const app = Fastify({
     loggerInstance: options.log.child({ component: 'http' }),
-    disableRequestLogging: true,
     bodyLimit: 1024,
   });
   void app.register(multipart, {

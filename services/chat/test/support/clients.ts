@@ -40,7 +40,13 @@ export interface UserClient {
   close(): void;
 }
 
-export function connectUser(url: string, userId: string, ticket: string): Promise<UserClient> {
+export function connectUser(
+  url: string,
+  userId: string,
+  ticket: string,
+  options: { keep?: boolean } = {},
+): Promise<UserClient> {
+  const keep = options.keep ?? true;
   return new Promise((resolve, reject) => {
     const connection = new autobahn.Connection({
       url,
@@ -72,7 +78,7 @@ export function connectUser(url: string, userId: string, ticket: string): Promis
           const events =
             kwargs['type'] === 'batch' ? (kwargs['events'] as RoomEvent[]) : [kwargs as RoomEvent];
           for (const event of events) {
-            client.events.push(event);
+            if (keep) client.events.push(event);
             client.onEvent?.(event);
           }
           client.onPublication?.(events);

@@ -23,7 +23,8 @@ import {
   startRouter,
   type Authenticator,
 } from '@veche/wamp-router';
-import { createChatApp, type ChatApp } from '../../src/app.ts';
+import { createBusConnection, deleteTopology } from '@veche/bus';
+import { chatBusNames, createChatApp, type ChatApp } from '../../src/app.ts';
 import { loadChatConfig, type ChatConfig } from '../../src/env.ts';
 import { connectUser, type UserClient } from './clients.ts';
 
@@ -38,6 +39,17 @@ export const signedTicketAuthenticator =
     if (!actor || actor.userId !== request.authid) throw new Error('bad ticket');
     return { authrole: 'user' };
   };
+
+/** Deletes the queues and exchanges a test's chat declared. */
+export async function deleteBusNames(config: ChatConfig, log: Logger): Promise<void> {
+  const connection = createBusConnection({ url: config.AMQP_URL, name: 'chat-test-cleanup', log });
+  await connection.start();
+  try {
+    await deleteTopology(connection, chatBusNames(config));
+  } finally {
+    await connection.stop();
+  }
+}
 
 export type Router = Awaited<ReturnType<typeof startRouter>>;
 
@@ -136,6 +148,7 @@ export async function startHarness(
       await app.stop().catch((error: unknown) => log.error({ err: error }, 'stopping chat'));
       await router.close();
       await database.drop();
+      await deleteBusNames(config, log);
       await rm(uploads, { recursive: true, force: true });
     },
   };
