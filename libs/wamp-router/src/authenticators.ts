@@ -83,7 +83,14 @@ export function procedureAuthenticator(procedure: string, { timeoutMs = 5_000 } 
       const role = fields['role'] ?? fields['authrole'];
       if (typeof role === 'string' && role.length > 0) {
         const identity: TicketIdentity = { authrole: role };
-        if (typeof fields['authid'] === 'string') identity.authid = fields['authid'];
+        if (typeof fields['authid'] === 'string') {
+          // A ticket proves one identity: a client asking for another authid (a user presenting
+          // someone's token under their own id, or the reverse) is refused, not renamed.
+          if (authid !== '' && fields['authid'] !== authid) {
+            throw unauthorized('The authid is not the identity the ticket proves');
+          }
+          identity.authid = fields['authid'];
+        }
         const extra = fields['extra'] ?? fields['authextra'];
         if (typeof extra === 'object' && extra !== null)
           identity.authextra = extra as Record<string, unknown>;

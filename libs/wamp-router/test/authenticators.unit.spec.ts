@@ -77,12 +77,25 @@ describe('procedure authenticator', () => {
     const authenticate = procedureAuthenticator('veche.gateway.authenticate');
     assert.deepEqual(await authenticate(request('7', 't'), answering('user')), { authrole: 'user' });
     assert.deepEqual(
-      await authenticate(request('7', 't'), answering({ role: 'user', authid: '8', extra: { a: 1 } })),
+      await authenticate(request('8', 't'), answering({ role: 'user', authid: '8', extra: { a: 1 } })),
       {
         authrole: 'user',
         authid: '8',
         authextra: { a: 1 },
       },
+    );
+    // A client that sent no authid takes the one the ticket proves.
+    assert.deepEqual(await authenticate(request('', 't'), answering({ role: 'user', authid: '8' })), {
+      authrole: 'user',
+      authid: '8',
+    });
+  });
+
+  it('refuses a client whose authid is not the identity its ticket proves', async () => {
+    const authenticate = procedureAuthenticator('veche.gateway.authenticate');
+    await assert.rejects(
+      authenticate(request('7', 't'), answering({ role: 'user', authid: '8' })),
+      isUnauthorized,
     );
   });
 

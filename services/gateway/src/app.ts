@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import { mailerProcedures } from '@veche/contracts';
+import { mailerProcedures, type ApiRoute } from '@veche/contracts';
 import { createBusConnection, createOutboxRelay, type BusConnection, type OutboxRelay } from '@veche/bus';
 import { createDatabase, ensureDatabaseExists, migrate, sql, type Database } from '@veche/db';
 import { unavailable } from '@veche/errors';
@@ -18,7 +18,7 @@ import { createAccounts, type Accounts, type Principal } from './accounts.ts';
 import { integrationEventTypes } from './domain/account.ts';
 import type { GatewayConfig } from './env.ts';
 import { parseTrustProxy } from './env.ts';
-import { buildHttp, type LocalCall, type LocalHandler } from './http.ts';
+import { buildHttp, declaredRoutes, type LocalCall, type LocalHandler } from './http.ts';
 import { accountsProjection } from './projections/accounts.ts';
 import { createRateLimiter } from './rate-limit.ts';
 import { createWampSecurity, type WampSecurity } from './wamp-security.ts';
@@ -30,6 +30,8 @@ export interface GatewayOptions {
   database?: Database<unknown>;
   /** `VECHE_INTERNAL_URL_<SERVICE>` values by lower-case service name (default: from process.env). */
   internalUrls?: Record<string, string>;
+  /** Routes served besides every one @veche/contracts declares (tests and benches). */
+  extraRoutes?: readonly ApiRoute[];
 }
 
 export interface Gateway {
@@ -234,6 +236,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     log,
     trustProxy: trustProxyOption(parseTrustProxy(config.TRUST_PROXY)),
     bodyLimit: config.BODY_LIMIT_BYTES,
+    routes: [...declaredRoutes(), ...(options.extraRoutes ?? [])],
     localHandlers: new Map(local),
     authenticate: (token) => accounts.authenticate(token),
     limiter,

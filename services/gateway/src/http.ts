@@ -157,6 +157,8 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
   });
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
   app.decorateRequest('principal', null);
+  // JSON only: a text body is refused as an unsupported media type rather than parsed as a string.
+  app.removeContentTypeParser('text/plain');
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);

@@ -147,6 +147,9 @@ export function createWampSecurity(options: WampSecurityOptions): WampSecurity {
     max_retry_delay: 5,
     retry_delay_growth: 1.5,
     retry_if_unreachable: true,
+    // Refusals are logged by the endpoints themselves; autobahn would print them on the console.
+    on_user_error: () => {},
+    on_internal_error: (error: unknown, message: string) => log.error({ err: error }, message),
   });
   const refuse = (error: unknown) => {
     const e = asVecheError(error);

@@ -3,6 +3,7 @@
  * (with the gateway as its user authenticator, as in the fleet), started in-process so tests can use
  * both `app.inject()` and a real listener.
  */
+import type { ApiRoute } from '@veche/contracts';
 import { createLogger } from '@veche/log';
 import { sql } from '@veche/db';
 import {
@@ -29,7 +30,16 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(name: string, overrides: Record<string, string> = {}): Promise<Harness> {
+export interface HarnessOptions {
+  internalUrls?: Record<string, string>;
+  extraRoutes?: readonly ApiRoute[];
+}
+
+export async function startHarness(
+  name: string,
+  overrides: Record<string, string> = {},
+  options: HarnessOptions = {},
+): Promise<Harness> {
   const log = createLogger({
     service: 'gateway-test',
     level: (process.env['LOG_LEVEL'] as 'silent' | undefined) ?? 'silent',
@@ -58,7 +68,13 @@ export async function startHarness(name: string, overrides: Record<string, strin
     ARGON2_PASSES: '1',
     ...overrides,
   });
-  const gateway = await createGateway({ config, log, database, internalUrls: {} });
+  const gateway = await createGateway({
+    config,
+    log,
+    database,
+    internalUrls: options.internalUrls ?? {},
+    ...(options.extraRoutes ? { extraRoutes: options.extraRoutes } : {}),
+  });
   const { port } = await gateway.start();
   return {
     gateway,
