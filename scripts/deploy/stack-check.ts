@@ -1,0 +1,327 @@
+/**
+ * Checks stack.yml for what `docker stack config` lets through: references to undefined secrets,
+ * configs, networks and volumes; images neither built here nor pinned; clashing published ports;
+ * nginx upstreams that are not services; the database reachable from nginx; secrets as plain
+ * variables; Veche services without health checks, rolling updates with rollback or limits.
+ * Usage: node scripts/deploy/stack-check.ts [--help] [stack.yml]
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+
+const root = path.resolve(import.meta.dirname, '../..');
+
+/** Images that publish no version tags, with the reason they are accepted unpinned. */
+export const unpinnedAllowed: Record<string, string> = {
+  'dockersamples/visualizer:stable':
+    'the visualizer publishes only floating tags; pin a digest with `docker service update --image` if needed',
+};
+
+/** The seed's PostgreSQL settings (001): max_connections, shared_buffers, effective_cache_size, work_mem. */
+export const postgresSettings = [
+  'max_connections=1000',
+  'shared_buffers=512MB',
+  'effective_cache_size=1024MB',
+  'work_mem=40MB',
+];
+
+/** Example values for the variables stack.yml interpolates, used when the caller's are unset. */
+export const exampleEnv: Record<string, string> = {
+  VECHE_DOMAIN: 'veche.example.org',
+  VECHE_ACME_EMAIL: 'operators@example.org',
+  VECHE_REGISTRY: '127.0.0.1:5000',
+  VECHE_VERSION: 'check',
+};
+
+type Dict = Record<string, unknown>;
+
+interface Service {
+  image?: string;
+  environment?: Record<string, string | null> | string[];
+  secrets?: (string | { source: string; target?: string })[];
+  configs?: (string | { source: string; target?: string })[];
+  networks?: string[] | Record<string, unknown>;
+  volumes?: (string | { type?: string; source?: string; target: string })[];
+  ports?: (string | { target: number; published?: number | string; protocol?: string; mode?: string })[];
+  command?: string[] | string;
+  healthcheck?: { test?: unknown; disable?: boolean };
+  deploy?: {
+    replicas?: number;
+    update_config?: { order?: string; failure_action?: string };
+    rollback_config?: Dict;
+    restart_policy?: { condition?: string };
+    resources?: { limits?: Dict };
+    placement?: { constraints?: string[] };
+  };
+}
+
+export interface Stack {
+  services: Record<string, Service>;
+  networks?: Record<string, unknown>;
+  volumes?: Record<string, unknown>;
+  secrets?: Record<string, unknown>;
+  configs?: Record<string, { file?: string } | null>;
+}
+
+export interface CheckOptions {
+  /** Folder the stack file's relative paths start from, and where services/ and Dockerfile are. */
+  root: string;
+  /** Extension fields of the raw file: `x-veche-pending-upstreams` lists services nginx may name before they exist. */
+  pendingUpstreams?: readonly string[];
+}
+
+const list = <T>(value: T[] | Record<string, unknown> | undefined): string[] =>
+  value === undefined
+    ? []
+    : Array.isArray(value)
+      ? value.map((v) => (typeof v === 'string' ? v : String(v)))
+      : Object.keys(value);
+
+function environment(service: Service): Record<string, string> {
+  const env = service.environment;
+  if (!env) return {};
+  if (Array.isArray(env)) {
+    return Object.fromEntries(
+      env.map((line) => [line.split('=')[0] ?? '', line.split('=').slice(1).join('=')]),
+    );
+  }
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v ?? '']));
+}
+
+const refName = (ref: string | { source: string }) => (typeof ref === 'string' ? ref : ref.source);
+const refTarget = (ref: string | { source: string; target?: string }) =>
+  typeof ref === 'string' ? ref : (ref.target ?? ref.source);
+
+function builtServices(rootDir: string): Set<string> {
+  const dir = path.join(rootDir, 'services');
+  if (!existsSync(dir)) return new Set();
+  return new Set(
+    readdirSync(dir, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && existsSync(path.join(dir, d.name, 'package.json')))
+      .map((d) => d.name),
+  );
+}
+
+/** Returns every problem found, as "service: what is wrong" lines; empty when the stack is sound. */
+export function checkStack(stack: Stack, options: CheckOptions): string[] {
+  const problems: string[] = [];
+  const services = stack.services ?? {};
+  const defined = {
+    networks: new Set(Object.keys(stack.networks ?? {})),
+    volumes: new Set(Object.keys(stack.volumes ?? {})),
+    secrets: new Set(Object.keys(stack.secrets ?? {})),
+    configs: new Set(Object.keys(stack.configs ?? {})),
+  };
+  const built = builtServices(options.root);
+  const dockerfile = existsSync(path.join(options.root, 'Dockerfile'))
+    ? readFileSync(path.join(options.root, 'Dockerfile'), 'utf8')
+    : '';
+  const published = new Map<string, string>();
+
+  for (const [name, service] of Object.entries(services)) {
+    const where = `service ${name}`;
+    for (const ref of service.secrets ?? []) {
+      if (!defined.secrets.has(refName(ref)))
+        problems.push(`${where}: secret ${refName(ref)} is not defined`);
+    }
+    for (const ref of service.configs ?? []) {
+      if (!defined.configs.has(refName(ref)))
+        problems.push(`${where}: config ${refName(ref)} is not defined`);
+    }
+    const networks = list(service.networks);
+    if (networks.length === 0)
+      problems.push(`${where}: joins no network of the stack (the default one is not isolated)`);
+    for (const network of networks) {
+      if (!defined.networks.has(network)) problems.push(`${where}: network ${network} is not defined`);
+    }
+    for (const volume of service.volumes ?? []) {
+      const source = typeof volume === 'string' ? volume.split(':')[0] : volume.source;
+      const type =
+        typeof volume === 'string'
+          ? source?.startsWith('/') || source?.startsWith('.')
+            ? 'bind'
+            : 'volume'
+          : volume.type;
+      if (type === 'volume' && source && !defined.volumes.has(source)) {
+        problems.push(`${where}: volume ${source} is not defined`);
+      }
+    }
+
+    // Images: a Veche image built by the Dockerfile here, or a third-party image pinned to a version.
+    const image = service.image ?? '';
+    const veche = /\/veche-([a-z0-9-]+):[^/]+$/.exec(image);
+    if (!image) {
+      problems.push(`${where}: has no image`);
+    } else if (veche) {
+      const target = veche[1]!;
+      const ok =
+        target === 'nginx'
+          ? /\bAS nginx\b/.test(dockerfile)
+          : built.has(target) && /\bAS service\b/.test(dockerfile);
+      if (!ok)
+        problems.push(`${where}: image ${image} is not built by the Dockerfile (no services/${target})`);
+    } else if (!(image in unpinnedAllowed)) {
+      const digest = image.includes('@sha256:');
+      const tag = /:([^/:@]+)$/.exec(image)?.[1];
+      if (!digest && (!tag || !/\d/.test(tag) || /^(latest|stable|mainline|edge)$/.test(tag))) {
+        problems.push(`${where}: image ${image} is not pinned to a version`);
+      }
+    }
+
+    // Ports: each published once; 8080 is Crossbar's inside the stack and never published.
+    for (const port of service.ports ?? []) {
+      const spec = typeof port === 'string' ? { published: port.split(':')[0], protocol: 'tcp' } : port;
+      if (spec.published === undefined) continue;
+      const key = `${String(spec.published)}/${spec.protocol ?? 'tcp'}`;
+      const owner = published.get(key);
+      if (owner) problems.push(`${where}: port ${key} is already published by ${owner}`);
+      else published.set(key, name);
+      if (String(spec.published) === '8080')
+        problems.push(`${where}: publishes 8080, the WAMP router's port`);
+    }
+
+    // Secrets arrive as files: every *_FILE under /run/secrets/ must be mounted, and no variable that
+    // names a secret may carry its value in the file.
+    const env = environment(service);
+    const mounted = new Set((service.secrets ?? []).map(refTarget));
+    for (const [key, value] of Object.entries(env)) {
+      const secretPath = /^\/run\/secrets\/(.+)$/.exec(value);
+      if (key.endsWith('_FILE') && secretPath && !mounted.has(secretPath[1]!)) {
+        problems.push(`${where}: ${key} points at secret ${secretPath[1]} which the service does not mount`);
+      }
+      if (/(PASSWORD|SECRET|_TOKEN|PRIVATE_KEY|_PASS)$/.test(key) && value !== '') {
+        problems.push(
+          `${where}: ${key} carries a secret in the stack file; use ${key}_FILE and a Docker secret`,
+        );
+      }
+      if (/^[a-z]+:\/\/[^/@\s]+:[^/@\s]+@/.test(value)) {
+        problems.push(`${where}: ${key} has a password in its URL; use ${key}_FILE and a Docker secret`);
+      }
+    }
+
+    // Veche's own services: replicated, health-checked, rolled with automatic rollback, limited.
+    if (veche && veche[1] !== 'nginx') {
+      const deploy = service.deploy ?? {};
+      if ((deploy.replicas ?? 1) < 2) problems.push(`${where}: runs fewer than 2 replicas`);
+      if (deploy.update_config?.order !== 'start-first')
+        problems.push(`${where}: update_config.order is not start-first`);
+      if (deploy.update_config?.failure_action !== 'rollback') {
+        problems.push(`${where}: update_config.failure_action is not rollback`);
+      }
+      if (!deploy.restart_policy) problems.push(`${where}: has no restart_policy`);
+      if (!deploy.resources?.limits) problems.push(`${where}: has no resource limits`);
+      if (!service.healthcheck?.test || service.healthcheck.disable)
+        problems.push(`${where}: has no health check`);
+    }
+  }
+
+  for (const [name, config] of Object.entries(stack.configs ?? {})) {
+    const file = config?.file;
+    if (file && !existsSync(path.resolve(options.root, file)))
+      problems.push(`config ${name}: file ${file} does not exist`);
+  }
+
+  // nginx: the services it proxies to exist and share a network with it; the data tier does not.
+  const nginx = services['nginx'];
+  if (!nginx) {
+    problems.push('service nginx: missing');
+  } else {
+    const nginxNetworks = new Set(list(nginx.networks));
+    for (const [key, value] of Object.entries(environment(nginx))) {
+      if (!key.startsWith('VECHE_UPSTREAM_')) continue;
+      const host = value.split(':')[0] ?? '';
+      const target = services[host];
+      if (!target) {
+        if (!(options.pendingUpstreams ?? []).includes(host)) {
+          problems.push(`service nginx: ${key} names ${host}, which is not a service of the stack`);
+        }
+        continue;
+      }
+      if (!list(target.networks).some((n) => nginxNetworks.has(n))) {
+        problems.push(`service nginx: shares no network with ${host} (${key})`);
+      }
+    }
+    for (const isolated of ['postgres', 'rabbitmq']) {
+      const shared = list(services[isolated]?.networks).filter((n) => nginxNetworks.has(n));
+      if (shared.length > 0)
+        problems.push(`service nginx: can reach ${isolated} through ${shared.join(', ')}`);
+    }
+    const ports = new Set(
+      (nginx.ports ?? []).map((p) => String(typeof p === 'string' ? p.split(':')[0] : p.published)),
+    );
+    for (const port of ['80', '443'])
+      if (!ports.has(port)) problems.push(`service nginx: does not publish ${port}`);
+  }
+
+  const postgres = services['postgres'];
+  const command = Array.isArray(postgres?.command) ? postgres.command.join(' ') : (postgres?.command ?? '');
+  for (const setting of postgresSettings) {
+    if (!command.includes(setting)) problems.push(`service postgres: ${setting} is not set`);
+  }
+  const visualizer = services['visualizer'];
+  if (visualizer) {
+    if (!(visualizer.deploy?.placement?.constraints ?? []).includes('node.role == manager')) {
+      problems.push('service visualizer: not placed on a manager');
+    }
+    if ((visualizer.ports ?? []).length > 0)
+      problems.push('service visualizer: publishes a port (reach it through nginx)');
+  }
+  return problems;
+}
+
+/** `docker stack config`: the client's own validation, and the file with anchors and variables resolved. */
+export function dockerStackConfig(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): { ok: true; yaml: string } | { ok: false; error: string } {
+  const result = spawnSync('docker', ['stack', 'config', '-c', file], {
+    env: { ...exampleEnv, ...env },
+    encoding: 'utf8',
+  });
+  if (result.error) return { ok: false, error: `cannot run docker: ${result.error.message}` };
+  if (result.status !== 0)
+    return { ok: false, error: result.stderr.trim() || `docker stack config exited ${result.status}` };
+  return { ok: true, yaml: result.stdout };
+}
+
+/** Validates with docker, then checks the resolved stack; returns the problems (empty when sound). */
+export function checkStackFile(file: string, env: NodeJS.ProcessEnv = process.env): string[] {
+  const resolved = dockerStackConfig(file, env);
+  if (!resolved.ok) return [`docker stack config: ${resolved.error}`];
+  const raw = parse(readFileSync(file, 'utf8'), { merge: true }) as Dict;
+  const pending = raw['x-veche-pending-upstreams'];
+  return checkStack(parse(resolved.yaml) as Stack, {
+    root: path.dirname(path.resolve(file)),
+    pendingUpstreams: Array.isArray(pending) ? pending.map(String) : [],
+  });
+}
+
+if (import.meta.main) {
+  const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(`Usage: node scripts/deploy/stack-check.ts [stack.yml]
+
+Validates the stack file with \`docker stack config\` (the docker client alone; no engine needed) and
+checks what that does not: every secret, config, network and volume a service uses is defined; each
+image is built by the Dockerfile or pinned to a version; published ports are unique; nginx's upstreams
+are services on its networks, and PostgreSQL and RabbitMQ are not; *_FILE variables point at mounted
+secrets; Veche services have health checks, start-first updates with rollback, restart policies and
+limits. Unset VECHE_DOMAIN, VECHE_ACME_EMAIL, VECHE_REGISTRY, VECHE_VERSION take example values.
+Exit status: 0 sound, 1 problems found (listed), 2 usage.`);
+    process.exit(0);
+  }
+  const file = path.resolve(args[0] ?? path.join(root, 'stack.yml'));
+  if (!existsSync(file)) {
+    console.error(`stack-check: no such file: ${file}`);
+    process.exit(2);
+  }
+  const problems = checkStackFile(file);
+  if (problems.length === 0) {
+    console.log(`stack-check: ${path.relative(process.cwd(), file) || file} is sound`);
+    process.exit(0);
+  }
+  console.error(`stack-check: ${problems.length} problem(s) in ${file}:`);
+  for (const problem of problems) console.error(`  - ${problem}`);
+  process.exit(1);
+}
