@@ -53,14 +53,18 @@ const databaseUrl = testDatabaseUrl();
 const children: ChildProcess[] = [];
 
 function start(name: string, script: string, env: Record<string, string>, ready: RegExp): Promise<string> {
-  const child = spawn(process.execPath, [new URL(script, import.meta.url).pathname], {
+  // PUSH0K_PROFILE=<dir> writes a CPU profile of each child process there (where the time goes).
+  const profile = process.env['PUSH0K_PROFILE']
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env['PUSH0K_PROFILE']}`]
+    : [];
+  const child = spawn(process.execPath, [...profile, new URL(script, import.meta.url).pathname], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   children.push(child);
   return new Promise((resolve, reject) => {
     let buffer = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       buffer += chunk.toString('utf8');
       const match = ready.exec(buffer);
       if (match) resolve(match[1] ?? '');

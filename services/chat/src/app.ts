@@ -14,7 +14,6 @@ import { registerProcedures } from './api/procedures.ts';
 import {
   botReplyRetryDelaysMs,
   createAccountConsumer,
-  createBotCommandRelay,
   createBotReplyConsumer,
   createIntegrationRelay,
 } from './bots.ts';
@@ -113,16 +112,10 @@ export function createChatApp(options: ChatAppOptions): ChatApp {
     store,
     connection: relayConnection,
     exchange: config.CHAT_EXCHANGE,
+    botExchange: config.CHAT_BOT_EXCHANGE,
     eventTypes: publishedEventTypes,
     log,
     onBatchConfirmed: options.onOutboxBatchConfirmed,
-  });
-  const bots = createBotCommandRelay({
-    database,
-    store,
-    connection: relayConnection,
-    exchange: config.CHAT_BOT_EXCHANGE,
-    log,
   });
   const consumers: Consumer[] = [
     createBotReplyConsumer({
@@ -189,10 +182,8 @@ export function createChatApp(options: ChatAppOptions): ChatApp {
       }
       await relayConnection.start();
       await consumerConnection.start();
-      await bots.publisher.start();
-      await outbox.publisher.start();
+      for (const publisher of outbox.publishers) await publisher.start();
       await outbox.relay.start();
-      await bots.relay.start();
       for (const consumer of consumers) await consumer.start();
       wamp = await connectService({
         url: config.WAMP_URL,
@@ -222,10 +213,8 @@ export function createChatApp(options: ChatAppOptions): ChatApp {
       await chat.idle();
       await realtime?.stop();
       for (const consumer of consumers) await consumer.stop();
-      await bots.relay.stop();
       await outbox.relay.stop();
-      await outbox.publisher.stop();
-      await bots.publisher.stop();
+      for (const publisher of outbox.publishers) await publisher.stop();
       await consumerConnection.stop();
       await relayConnection.stop();
       await http?.close();

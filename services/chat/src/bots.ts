@@ -1,7 +1,8 @@
 /**
- * Bots over RabbitMQ (exchange `veche.bots`, topic). Out: a message that starts with a registered
- * `/command` carries the command in its `chat.message_posted` event, and the bot-command relay (an
- * at-least-once subscription on the log, so a crash loses nothing) publishes it as `bot.command.<name>`.
+ * Chat on RabbitMQ. Integration events out on `veche.events`; bots on `veche.bots` (topic). A message
+ * that starts with a registered `/command` carries the command in its `chat.message_posted` event,
+ * and the outbox relay (an at-least-once subscription on the log, so a crash loses nothing) publishes
+ * it as `bot.command.<name>`.
  * In: bots publish `bot.registered` (their commands) and `bot.reply` (an answer to a command id);
  * chat's queue receives both through an inbox consumer. A reply is posted only into the room the
  * command came from, at most CHAT_BOT_MAX_REPLIES times, with an idempotency key derived from the
@@ -20,7 +21,12 @@ import {
 } from '@veche/bus';
 import { sql, type Database } from '@veche/db';
 import { validationError } from '@veche/errors';
-import { createSubscription, type EventStore, type Subscription } from '@veche/event-store';
+import {
+  createSubscription,
+  type EventStore,
+  type RecordedEvent,
+  type Subscription,
+} from '@veche/event-store';
 import type { Logger } from '@veche/log';
 import type { Chat } from './chat.ts';
 import { chatEventTypes as T, type MessagePosted } from './domain/events.ts';
@@ -53,53 +59,6 @@ export interface BotCommand {
   senderId: string;
   senderDisplayName: string;
   sentAt: string;
-}
-
-export function createBotCommandRelay(options: {
-  database: Database<unknown>;
-  store: EventStore;
-  connection: BusConnection;
-  exchange: string;
-  log: Logger;
-}): { relay: Subscription; publisher: Publisher } {
-  const log = options.log.child({ component: 'bot-command-relay' });
-  const publisher = createPublisher({ connection: options.connection, log, exchange: options.exchange });
-  const relay = createSubscription({
-    name: 'chat.bot-command-relay',
-    database: options.database,
-    store: options.store,
-    log,
-    mode: 'at-least-once',
-    eventTypes: [T.messagePosted],
-    batchSize: 2_000,
-    async handle(events) {
-      const commands = events.flatMap((event) => {
-        const d = event.data as MessagePosted;
-        if (!d.command) return [];
-        const data: BotCommand = {
-          commandId: d.command.commandId,
-          botId: d.command.botId,
-          name: d.command.name,
-          args: d.command.args,
-          roomId: d.roomId,
-          messageId: d.messageId,
-          seq: d.seq,
-          senderId: d.senderId,
-          senderDisplayName: d.senderDisplayName,
-          sentAt: d.sentAt,
-        };
-        return [
-          {
-            type: `bot.command.${d.command.name}`,
-            data,
-            metadata: { ...event.metadata, eventId: d.command.commandId },
-          },
-        ];
-      });
-      if (commands.length > 0) await publisher.publish(commands);
-    },
-  });
-  return { relay, publisher };
 }
 
 /** Replies that fail (PostgreSQL down) are tried again after these delays, then dead-lettered. */
@@ -165,12 +124,18 @@ export function createIntegrationRelay(options: {
   store: EventStore;
   connection: BusConnection;
   exchange: string;
+  botExchange: string;
   eventTypes: readonly string[];
   log: Logger;
   onBatchConfirmed?: (() => void | Promise<void>) | undefined;
-}): { relay: Subscription; publisher: Publisher } {
+}): { relay: Subscription; publishers: Publisher[] } {
   const log = options.log.child({ component: 'outbox-relay' });
   const publisher = createPublisher({ connection: options.connection, log, exchange: options.exchange });
+  const botPublisher = createPublisher({
+    connection: options.connection,
+    log,
+    exchange: options.botExchange,
+  });
   const relay = createSubscription({
     name: 'chat.outbox-relay',
     database: options.database,
@@ -183,11 +148,43 @@ export function createIntegrationRelay(options: {
       const wanted = events.filter(
         (event) => event.type !== T.messagePosted || (event.data as MessagePosted).notify.length > 0,
       );
-      if (wanted.length > 0) await publisher.publish(wanted.map(toIntegrationEvent));
+      // One read of the log serves both exchanges; the checkpoint moves once both are confirmed.
+      await Promise.all([
+        wanted.length > 0 ? publisher.publish(wanted.map(toIntegrationEvent)) : undefined,
+        botPublisher.publish(botCommandsOf(events)),
+      ]);
       await options.onBatchConfirmed?.();
     },
   });
-  return { relay, publisher };
+  return { relay, publishers: [publisher, botPublisher] };
+}
+
+/** The bot commands carried by posted messages, as `bot.command.<name>` events (id = command id). */
+function botCommandsOf(events: readonly RecordedEvent[]) {
+  return events.flatMap((event) => {
+    if (event.type !== T.messagePosted) return [];
+    const d = event.data as MessagePosted;
+    if (!d.command) return [];
+    const data: BotCommand = {
+      commandId: d.command.commandId,
+      botId: d.command.botId,
+      name: d.command.name,
+      args: d.command.args,
+      roomId: d.roomId,
+      messageId: d.messageId,
+      seq: d.seq,
+      senderId: d.senderId,
+      senderDisplayName: d.senderDisplayName,
+      sentAt: d.sentAt,
+    };
+    return [
+      {
+        type: `bot.command.${d.command.name}`,
+        data,
+        metadata: { ...event.metadata, eventId: d.command.commandId },
+      },
+    ];
+  });
 }
 
 /** Display names for messages and mentions, from the gateway's account events. */
