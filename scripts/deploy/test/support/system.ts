@@ -50,8 +50,13 @@ export function run(
   command: string,
   args: readonly string[],
   env: NodeJS.ProcessEnv = {},
+  cwd?: string,
 ): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(command, args, { env: withSbin({ ...process.env, ...env }), encoding: 'utf8' });
+  const result = spawnSync(command, args, {
+    env: withSbin({ ...process.env, ...env }),
+    encoding: 'utf8',
+    ...(cwd ? { cwd } : {}),
+  });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
