@@ -26,7 +26,17 @@ import {
 } from '@veche/errors';
 import { withCorrelationId, type Logger } from '@veche/log';
 import type { WampService } from '@veche/wamp';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+
+/** One line per request (when it completes, with its status and time), not two. */
+class QuietLogController extends LogController {
+  override incomingRequest(): void {}
+}
 import type { Principal, RequestContext } from './accounts.ts';
 import type { RateLimiter } from './rate-limit.ts';
 
@@ -146,13 +156,12 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
     trustProxy: options.trustProxy,
     bodyLimit: options.bodyLimit,
     requestIdHeader: false,
-    requestIdLogLabel: 'correlationId',
+    logController: new QuietLogController({ requestIdLogLabel: 'correlationId' }),
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && requestIdPattern.test(given) ? given : randomUUID();
     },
     return503OnClosing: true,
-    disableRequestLogging: false,
     routerOptions: { maxParamLength: 200, ignoreTrailingSlash: true },
   });
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
