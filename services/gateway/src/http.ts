@@ -141,6 +141,27 @@ function fromFastifyError(error: {
   };
 }
 
+const unreachableCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+]);
+
+/** PostgreSQL (or another dependency) unreachable or restarting: a 503 the client may retry, not a bug. */
+export function isDependencyDown(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && (unreachableCodes.has(code) || code.startsWith('08'))) return true;
+  const message = error instanceof Error ? error.message : '';
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+    message,
+  );
+}
+
 function sendError(reply: FastifyReply, error: VecheError, status?: number): FastifyReply {
   if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
   return reply
@@ -175,7 +196,14 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
 
   app.setErrorHandler((thrown, request, reply) => {
     const mapped = thrown instanceof VecheError ? undefined : fromFastifyError(thrown as never);
-    const error = mapped?.error ?? asVecheError(thrown);
+    const error =
+      mapped?.error ??
+      (isDependencyDown(thrown)
+        ? unavailable('A dependency is unavailable; try again shortly', {
+            retryAfterSeconds: 1,
+            cause: thrown,
+          })
+        : asVecheError(thrown));
     if (error.code === 'internal') request.log.error({ err: thrown }, 'request failed');
     else if (error.code === 'unavailable')
       request.log.warn({ code: error.code, message: error.message }, 'dependency unavailable');

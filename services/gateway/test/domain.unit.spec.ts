@@ -87,3 +87,14 @@ describe('account rules', () => {
     assert.deepEqual(profileEvents(account, { displayName: 'A', locale: 'en' }), []);
   });
 });
+
+describe('dependency failures', () => {
+  it('tells a database that is down or restarting from a bug', async () => {
+    const { isDependencyDown } = await import('../src/http.ts');
+    for (const code of ['ECONNREFUSED', '57P01', '08006', '53300'])
+      assert.equal(isDependencyDown(Object.assign(new Error('x'), { code })), true, code);
+    assert.equal(isDependencyDown(new Error('Connection terminated unexpectedly')), true);
+    assert.equal(isDependencyDown(Object.assign(new Error('dup'), { code: '23505' })), false);
+    assert.equal(isDependencyDown(new TypeError('undefined is not a function')), false);
+  });
+});
