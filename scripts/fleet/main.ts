@@ -12,6 +12,7 @@ import { ensureServers, PreflightError } from '../lib/preflight.ts';
 import { createLogRenderer } from './logs.ts';
 import { createSupervisor, freePort, type ProcessSpec } from './processes.ts';
 import { startProxy, type Route } from './proxy.ts';
+import { ensureWebClientBuilt } from './web-client.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -108,6 +109,7 @@ async function main(): Promise<number> {
     return 3;
   }
 
+  ensureWebClientBuilt(path.join(root, 'clients/web'), note);
   const services = discoverServices();
   const routerPort = await freePort();
   const serviceSecret = process.env['VECHE_SERVICE_SECRET'] || randomBytes(24).toString('base64url');

@@ -289,7 +289,11 @@ export function createChatStore(userId: string, log: (message: string, error?: u
     try {
       const members = await chat.members(roomId);
       learnNames(members.map((m) => ({ userId: m.userId, name: m.displayName })));
-      setRoom(roomId, (v) => ({ members, receipts: mergeReceipts(v.receipts, members) }));
+      setRoom(roomId, (v) => ({
+        members,
+        receipts: mergeReceipts(v.receipts, members),
+        room: { ...v.room, memberCount: members.length },
+      }));
     } catch (error) {
       log(`members of ${roomId} not loaded`, error);
     }
@@ -317,10 +321,11 @@ export function createChatStore(userId: string, log: (message: string, error?: u
   /** Applies one event's effect on what is loaded (idempotent: a replay changes nothing). */
   function apply(event: RoomEvent) {
     const roomId = event.roomId;
-    const type = event.type;
+    // Realtime types drop the integration events' `chat.` prefix; accept both spellings.
+    const type = event.type.replace(/^chat\./, '');
     const messageId = typeof event['messageId'] === 'string' ? event['messageId'] : undefined;
     switch (type) {
-      case 'chat.message_posted': {
+      case 'message_posted': {
         const message = fromPosted(event);
         if (!message) return;
         setRoom(roomId, (v) => {
@@ -331,7 +336,7 @@ export function createChatStore(userId: string, log: (message: string, error?: u
         receive(roomId, [message], { live: true });
         return;
       }
-      case 'chat.message_edited':
+      case 'message_edited':
         if (messageId) {
           const text = typeof event['text'] === 'string' ? event['text'] : '';
           const editedAt =
@@ -339,14 +344,14 @@ export function createChatStore(userId: string, log: (message: string, error?: u
           setRoom(roomId, (v) => ({ messages: patchMessage(v.messages, messageId, { text, editedAt }) }));
         }
         return;
-      case 'chat.message_deleted':
+      case 'message_deleted':
         if (messageId)
           setRoom(roomId, (v) => ({
             messages: patchMessage(v.messages, messageId, { deleted: true, text: '' }),
           }));
         return;
-      case 'chat.reaction_added':
-      case 'chat.reaction_removed': {
+      case 'reaction_added':
+      case 'reaction_removed': {
         const who = text(event['userId']);
         const emoji = text(event['emoji']);
         if (!messageId || !who || !emoji) return;
@@ -357,22 +362,22 @@ export function createChatStore(userId: string, log: (message: string, error?: u
             messages: patchMessage(
               v.messages,
               messageId,
-              withReaction(message, who, emoji, type === 'chat.reaction_added'),
+              withReaction(message, who, emoji, type === 'reaction_added'),
             ),
           };
         });
         return;
       }
-      case 'chat.member_joined':
-      case 'chat.member_left':
-      case 'chat.member_role_changed':
-        if (event['userId'] === userId && type === 'chat.member_left') void loadRooms();
+      case 'member_joined':
+      case 'member_left':
+      case 'member_role_changed':
+        if (event['userId'] === userId && type === 'member_left') void loadRooms();
         else void loadMembers(roomId);
         return;
-      case 'chat.room_renamed':
-      case 'chat.room_topic_set':
-      case 'chat.room_archived':
-      case 'chat.room_created':
+      case 'room_renamed':
+      case 'room_topic_set':
+      case 'room_archived':
+      case 'room_created':
         void loadRooms();
         return;
       default:

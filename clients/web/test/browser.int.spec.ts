@@ -1,0 +1,269 @@
+/**
+ * Veche as two people use it, in Debian's Chromium driven by playwright-core, against the real local
+ * fleet (gateway, chat, mailer, WAMP router, PostgreSQL, RabbitMQ): both register and verify through
+ * the SMTP sink, log in, Alice creates a room and invites Bob, they exchange messages, see typing and
+ * read ticks, Alice uploads an image, and Bob goes offline and comes back to find every message (and
+ * his own queued one sent). Screenshots of the main screens go to test/artifacts/.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { startFleet, type Fleet } from './support/fleet.ts';
+import { gradientPng } from './support/png.ts';
+
+const executablePath = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+const artifacts = path.join(import.meta.dirname, 'artifacts');
+// The flags this machine needs (see the env notes): no sandbox as root, no calls home.
+const chromiumArgs = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const run = Math.random().toString(36).slice(2, 8);
+const password = 'correct horse battery staple';
+const alice = { name: 'Alice Smith', email: `alice.${run}@example.com` };
+const bob = { name: `Bob ${run}`, email: `bob.${run}@example.com` };
+const roomName = 'Design review';
+
+async function shot(page: Page, name: string) {
+  await page.screenshot({ path: path.join(artifacts, `${name}.png`) });
+}
+
+async function register(page: Page, origin: string, who: { name: string; email: string }) {
+  await page.goto(`${origin}/register`);
+  await page.getByLabel('Display name').fill(who.name);
+  await page.getByLabel('E-mail').fill(who.email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.getByText('Check your inbox').waitFor();
+}
+
+async function logIn(page: Page, origin: string, who: { email: string }) {
+  await page.goto(`${origin}/login`);
+  await page.getByLabel('E-mail').fill(who.email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('navigation', { name: 'Rooms' }).waitFor({ state: 'attached' });
+}
+
+const timeline = (page: Page) => page.locator('ol.timeline');
+
+describe(
+  'the web client in a browser, against the local fleet',
+  { skip: !existsSync(executablePath) && `no Chromium at ${executablePath}` },
+  () => {
+    let fleet: Fleet;
+    let browser: Browser;
+    let aliceContext: BrowserContext;
+    let bobContext: BrowserContext;
+    let a: Page;
+    let b: Page;
+    const pageErrors: string[] = [];
+    const consoleLines: string[] = [];
+
+    before(async () => {
+      mkdirSync(artifacts, { recursive: true });
+      fleet = await startFleet();
+      browser = await chromium.launch({ executablePath, headless: true, args: chromiumArgs });
+      aliceContext = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US' });
+      // Bob is on a phone.
+      bobContext = await browser.newContext({
+        viewport: { width: 390, height: 844 },
+        locale: 'en-US',
+        deviceScaleFactor: 2,
+      });
+      a = await aliceContext.newPage();
+      b = await bobContext.newPage();
+      for (const [who, page] of [
+        ['alice', a],
+        ['bob', b],
+      ] as const) {
+        page.on('pageerror', (error) => pageErrors.push(`${who}: ${error.message}`));
+        page.on('console', (message) => consoleLines.push(`${who} ${message.type()}: ${message.text()}`));
+      }
+    });
+
+    after(async () => {
+      // The last state of both screens, and what the pages said: the first things to read on a failure.
+      await a?.screenshot({ path: path.join(artifacts, 'last-alice.png') }).catch(() => {});
+      await b?.screenshot({ path: path.join(artifacts, 'last-bob.png') }).catch(() => {});
+      if (process.env['WEB_TEST_VERBOSE']) process.stderr.write(consoleLines.join('\n') + '\n');
+      await browser?.close();
+      await fleet?.stop();
+    });
+
+    it('serves the client at / with /api and /ws behind the same origin', async () => {
+      const page = await fetch(fleet.origin + '/rooms/anything', { headers: { accept: 'text/html' } });
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /<div id="root">/);
+      const ready = await fetch(fleet.origin + '/api/ready');
+      assert.equal(ready.status, 200);
+    });
+
+    it('registers two people and verifies both addresses through the links mailed to them', async () => {
+      await a.goto(`${fleet.origin}/register`);
+      await shot(a, '01-register');
+      await register(a, fleet.origin, alice);
+      await register(b, fleet.origin, bob);
+      await shot(b, '02-register-done-phone');
+      for (const [who, page] of [
+        [alice, a],
+        [bob, b],
+      ] as const) {
+        const link = await fleet.mailLink(who.email, '/verify-email');
+        assert.ok(link.startsWith(fleet.origin), `the link points at this origin: ${link}`);
+        await page.goto(link);
+        await page.getByText('Your e-mail is confirmed').waitFor();
+      }
+      await shot(a, '03-verified');
+    });
+
+    it('logs both in, in English and in Russian', async () => {
+      await a.goto(`${fleet.origin}/login`);
+      await a.getByRole('button', { name: 'Русский' }).click();
+      await a.getByRole('heading', { name: 'С возвращением' }).waitFor();
+      await shot(a, '04-login-ru');
+      await a.getByRole('button', { name: 'English' }).click();
+      await logIn(a, fleet.origin, alice);
+      await logIn(b, fleet.origin, bob);
+      await a.getByText('Pick a room on the left').waitFor();
+      await shot(a, '05-home');
+    });
+
+    it('creates a room, invites Bob, and Bob finds it in his list', async () => {
+      await a.getByRole('button', { name: 'New room' }).click();
+      await a.getByLabel('Room name').fill(roomName);
+      await shot(a, '06-create-room');
+      await a.getByRole('button', { name: 'Create', exact: true }).click();
+      await a.waitForURL(/\/rooms\/[A-Za-z0-9_-]+$/);
+      await a.getByRole('heading', { level: 1, name: roomName }).waitFor();
+      await a.getByRole('button', { name: 'Invite' }).click();
+      await a.getByLabel('Find people by name').fill(bob.name);
+      await a.locator('.user-result', { hasText: bob.name }).click();
+      await a.getByText('Invitation sent').waitFor();
+      await a.keyboard.press('Escape');
+
+      // On the phone the room list is a drawer.
+      await b.getByRole('button', { name: 'Open the room list' }).click();
+      await b.getByRole('link', { name: new RegExp(roomName) }).click();
+      await b.getByRole('heading', { level: 1, name: roomName }).waitFor();
+    });
+
+    it('shows typing, delivers messages both ways, and marks them read', async () => {
+      const aliceBox = a.getByRole('textbox', { name: 'Message' });
+      const bobBox = b.getByRole('textbox', { name: 'Message' });
+      await aliceBox.pressSequentially('Hello Bob', { delay: 20 });
+      await b.getByTestId('typing').getByText(`${alice.name} is typing`).waitFor();
+      await aliceBox.press('Enter');
+      await timeline(b).getByText('Hello Bob').waitFor();
+
+      await bobBox.fill('Hi Alice! Line one');
+      await bobBox.press('Shift+Enter');
+      await bobBox.pressSequentially('and line two');
+      assert.equal(await bobBox.inputValue(), 'Hi Alice! Line one\nand line two');
+      await bobBox.press('Enter');
+      await timeline(a).getByText('and line two').waitFor();
+
+      // Bob has the room open, so Alice's message turns to read, and says by whom.
+      const tick = a.locator('li.message', { hasText: 'Hello Bob' }).getByTestId('tick');
+      await tick.and(a.locator('[data-tick="read"]')).waitFor({ timeout: 20_000 });
+      assert.match((await tick.getAttribute('title')) ?? '', new RegExp(`Read by ${bob.name}`));
+    });
+
+    it('completes a mention and uploads an image that the other side sees', async () => {
+      const aliceBox = a.getByRole('textbox', { name: 'Message' });
+      await aliceBox.pressSequentially('Look at this @Bo');
+      await a.getByRole('option', { name: new RegExp(bob.name) }).waitFor();
+      await aliceBox.press('Enter');
+      assert.equal(await aliceBox.inputValue(), `Look at this @${bob.name} `);
+      await a
+        .getByTestId('file-input')
+        .setInputFiles({ name: 'gradient.png', mimeType: 'image/png', buffer: gradientPng() });
+      await a.locator('.staged-item', { hasText: 'gradient.png' }).waitFor();
+      await a
+        .locator('.staged-item', { hasText: 'Uploading' })
+        .waitFor({ state: 'detached', timeout: 20_000 });
+      // The text still in the box goes with the image, as one message.
+      await aliceBox.press('Enter');
+      await b.locator('.attachment-image img').waitFor({ timeout: 20_000 });
+      await a.locator('.attachment-image img').waitFor({ timeout: 20_000 });
+      await timeline(b).getByText(`@${bob.name}`).first().waitFor();
+      await shot(a, '07-room-desktop');
+      await shot(b, '08-room-phone');
+    });
+
+    it('keeps Bob whole through going offline: the banner, his queued message, every missed one', async () => {
+      await bobContext.setOffline(true);
+      await b.getByTestId('connection-banner').waitFor();
+      const bobBox = b.getByRole('textbox', { name: 'Message' });
+      await bobBox.fill('Written on the train');
+      await bobBox.press('Enter');
+      await b.getByTestId('pending-message').getByText('Written on the train').waitFor();
+      await shot(b, '09-offline-phone');
+
+      const aliceBox = a.getByRole('textbox', { name: 'Message' });
+      for (const n of [1, 2, 3]) {
+        await aliceBox.fill(`While you were away ${n}`);
+        await aliceBox.press('Enter');
+        await timeline(a).getByText(`While you were away ${n}`).waitFor();
+      }
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(
+        await timeline(b).getByText('While you were away').count(),
+        0,
+        'offline Bob received nothing yet',
+      );
+
+      await bobContext.setOffline(false);
+      for (const n of [1, 2, 3])
+        await timeline(b).getByText(`While you were away ${n}`).waitFor({ timeout: 30_000 });
+      await b.getByTestId('connection-banner').waitFor({ state: 'detached', timeout: 30_000 });
+      await timeline(a).getByText('Written on the train').waitFor({ timeout: 30_000 });
+      await b.getByTestId('pending-message').waitFor({ state: 'detached' });
+
+      // Every message exactly once, in order, on both sides.
+      const texts = async (page: Page) =>
+        (await timeline(page).locator('li.message .message-text').allTextContents()).map((t) => t.trim());
+      const expected = [
+        'Hello Bob',
+        'Hi Alice! Line one\nand line two',
+        `Look at this @${bob.name}`,
+        'While you were away 1',
+        'While you were away 2',
+        'While you were away 3',
+        'Written on the train',
+      ];
+      for (const page of [a, b])
+        await timeline(page)
+          .locator('li.message:not(.message-pending)')
+          .nth(expected.length - 1)
+          .waitFor();
+      assert.deepEqual(await texts(b), expected);
+      assert.deepEqual(await texts(a), expected);
+    });
+
+    it('searches, and lists the sessions in settings', async () => {
+      await a.goto(`${fleet.origin}/search`);
+      await a.getByRole('searchbox').fill('away');
+      await a.getByRole('button', { name: 'Search' }).click();
+      await a.locator('.search-hit').first().waitFor({ timeout: 20_000 });
+      await shot(a, '10-search');
+      await a.goto(`${fleet.origin}/settings/sessions`);
+      await a.locator('.session').first().waitFor();
+      await shot(a, '11-sessions');
+      await a.goto(`${fleet.origin}/settings/profile`);
+      await a.getByLabel('Display name').waitFor();
+      await shot(a, '12-profile');
+    });
+
+    it('raised no uncaught errors in either page', () => {
+      assert.deepEqual(pageErrors, []);
+    });
+  },
+);

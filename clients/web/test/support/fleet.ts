@@ -1,0 +1,145 @@
+/**
+ * The real local fleet for browser tests: the development SMTP sink as its own process (the tests read
+ * the verification mails from its HTTP API), then `scripts/fleet/main.ts` on a free port with its own
+ * database and its own RabbitMQ names, so it shares nothing with other fleets running at the same time.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import path from 'node:path';
+
+const root = path.resolve(import.meta.dirname, '../../../..');
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor<T>(
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export interface SinkMail {
+  envelopeTo: string[];
+  subject: string;
+  text: string;
+}
+
+export interface Fleet {
+  origin: string;
+  output: () => string;
+  /** The first link to `path` in a mail to `address`, waiting for the mail to arrive. */
+  mailLink(address: string, linkPath: string, timeoutMs?: number): Promise<string>;
+  stop(): Promise<void>;
+}
+
+function track(child: ChildProcess): { output: () => string; exited: Promise<void> } {
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return { output: () => output, exited };
+}
+
+export async function startFleet(): Promise<Fleet> {
+  const [port, smtpPort, sinkWebPort] = [await freePort(), await freePort(), await freePort()];
+  const sink = spawn(process.execPath, [path.join(root, 'services/mailer/src/dev-sink/main.ts')], {
+    cwd: root,
+    env: {
+      ...process.env,
+      MAIL_SINK_SMTP_PORT: String(smtpPort),
+      MAIL_SINK_WEB_PORT: String(sinkWebPort),
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const sinkLog = track(sink);
+  const sinkUrl = `http://127.0.0.1:${sinkWebPort}`;
+  await waitFor(
+    async () => ((await fetch(`${sinkUrl}/messages.json`).catch(() => undefined))?.ok ? true : undefined),
+    20_000,
+    'the mail sink',
+  );
+
+  const databaseUrl = new URL(
+    process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/veche_test',
+  );
+  databaseUrl.pathname = '/veche_web_test';
+  const names = `webtest_${randomBytes(4).toString('hex')}`;
+  const fleet = spawn(process.execPath, [path.join(root, 'scripts/fleet/main.ts')], {
+    cwd: root,
+    env: {
+      ...process.env,
+      VECHE_PORT: String(port),
+      DATABASE_URL: databaseUrl.toString(),
+      SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+      NO_COLOR: '1',
+      LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn',
+      // This fleet's own RabbitMQ exchanges and queues: a fleet started by another test at the same
+      // time must not consume our events (and send our mails to its sink).
+      GATEWAY_EXCHANGE: `${names}.events`,
+      CHAT_EXCHANGE: `${names}.events`,
+      MAILER_EXCHANGE: `${names}.events`,
+      MAILER_QUEUE: `${names}.mailer`,
+      CHAT_ACCOUNTS_QUEUE: `${names}.chat-accounts`,
+      CHAT_BOT_EXCHANGE: `${names}.bots`,
+      CHAT_BOT_QUEUE: `${names}.chat-bot-replies`,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const fleetLog = track(fleet);
+  await waitFor(
+    () => (fleetLog.output().includes('Veche is running at') ? true : undefined),
+    120_000,
+    'the fleet',
+  ).catch((error: unknown) => {
+    if (fleet.exitCode === null) process.kill(-fleet.pid!, 'SIGKILL');
+    sink.kill('SIGKILL');
+    throw new Error(`the fleet did not start:\n${fleetLog.output()}`, { cause: error });
+  });
+
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    output: fleetLog.output,
+    async mailLink(address, linkPath, timeoutMs = 30_000) {
+      return waitFor(
+        async () => {
+          const mails = (await (await fetch(`${sinkUrl}/messages.json`)).json()) as SinkMail[];
+          for (const mail of mails.filter((m) => m.envelopeTo.includes(address)).reverse()) {
+            const match = new RegExp(`https?://\\S+${linkPath}\\?token=[A-Za-z0-9_%-]+`).exec(mail.text);
+            if (match) return match[0];
+          }
+          return undefined;
+        },
+        timeoutMs,
+        `a mail to ${address} with a ${linkPath} link`,
+      );
+    },
+    async stop() {
+      if (fleet.exitCode === null) {
+        process.kill(-fleet.pid!, 'SIGINT');
+        await Promise.race([fleetLog.exited, new Promise((r) => setTimeout(r, 15_000))]);
+        if (fleet.exitCode === null) process.kill(-fleet.pid!, 'SIGKILL');
+      }
+      sink.kill('SIGTERM');
+      await Promise.race([sinkLog.exited, new Promise((r) => setTimeout(r, 5_000))]);
+    },
+  };
+}
