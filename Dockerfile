@@ -44,11 +44,14 @@ ENV NODE_ENV=production \
     PORT=3000 \
     VECHE_HEALTH_PATH=/ready \
     SERVICE_NAME=${SERVICE}
+# Writable state (the chat's uploads volume) belongs to the unprivileged user; a new named volume
+# copies this ownership on first mount.
+RUN mkdir -p /var/lib/veche && chown node:node /var/lib/veche
 WORKDIR /app
-COPY --from=service-build --chown=node:node /app/package.json /app/pnpm-workspace.yaml ./
-COPY --from=service-build --chown=node:node /app/node_modules/ node_modules/
-COPY --from=service-build --chown=node:node /app/libs/ libs/
-COPY --from=service-build --chown=node:node /app/services/${SERVICE}/ services/${SERVICE}/
+COPY --from=service-build /app/package.json /app/pnpm-workspace.yaml ./
+COPY --from=service-build /app/node_modules/ node_modules/
+COPY --from=service-build /app/libs/ libs/
+COPY --from=service-build /app/services/${SERVICE}/ services/${SERVICE}/
 WORKDIR /app/services/${SERVICE}
 USER node
 EXPOSE 3000
