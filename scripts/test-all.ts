@@ -4,7 +4,7 @@
  * Usage: scripts/test [--skip-static] [filter…]
  */
 import { spawnSync } from 'node:child_process';
-import { ensureServers, PreflightError } from './lib/preflight.ts';
+import { ensureServers, ensureSystemCommands, PreflightError } from './lib/preflight.ts';
 import { runTests } from './run-tests.ts';
 
 const args = process.argv.slice(2);
@@ -45,6 +45,7 @@ if (!skipStatic) {
 step('servers');
 let servers;
 try {
+  ensureSystemCommands({ log: (line) => console.log(`[veche test] ${line}`) });
   servers = await ensureServers({
     databaseUrl: process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/veche_test',
     amqpUrl: process.env['AMQP_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672',

@@ -3,7 +3,10 @@
  * servers when they answer; containers started by testcontainers when they don't and a Docker engine
  * is there; otherwise a clear message and exit within seconds. Never a hang, never a stack trace.
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import pg from 'pg';
 
 export interface Servers {
@@ -130,4 +133,62 @@ export async function ensureServers(options: {
 
 export class PreflightError extends Error {
   override name = 'PreflightError';
+}
+
+/**
+ * Debian packages the deployment tests run for real (nginx, certbot, pebble, shellcheck…), by the
+ * command each provides. The docker client is only checked: its package would bring an engine too.
+ */
+export const systemCommands: Record<string, string> = {
+  nginx: 'nginx',
+  certbot: 'certbot',
+  pebble: 'pebble',
+  'pebble-challtestsrv': 'pebble',
+  shellcheck: 'shellcheck',
+  openssl: 'openssl',
+  envsubst: 'gettext-base',
+};
+
+function onPath(command: string): boolean {
+  const dirs = `${process.env['PATH'] ?? ''}:/usr/sbin:/sbin`.split(':');
+  return dirs.some((dir) => dir !== '' && existsSync(path.join(dir, command)));
+}
+
+/**
+ * Installs the missing system packages with apt-get when running as root (as CI does on this kind of
+ * machine), unless VECHE_NO_APT=1; otherwise fails with the command to run. Never skips silently.
+ */
+export function ensureSystemCommands(options: {
+  log: (line: string) => void;
+  commands?: Record<string, string>;
+}): void {
+  const commands = options.commands ?? systemCommands;
+  const missing = () => Object.keys(commands).filter((c) => !onPath(c));
+  const packagesFor = (names: string[]) => [...new Set(names.map((c) => commands[c]!))];
+  let absent = missing();
+  if (!onPath('docker')) {
+    options.log('the docker client is not installed: the stack tests need `docker stack config` (no engine)');
+  }
+  if (absent.length === 0) return;
+  const packages = packagesFor(absent);
+  const command = `apt-get update && apt-get install -y ${packages.join(' ')}`;
+  const canInstall = process.getuid?.() === 0 && onPath('apt-get') && process.env['VECHE_NO_APT'] !== '1';
+  if (canInstall) {
+    options.log(`installing ${packages.join(', ')} (for ${absent.join(', ')}) with apt-get…`);
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const update = spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+    const install =
+      update.status === 0
+        ? spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], {
+            stdio: 'inherit',
+            env,
+          })
+        : update;
+    absent = missing();
+    if (install.status === 0 && absent.length === 0) return;
+  }
+  throw new PreflightError(
+    `Missing ${absent.join(', ')} (Debian packages ${packagesFor(absent).join(', ')}), needed by the deployment tests.\n` +
+      `Install them with:\n  ${command}${canInstall ? '\n(the automatic install above failed)' : ''}`,
+  );
 }
