@@ -12,6 +12,7 @@ import type {
   RpcRoute,
 } from '@veche/contracts';
 import { request } from './http.ts';
+import { place } from './place.ts';
 
 type AnyRoute =
   | (typeof authRoutes)[number]
@@ -25,31 +26,6 @@ export type UrlOf<M extends Method> = Extract<RpcRoutes, { method: M }>['url'];
 export type RouteFor<M extends Method, U extends string> = Extract<RpcRoutes, { method: M; url: U }>;
 /** `unknown` (no input) becomes an optional empty object. */
 type InputOf<R extends RpcRoutes> = unknown extends RouteInput<R> ? Record<string, never> : RouteInput<R>;
-
-/** Splits a route's merged input into path, query (GET, DELETE) and body (the rest) as the gateway expects. */
-export function place(
-  method: string,
-  url: string,
-  input: Record<string, unknown>,
-): {
-  path: string;
-  query: Record<string, string | number | boolean | undefined>;
-  body: Record<string, unknown> | undefined;
-} {
-  const rest: Record<string, unknown> = { ...input };
-  const path = url.replace(/:(\w+)/g, (_whole, name: string) => {
-    const value = rest[name];
-    delete rest[name];
-    if (typeof value !== 'string' && typeof value !== 'number')
-      throw new TypeError(`missing path parameter ${name}`);
-    if (value === '') throw new TypeError(`empty path parameter ${name}`);
-    return encodeURIComponent(value);
-  });
-  if (method === 'GET' || method === 'DELETE') {
-    return { path, query: rest as Record<string, string | number | boolean | undefined>, body: undefined };
-  }
-  return { path, query: {}, body: rest };
-}
 
 export function call<M extends Method, U extends UrlOf<M>>(
   method: M,

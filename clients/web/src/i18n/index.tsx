@@ -5,17 +5,12 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { en, type MessageKey } from './en.ts';
 import { ru } from './ru.ts';
+import { format } from './format.ts';
 
 export type Locale = 'en' | 'ru';
 export const locales: readonly Locale[] = ['en', 'ru'];
 const dictionaries: Record<Locale, Record<MessageKey, string>> = { en, ru };
 const storageKey = 'veche.locale';
-
-export function format(template: string, values: Record<string, string | number> = {}): string {
-  return template.replace(/\{(\w+)\}/g, (whole, name: string) =>
-    name in values ? String(values[name]) : whole,
-  );
-}
 
 export function initialLocale(): Locale {
   const saved = localStorage.getItem(storageKey);

@@ -6,6 +6,7 @@
 import { auth } from '../api/endpoints.ts';
 import { ApiError, useTokenSource } from '../api/http.ts';
 import type { Tokens } from '../api/types.ts';
+import { refreshDelay } from './refresh.ts';
 
 export interface SessionState {
   userId: string;
@@ -16,11 +17,6 @@ export interface SessionState {
 }
 
 const storageKey = 'veche.session';
-
-/** When to refresh a token that lives `expiresInMs`: a minute early, or at 80 % when shorter. */
-export function refreshDelay(expiresInMs: number): number {
-  return Math.max(1_000, Math.min(expiresInMs - 60_000, expiresInMs * 0.8));
-}
 
 function load(): SessionState | undefined {
   try {

@@ -100,7 +100,8 @@ function RoomHeader({
           {roomTitle(view, names, t)}
         </h1>
         <p className="room-topic">
-          {view.room.topic || `${view.room.memberCount} · ${online} ${t('members.online')}`}
+          {view.room.topic ||
+            `${t('room.memberCount', { count: view.room.memberCount })} · ${online} ${t('members.online')}`}
         </p>
       </div>
       <div className="room-actions">
@@ -440,7 +441,9 @@ function MessageItem({
               data-tick={tick.tick}
               tabIndex={0}
             >
-              {tick.tick === 'sent' ? '✓' : '✓✓'}
+              <span className="tick-glyph" aria-hidden="true">
+                {tick.tick === 'sent' ? '✓' : '✓✓'}
+              </span>
               <span className="tick-label">{tickLabel}</span>
             </span>
           </div>

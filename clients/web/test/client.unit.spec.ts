@@ -1,0 +1,68 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { place } from '../src/api/place.ts';
+import { en } from '../src/i18n/en.ts';
+import { format } from '../src/i18n/format.ts';
+import { ru } from '../src/i18n/ru.ts';
+import { refreshDelay } from '../src/session/refresh.ts';
+
+describe('route placement', () => {
+  it('fills path parameters (encoded) and sends the rest as query for GET and DELETE', () => {
+    assert.deepEqual(place('GET', '/rooms/:roomId/messages', { roomId: 'a b', after: 5, limit: 100 }), {
+      path: '/rooms/a%20b/messages',
+      query: { after: 5, limit: 100 },
+      body: undefined,
+    });
+    assert.deepEqual(
+      place('DELETE', '/rooms/:roomId/messages/:messageId/reactions/:emoji', {
+        roomId: 'r',
+        messageId: 'm',
+        emoji: '👍',
+      }),
+      {
+        path: '/rooms/r/messages/m/reactions/%F0%9F%91%8D',
+        query: {},
+        body: undefined,
+      },
+    );
+  });
+
+  it('sends the rest as the body otherwise', () => {
+    assert.deepEqual(place('POST', '/rooms/:roomId/invite', { roomId: 'r', userId: 'u' }), {
+      path: '/rooms/r/invite',
+      query: {},
+      body: { userId: 'u' },
+    });
+  });
+
+  it('refuses a missing or empty path parameter instead of calling a wrong URL', () => {
+    assert.throws(() => place('POST', '/rooms/:roomId/join', {}), /missing path parameter roomId/);
+    assert.throws(() => place('POST', '/rooms/:roomId/join', { roomId: '' }), /empty path parameter roomId/);
+  });
+});
+
+describe('token refresh schedule', () => {
+  it('refreshes a minute before expiry, at 80 % for short lifetimes, never sooner than a second', () => {
+    assert.equal(refreshDelay(15 * 60_000), 14 * 60_000);
+    assert.equal(refreshDelay(60_000), 48_000);
+    assert.equal(refreshDelay(500), 1_000);
+  });
+});
+
+describe('translations', () => {
+  const placeholders = (text: string) => [...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+
+  it('Russian has every English string, none empty, with the same placeholders', () => {
+    assert.deepEqual(Object.keys(ru).sort(), Object.keys(en).sort());
+    for (const [key, english] of Object.entries(en)) {
+      const russian = ru[key as keyof typeof en];
+      assert.ok(russian.trim().length > 0, `${key} is empty in Russian`);
+      assert.deepEqual(placeholders(russian), placeholders(english), `${key} placeholders differ`);
+    }
+  });
+
+  it('fills placeholders and leaves unknown ones visible', () => {
+    assert.equal(format('{a} and {b}', { a: 'Ann', b: 2 }), 'Ann and 2');
+    assert.equal(format('{a} and {c}', { a: 'Ann' }), 'Ann and {c}');
+  });
+});
