@@ -16,14 +16,23 @@ before(async () => {
   h = await startHarness(import.meta.filename, { overrides: { ATTACHMENT_MAX_BYTES: 300_000 } });
   const address = h.app.http!.server.address();
   base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  ({ roomId } = await h.call<{ roomId: string }>('uploader', 'createRoom', { name: 'Files', visibility: 'private' }));
+  ({ roomId } = await h.call<{ roomId: string }>('uploader', 'createRoom', {
+    name: 'Files',
+    visibility: 'private',
+  }));
   await h.call('uploader', 'inviteMember', { roomId, userId: 'friend' });
 });
 after(() => h.close());
 
 const as = (userId: string) => ({ 'x-veche-actor': signActor({ userId, role: 'user' }, secret) });
 
-function upload(userId: string | undefined, body: Blob, filename: string, room = roomId, headers: Record<string, string> = {}) {
+function upload(
+  userId: string | undefined,
+  body: Blob,
+  filename: string,
+  room = roomId,
+  headers: Record<string, string> = {},
+) {
   const form = new FormData();
   form.append('file', body, filename);
   return fetch(`${base}/rooms/${room}/attachments`, {
@@ -34,18 +43,33 @@ function upload(userId: string | undefined, body: Blob, filename: string, room =
 }
 
 it('an image is stored with a thumbnail and only members download it', async () => {
-  const png = await sharp({ create: { width: 800, height: 600, channels: 3, background: '#3366cc' } }).png().toBuffer();
-  const response = await upload('uploader', new Blob([new Uint8Array(png)], { type: 'image/png' }), '../../evil\u0001name.png');
+  const png = await sharp({ create: { width: 800, height: 600, channels: 3, background: '#3366cc' } })
+    .png()
+    .toBuffer();
+  const response = await upload(
+    'uploader',
+    new Blob([new Uint8Array(png)], { type: 'image/png' }),
+    '../../evil\u0001name.png',
+  );
   assert.equal(response.status, 201);
-  const attachment = (await response.json()) as { attachmentId: string; filename: string; size: number; hasThumbnail: boolean };
+  const attachment = (await response.json()) as {
+    attachmentId: string;
+    filename: string;
+    size: number;
+    hasThumbnail: boolean;
+  };
   assert.equal(attachment.hasThumbnail, true);
   assert.equal(attachment.size, png.length);
   assert.equal(attachment.filename, 'evilname.png');
-  const download = await fetch(`${base}/rooms/${roomId}/attachments/${attachment.attachmentId}`, { headers: as('friend') });
+  const download = await fetch(`${base}/rooms/${roomId}/attachments/${attachment.attachmentId}`, {
+    headers: as('friend'),
+  });
   assert.equal(download.status, 200);
   assert.deepEqual(Buffer.from(await download.arrayBuffer()), png);
   assert.equal(download.headers.get('x-content-type-options'), 'nosniff');
-  const thumb = await fetch(`${base}/rooms/${roomId}/attachments/${attachment.attachmentId}/thumbnail`, { headers: as('friend') });
+  const thumb = await fetch(`${base}/rooms/${roomId}/attachments/${attachment.attachmentId}/thumbnail`, {
+    headers: as('friend'),
+  });
   assert.equal(thumb.headers.get('content-type'), 'image/webp');
   const meta = await sharp(Buffer.from(await thumb.arrayBuffer())).metadata();
   assert.equal(meta.width, 320);
@@ -55,24 +79,44 @@ it('an image is stored with a thumbnail and only members download it', async () 
     [{ 'x-veche-actor': signActor({ userId: 'friend', role: 'user' }, 'another-secret-0123456789') }, 401],
     [{ 'x-veche-actor': signActor({ userId: 'friend', role: 'user' }, secret, -10) }, 401],
   ] as const) {
-    const refused = await fetch(`${base}/rooms/${roomId}/attachments/${attachment.attachmentId}`, { headers });
+    const refused = await fetch(`${base}/rooms/${roomId}/attachments/${attachment.attachmentId}`, {
+      headers,
+    });
     assert.equal(refused.status, status);
     const body = (await refused.json()) as { error: { code: string } };
     assert.ok(body.error.code);
   }
   // Attached to a message: its metadata travels with the message.
-  await h.call('uploader', 'postMessage', { roomId, text: 'a picture', idempotencyKey: 'p', attachments: [attachment.attachmentId] });
-  const page = await h.call<{ messages: { attachments: { attachmentId: string }[] }[] }>('friend', 'listMessages', { roomId });
+  await h.call('uploader', 'postMessage', {
+    roomId,
+    text: 'a picture',
+    idempotencyKey: 'p',
+    attachments: [attachment.attachmentId],
+  });
+  const page = await h.call<{ messages: { attachments: { attachmentId: string }[] }[] }>(
+    'friend',
+    'listMessages',
+    { roomId },
+  );
   assert.equal(page.messages[0]!.attachments[0]!.attachmentId, attachment.attachmentId);
   // Nobody attaches a file they did not upload.
   await assert.rejects(
-    h.call('friend', 'postMessage', { roomId, text: 'mine now', idempotencyKey: 'q', attachments: [attachment.attachmentId] }),
+    h.call('friend', 'postMessage', {
+      roomId,
+      text: 'mine now',
+      idempotencyKey: 'q',
+      attachments: [attachment.attachmentId],
+    }),
     (error: { code: string }) => error.code === 'validation',
   );
 });
 
 it('size, type and content limits; non-members cannot upload', async () => {
-  const big = await upload('uploader', new Blob([new Uint8Array(400_000)], { type: 'application/zip' }), 'big.zip');
+  const big = await upload(
+    'uploader',
+    new Blob([new Uint8Array(400_000)], { type: 'application/zip' }),
+    'big.zip',
+  );
   assert.equal(big.status, 400);
   assert.match(((await big.json()) as { error: { message: string } }).error.message, /too large/);
   const exe = await upload('uploader', new Blob(['MZ'], { type: 'application/x-msdownload' }), 'x.exe');
@@ -83,7 +127,11 @@ it('size, type and content limits; non-members cannot upload', async () => {
   assert.equal(outsider.status, 404);
   const badRoom = await upload('uploader', new Blob(['hi'], { type: 'text/plain' }), 'hi.txt', '..%2F..');
   assert.equal(badRoom.status, 400);
-  const notMultipart = await fetch(`${base}/rooms/${roomId}/attachments`, { method: 'POST', body: '{}', headers: { ...as('uploader'), 'content-type': 'application/json' } });
+  const notMultipart = await fetch(`${base}/rooms/${roomId}/attachments`, {
+    method: 'POST',
+    body: '{}',
+    headers: { ...as('uploader'), 'content-type': 'application/json' },
+  });
   assert.equal(notMultipart.status, 400);
   const text = await upload('uploader', new Blob(['hello'], { type: 'text/plain' }), 'hello.txt');
   assert.equal(text.status, 201);
