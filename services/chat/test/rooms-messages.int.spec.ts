@@ -93,6 +93,43 @@ describe('rooms and messages', () => {
     );
   });
 
+  it('a client that drops and reconnects catches up on every missed message exactly once, in order', async () => {
+    const alice = await h.user('ali12');
+    let bob = await h.user('bob12');
+    const { roomId } = await h.call<{ roomId: string }>('ali12', 'createRoom', {
+      name: 'Gap',
+      visibility: 'public',
+    });
+    await h.call('bob12', 'joinRoom', { roomId });
+    await h.call('ali12', 'postMessage', { roomId, text: 'before', idempotencyKey: 'b' });
+    await eventually(() => bob.ofType('message_posted', roomId).length === 1, {
+      message: 'bob got the first',
+    });
+    const seen = new Map<number, string>();
+    for (const event of bob.events.filter((e) => e.roomId === roomId)) seen.set(event.seq!, event.type);
+    const lastSeen = Math.max(...seen.keys());
+    bob.close();
+    for (let i = 0; i < 10; i += 1)
+      await h.call('ali12', 'postMessage', { roomId, text: `missed ${i}`, idempotencyKey: `m${i}` });
+    bob = await h.user('bob12');
+    const sync = await h.call<{ rooms: { roomId: string; lastSeq: number; unread: number }[] }>(
+      'bob12',
+      'sync',
+    );
+    const state = sync.rooms.find((r) => r.roomId === roomId)!;
+    assert.equal(state.lastSeq, lastSeen + 10);
+    assert.equal(state.unread, 11);
+    const missed = await h.call<Page>('bob12', 'listMessages', { roomId, after: lastSeen, limit: 100 });
+    assert.deepEqual(
+      missed.messages.map((m) => [m.seq, m.text]),
+      Array.from({ length: 10 }, (_, i) => [lastSeen + 1 + i, `missed ${i}`]),
+    );
+    await h.call('ali12', 'postMessage', { roomId, text: 'after', idempotencyKey: 'a' });
+    await eventually(() => bob.ofType('message_posted', roomId).length === 1, { message: 'live again' });
+    assert.equal(bob.ofType('message_posted', roomId)[0]!.seq, lastSeen + 11);
+    alice.close();
+  });
+
   it('a retried post with the same idempotency key never creates a second message', async () => {
     const { roomId } = await h.call<{ roomId: string }>('dave2', 'createRoom', {
       name: 'Retry',
