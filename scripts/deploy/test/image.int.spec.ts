@@ -166,6 +166,39 @@ describe('Dockerfile', () => {
       }
     });
 
+    it('builds the web client as the nginx stage does, with hashed assets under /assets/', () => {
+      const web = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
+      assert.match(
+        web,
+        /pnpm install --offline --frozen-lockfile --store-dir \/pnpm\/store --filter "\$\{WEB_PACKAGE\}\.\.\."/,
+      );
+      assert.match(web, /pnpm --filter "\$\{WEB_PACKAGE\}" build/);
+      assert.match(web, /^ARG WEB_PACKAGE=@veche\/web$/m);
+      const copy = path.join(tempDir('image-web'), 'app');
+      cpSync(context, copy, { recursive: true, filter: (source) => !source.includes('/node_modules') });
+      const store = process.env['PNPM_STORE_DIR']!;
+      const install = run(
+        'pnpm',
+        ['install', '--offline', '--frozen-lockfile', '--store-dir', store, '--filter', '@veche/web...'],
+        { CI: 'true' },
+        copy,
+      );
+      assert.equal(install.status, 0, install.stderr);
+      const build = run('pnpm', ['--filter', '@veche/web', 'build'], { CI: 'true' }, copy);
+      assert.equal(build.status, 0, build.stdout + build.stderr);
+      const index = readFileSync(path.join(copy, 'clients/web/dist/index.html'), 'utf8');
+      const assets = [...index.matchAll(/(?:src|href)="\/assets\/([^"]+)"/g)].map((m) => m[1]!);
+      assert.ok(assets.length > 0, index);
+      for (const asset of assets) {
+        assert.match(
+          asset,
+          /-[A-Za-z0-9_-]{8}\.(js|css)$/,
+          'content-hashed, so nginx may cache it for a year',
+        );
+        assert.ok(existsSync(path.join(copy, 'clients/web/dist/assets', asset)));
+      }
+    });
+
     it('starts the mailer from the installed tree and stops it gracefully on SIGTERM', async () => {
       const copy = path.join(tempDir('image-run'), 'app');
       cpSync(context, copy, { recursive: true, filter: (source) => !source.includes('/node_modules') });
