@@ -37,7 +37,7 @@ function servedCertificate(port: number, ca?: string): Promise<Served> {
       { host: '127.0.0.1', port, servername: domain, rejectUnauthorized: false, ...(ca ? { ca } : {}) },
       () => {
         const cert = socket.getPeerCertificate();
-        resolve({ issuer: cert.issuer.CN ?? '', serial: cert.serialNumber, authorized: socket.authorized });
+        resolve({ issuer: String(cert.issuer.CN ?? ''), serial: cert.serialNumber, authorized: socket.authorized });
         socket.end();
       },
     );
