@@ -94,7 +94,10 @@ it('every procedure refuses hostile kwargs with a validation error', async () =>
     }
     const schema = procedureSchemas[procedure]!;
     const inputSchema = (
-      schema.properties as Record<string, { properties: Record<string, unknown>; required?: string[] }>
+      schema.properties as unknown as Record<
+        string,
+        { properties: Record<string, unknown>; required?: string[] }
+      >
     )['input']!;
     const fields = Object.keys(inputSchema.properties);
     const required = new Set(inputSchema.required ?? []);
