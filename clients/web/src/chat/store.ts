@@ -272,6 +272,16 @@ export function createChatStore(userId: string, log: (message: string, error?: u
     }
   }
 
+  /** Re-reads the newest page: edits, deletions and reactions made while this client was away. */
+  async function refreshLatest(roomId: string) {
+    try {
+      const page = await chat.history(roomId, undefined, pageSize);
+      setRoom(roomId, (v) => ({ messages: mergeMessages(v.messages, page.messages) }));
+    } catch (error) {
+      log(`latest page of ${roomId} not refreshed`, error);
+    }
+  }
+
   function mergeReceipts(held: readonly Receipt[], fresh: readonly Receipt[]): Receipt[] {
     const byUser = new Map(held.map((r) => [r.userId, r]));
     for (const r of fresh) {
@@ -537,7 +547,10 @@ export function createChatStore(userId: string, log: (message: string, error?: u
       await Promise.all(
         Object.values(state.rooms)
           .filter((v) => v.loaded)
-          .map((v) => catchUp(v.room.roomId)),
+          .map(async (v) => {
+            await catchUp(v.room.roomId);
+            await refreshLatest(v.room.roomId);
+          }),
       );
       void flush();
     },
