@@ -117,7 +117,7 @@ export function createBotReplyConsumer(options: {
  * The integration events on `veche.events`: the log's own events, at least once (checkpoint after the
  * broker's confirms). `chat.message_posted` goes out only for messages that notify someone (mentions,
  * direct messages): that is what its consumers act on, and publishing every message would make the
- * broker's per-message cost (~130 µs of CPU here) the ceiling of the chat's write path. ADR 0007.
+ * broker's per-message cost (~130 µs of CPU here) the ceiling of the chat's write path. ADR 0010.
  */
 export function createIntegrationRelay(options: {
   database: Database<unknown>;

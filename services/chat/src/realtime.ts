@@ -5,7 +5,7 @@
  * @veche/wamp, it routes a whole batch at once: it reads the rooms' members once per batch (walking the
  * batch backwards so each event reaches exactly the members of that moment, the joiner and the leaver
  * included), and sends each member one publication per batch holding all their events in log order
- * (`{type: 'batch', events}`) instead of one publication per event. See ADR 0007.
+ * (`{type: 'batch', events}`) instead of one publication per event. See ADR 0010.
  */
 import { sql, type Database } from '@veche/db';
 import {
