@@ -18,6 +18,7 @@ import {
   run,
   runOrThrow,
   tempDir,
+  withSbin,
   writeFile,
   type NginxSite,
 } from './support/system.ts';
@@ -37,7 +38,11 @@ function servedCertificate(port: number, ca?: string): Promise<Served> {
       { host: '127.0.0.1', port, servername: domain, rejectUnauthorized: false, ...(ca ? { ca } : {}) },
       () => {
         const cert = socket.getPeerCertificate();
-        resolve({ issuer: String(cert.issuer.CN ?? ''), serial: cert.serialNumber, authorized: socket.authorized });
+        resolve({
+          issuer: String(cert.issuer.CN ?? ''),
+          serial: cert.serialNumber,
+          authorized: socket.authorized,
+        });
         socket.end();
       },
     );
@@ -252,31 +257,39 @@ describe("Let's Encrypt flow with pebble, certbot and nginx", () => {
     assert.doesNotMatch(sync.stderr, /reloaded/);
   });
 
-  it('renews, and nginx serves the new certificate without dropping a request in flight', async () => {
+  it('renews, and the watching nginx serves the new certificate without dropping a request in flight', async () => {
     const before = await servedCertificate(site.httpsPort, pebbleRoot);
-    const ca = pebbleRoot;
-    let finishedAt = 0;
-    const inFlight = fetchText(`https://127.0.0.1:${site.httpsPort}/api/slow`, ca, domain).finally(
-      () => (finishedAt = Date.now()),
+    // The nginx container's background watcher, as it runs in production (every second here).
+    const watcher = startProcess(
+      path.join(nginxBin, 'veche-tls-sync'),
+      ['--watch', '1'],
+      withSbin({ ...process.env, ...certbotEnv }),
     );
-    await new Promise((r) => setTimeout(r, 300));
+    try {
+      let finishedAt = 0;
+      const inFlight = fetchText(`https://127.0.0.1:${site.httpsPort}/api/slow`, pebbleRoot, domain).finally(
+        () => (finishedAt = Date.now()),
+      );
+      await new Promise((r) => setTimeout(r, 300));
 
-    const renewed = run(
-      path.join(nginxBin, 'veche-certbot'),
-      ['--once', '--', ...certbotArgs, '--force-renewal', '--no-random-sleep-on-renew'],
-      certbotEnv,
-    );
-    assert.equal(renewed.status, 0, `${renewed.stdout}\n${renewed.stderr}`);
-    assert.match(renewed.stderr, /renewing the certificate/);
-    const sync = run(path.join(nginxBin, 'veche-tls-sync'), ['--once'], certbotEnv);
-    const reloadedAt = Date.now();
-    assert.match(sync.stderr, /nginx reloaded/);
+      const renewed = run(
+        path.join(nginxBin, 'veche-certbot'),
+        ['--once', '--', ...certbotArgs, '--force-renewal', '--no-random-sleep-on-renew'],
+        certbotEnv,
+      );
+      assert.equal(renewed.status, 0, `${renewed.stdout}\n${renewed.stderr}`);
+      assert.match(renewed.stderr, /renewing the certificate/);
 
-    const after = await eventuallyServed(site.httpsPort, pebbleRoot, (s) => s.serial !== before.serial);
-    assert.ok(after.authorized);
-    const body = await inFlight;
-    assert.match(body, /chunk 39\ndone\n$/, 'the request begun before the reload completed');
-    assert.ok(finishedAt > reloadedAt, 'the request was still in flight when nginx reloaded');
+      const after = await eventuallyServed(site.httpsPort, pebbleRoot, (s) => s.serial !== before.serial);
+      const reloadedAt = Date.now();
+      assert.ok(after.authorized);
+      assert.match(watcher.output(), /nginx reloaded/);
+      const body = await inFlight;
+      assert.match(body, /chunk 39\ndone\n$/, 'the request begun before the reload completed');
+      assert.ok(finishedAt > reloadedAt, 'the request was still in flight when nginx reloaded');
+    } finally {
+      watcher.child.kill('SIGTERM');
+    }
   });
 
   it('refuses to run without the contact e-mail, and documents the staging switch', () => {
