@@ -9,28 +9,23 @@ import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { requireCommands, root, run, tempDir, writeFile } from './support/system.ts';
+import { requireCommands, root, run, runOrThrow, tempDir, writeFile } from './support/system.ts';
 
 const deployScripts = ['init', 'secrets', 'build', 'deploy', 'upgrade', 'status', 'image-install.sh'];
 
-/** Every shell script of the repository: by shebang, or a .sh name, outside dependencies. */
+/** Every shell script of the repository (tracked or new, not ignored): by shebang, or a .sh name. */
 function shellScripts(): string[] {
-  const found: string[] = [];
-  const walk = (dir: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      if (['node_modules', '.git', '.tools', '.veche', 'dist'].includes(entry.name)) continue;
-      const file = path.join(dir, entry.name);
-      if (entry.isDirectory()) walk(file);
-      else if (entry.name.endsWith('.sh')) found.push(file);
-      else if (statSync(file).size < 200_000) {
-        const head = readFileSync(file, 'utf8').slice(0, 40);
-        if (/^#!\s*\/(usr\/)?bin\/(env )?(ba)?sh\b/.test(head)) found.push(file);
-      }
-    }
-  };
-  for (const dir of ['scripts', 'nginx', '.ci', 'vagrant'])
-    if (existsSync(path.join(root, dir))) walk(path.join(root, dir));
-  return found.sort();
+  return runOrThrow('git', ['-C', root, 'ls-files', '-co', '--exclude-standard'])
+    .split('\n')
+    .filter((file) => {
+      const full = path.join(root, file);
+      if (!file || file.includes('node_modules/') || !existsSync(full) || !statSync(full).isFile())
+        return false;
+      if (file.endsWith('.sh')) return true;
+      const head = readFileSync(full).subarray(0, 40).toString('latin1');
+      return /^#!\s*\/(usr\/)?bin\/(env )?(ba)?sh\b/.test(head);
+    })
+    .sort();
 }
 
 // The stand-in docker: state under $FAKE_DOCKER_STATE, every call appended to calls.log.
