@@ -55,8 +55,25 @@ export const gatewayEnvSchema = envSchema({
 export type GatewayConfig = Static<typeof gatewayEnvSchema>;
 
 /** Loads and cross-checks the variables that only make sense together. */
+/**
+ * Per-address limits outside production when unset: in the local fleet every browser, test and
+ * bench reaches the gateway from 127.0.0.1, so production's per-address budgets would lock developers
+ * out. Per-account limits (lockout, mails per address) keep their production values everywhere.
+ */
+export const developmentLimits = {
+  LOGIN_LIMIT_PER_IP: '1000',
+  REGISTER_LIMIT_PER_IP: '1000',
+  MAIL_LIMIT_PER_IP: '1000',
+} as const;
+
 export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env): GatewayConfig {
-  const config = loadConfig(gatewayEnvSchema, source);
+  const withDefaults = { ...source };
+  if (source['NODE_ENV'] !== 'production') {
+    for (const [name, value] of Object.entries(developmentLimits)) {
+      if (!withDefaults[name]) withDefaults[name] = value;
+    }
+  }
+  const config = loadConfig(gatewayEnvSchema, withDefaults);
   const problems: { variable: string; message: string }[] = [];
   if (config.NODE_ENV === 'production' && !config.GATEWAY_TOKEN_SECRET) {
     problems.push({ variable: 'GATEWAY_TOKEN_SECRET', message: 'is required in production' });
