@@ -45,7 +45,7 @@ case "$1 \${2:-}" in
   "service inspect")
     case "$3" in
       veche-registry) [ -f "$state/registry" ] ;;
-      *) echo "" ;;
+      *) cat "$state/update-$3" 2>/dev/null || echo completed ;;
     esac ;;
   "service create") touch "$state/registry" ;;
   "service rollback") ;;
@@ -55,7 +55,8 @@ case "$1 \${2:-}" in
     name=\${*: -2:1}
     cat >"$state/secrets/$name" ;;
   "stack config") exec "$REAL_DOCKER" "$@" ;;
-  "stack deploy" | "stack services" | "stack ps" | "build "* | "push "*) ;;
+  "stack services") printf '%s\n' veche_gateway veche_chat veche_nginx ;;
+  "stack deploy" | "stack ps" | "build "* | "push "*) ;;
   *) echo "fake docker: unexpected: $*" >&2; exit 64 ;;
 esac
 `;
@@ -171,6 +172,35 @@ describe('deployment scripts', () => {
       );
       assert.match(result.stdout, /already in a swarm/);
       assert.ok(log.some((c) => c.startsWith('stack deploy')));
+    });
+
+    it('upgrades with a rolling update and reports a service that swarm rolled back', () => {
+      writeFile(path.join(state, 'calls.log'), '');
+      const ok = run(path.join(root, 'scripts/deploy/upgrade'), ['--skip-build', '--timeout', '5'], env);
+      assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+      assert.match(ok.stdout, /upgraded to v-test/);
+      assert.ok(calls().some((c) => c.startsWith('stack deploy')));
+      writeFile(path.join(state, 'update-veche_chat'), 'rollback_completed');
+      const failed = run(path.join(root, 'scripts/deploy/upgrade'), ['--skip-build', '--timeout', '5'], env);
+      assert.notEqual(failed.status, 0);
+      assert.match(failed.stderr, /did not take for: veche_chat \(rollback_completed\)/);
+      writeFile(path.join(state, 'update-veche_chat'), 'updating');
+      const stuck = run(path.join(root, 'scripts/deploy/upgrade'), ['--skip-build', '--timeout', '1'], env);
+      assert.notEqual(stuck.status, 0);
+      assert.match(stuck.stderr, /still updating after 1s/);
+    });
+
+    it('shows the state of the stack (status is read-only)', () => {
+      writeFile(path.join(state, 'calls.log'), '');
+      const result = run(path.join(root, 'scripts/deploy/status'), [], { ...env, VECHE_DOMAIN: '' });
+      assert.equal(result.status, 0, result.stdout + result.stderr);
+      assert.match(result.stdout, /services of stack veche/);
+      assert.match(result.stdout, /veche_chat: updating/);
+      assert.deepEqual(
+        calls().filter((c) => !/^(info|stack services|stack ps|service inspect)/.test(c)),
+        [],
+        'status changes nothing',
+      );
     });
 
     it('rolls back every Veche service on upgrade --rollback', () => {
