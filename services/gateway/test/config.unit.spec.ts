@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError } from '@veche/config';
+import type { ConfigError } from '@veche/config';
 import { loadGatewayConfig } from '../src/env.ts';
 
 const base = { VECHE_SERVICE_SECRET: 'a service secret of some length' };
