@@ -200,6 +200,17 @@ export function checkStack(stack: Stack, options: CheckOptions): string[] {
       }
     }
 
+    // URLs to other services (WAMP_URL, SMTP_URL, VECHE_INTERNAL_URL_*): a service it can reach.
+    for (const [key, value] of Object.entries(env)) {
+      const host = /^[a-z]+:\/\/(?:[^@/]*@)?([a-z0-9-]+)(?::\d+)?(?:\/|$)/.exec(value)?.[1];
+      if (!host || host === 'localhost' || host === 'postgres' || host === 'rabbitmq') continue;
+      const target = services[host];
+      if (!target) problems.push(`${where}: ${key} names ${host}, which is not a service of the stack`);
+      else if (!list(target.networks).some((n) => networks.includes(n))) {
+        problems.push(`${where}: ${key} names ${host}, which shares no network with it`);
+      }
+    }
+
     // Veche's own services: replicated, health-checked, rolled with automatic rollback, limited.
     if (veche && veche[1] !== 'nginx') {
       const deploy = service.deploy ?? {};

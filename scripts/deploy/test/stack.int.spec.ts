@@ -110,6 +110,19 @@ describe('stack.yml', () => {
     );
   });
 
+  it('catches a service URL naming a service that does not exist or is out of reach', () => {
+    const stack = fresh();
+    (stack.services['mailer']!.environment as Record<string, string>)['SMTP_URL'] = 'smtp://smtp-gone:587';
+    (stack.services['gateway']!.environment as Record<string, string>)['VECHE_INTERNAL_URL_MAILER'] =
+      'http://smtp-relay:3000';
+    const problems = problemsOf(stack).join('\n');
+    assert.match(problems, /service mailer: SMTP_URL names smtp-gone, which is not a service/);
+    assert.match(
+      problems,
+      /service gateway: VECHE_INTERNAL_URL_MAILER names smtp-relay, which shares no network/,
+    );
+  });
+
   it('catches the database or RabbitMQ made reachable from nginx', () => {
     const stack = fresh();
     stack.services['nginx']!.networks = { edge: null, admin: null, backend: null };
