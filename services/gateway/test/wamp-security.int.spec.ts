@@ -146,3 +146,21 @@ describe('a user on the WAMP router', () => {
     client.close();
   });
 });
+
+describe('a router restart', () => {
+  it('the gateway registers its authenticator again, users log in again and forwarding recovers', async () => {
+    const grace = await user('grace');
+    await h.restartRouter();
+    // The gateway's sessions reconnect with growing delay; the authenticator answers again soon after.
+    const client = await eventually(
+      async () => connectUser(h.routerUrl, grace.userId, grace.accessToken).catch(() => undefined),
+      { timeoutMs: 15_000, message: 'a user session after the router restart' },
+    );
+    assert.equal(client.details['authid'], grace.userId);
+    client.close();
+    await eventually(async () => (await h.gateway.ready()).wamp, {
+      timeoutMs: 15_000,
+      message: 'the gateway ready again',
+    });
+  });
+});

@@ -25,6 +25,8 @@ export interface Harness {
   routerUrl: string;
   /** The base URL of the real listener, e.g. http://127.0.0.1:40123 */
   baseUrl: string;
+  /** Stops the router and starts a new one on the same port (a router restart). */
+  restartRouter(downMs?: number): Promise<void>;
   /** The latest event of `type` in the gateway's log for `userId`. */
   lastEvent<T = Record<string, unknown>>(type: string, userId?: string): Promise<T>;
   close(): Promise<void>;
@@ -45,15 +47,17 @@ export async function startHarness(
     level: (process.env['LOG_LEVEL'] as 'silent' | undefined) ?? 'silent',
   });
   const database = await createTestDatabase({ name, poolSize: 8 });
-  const router = await startRouter({
-    log,
-    port: 0,
-    authenticate: composeAuthenticators(
-      serviceAuthenticator(serviceSecret),
-      procedureAuthenticator('veche.gateway.authenticate'),
-    ),
-    guardUnhandledRejections: false,
-  });
+  const startOn = (port: number) =>
+    startRouter({
+      log,
+      port,
+      authenticate: composeAuthenticators(
+        serviceAuthenticator(serviceSecret),
+        procedureAuthenticator('veche.gateway.authenticate'),
+      ),
+      guardUnhandledRejections: false,
+    });
+  let router = await startOn(0);
   const config = loadGatewayConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
@@ -82,6 +86,12 @@ export async function startHarness(
     database,
     routerUrl: router.url,
     baseUrl: `http://127.0.0.1:${port}`,
+    async restartRouter(downMs = 300) {
+      const { port } = router;
+      await router.close();
+      await new Promise((resolve) => setTimeout(resolve, downMs));
+      router = await startOn(port);
+    },
     async lastEvent<T>(type: string, userId?: string) {
       const { rows } = await sql<{ data: T }>`
         select data from events where type = ${type}
