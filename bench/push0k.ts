@@ -51,6 +51,15 @@ const log = createLogger({ service: 'bench', level: 'warn' });
 const tag = `bench_push0k_${randomBytes(4).toString('hex')}`;
 const databaseUrl = testDatabaseUrl();
 const children: ChildProcess[] = [];
+const childNames = new Map<ChildProcess, string>();
+
+/** CPU seconds a process has used so far (user + system), from /proc. */
+async function cpuSeconds(pid: number | undefined): Promise<number> {
+  if (pid === undefined) return NaN;
+  const { readFile } = await import('node:fs/promises');
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
 
 function start(name: string, script: string, env: Record<string, string>, ready: RegExp): Promise<string> {
   // PUSH0K_PROFILE=<dir> writes a CPU profile of each child process there (where the time goes).
@@ -62,6 +71,7 @@ function start(name: string, script: string, env: Record<string, string>, ready:
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   children.push(child);
+  childNames.set(child, name);
   return new Promise((resolve, reject) => {
     let buffer = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -157,6 +167,8 @@ process.stdout.write(
 );
 let exitCode = 0;
 try {
+  const cpuBefore = await Promise.all(children.map((child) => cpuSeconds(child.pid)));
+  const ownBefore = process.cpuUsage();
   const result = await runPush0k({
     users,
     roomId,
@@ -172,6 +184,12 @@ try {
     },
   });
   const seconds = result.totalMs / 1000;
+  const cpuAfter = await Promise.all(children.map((child) => cpuSeconds(child.pid)));
+  const own = process.cpuUsage(ownBefore);
+  const cpu = [
+    ...children.map((child, i) => `${childNames.get(child)} ${(cpuAfter[i]! - cpuBefore[i]!).toFixed(1)} s`),
+    `bench clients ${((own.user + own.system) / 1e6).toFixed(1)} s`,
+  ];
   const operations = result.messages + 2 * result.deliveriesExpected + 2 * result.deliveriesExpected;
   const lines = [
     `total time                ${seconds.toFixed(1)} s (posts finished at ${(result.postsDoneMs / 1000).toFixed(1)} s)`,
@@ -181,6 +199,7 @@ try {
     `lost / duplicated         ${result.lost} / ${result.duplicated} (out of order: ${result.outOfOrder})`,
     `receipts                  ${result.receiptCalls.toLocaleString()} receipt calls; every mark persisted at seq ${result.lastSeq}: ${result.receiptsPersisted}`,
     `push0k-style operations   ${operations.toLocaleString()} (posts + deliveries + receipts, each counted as push0k did) = ${Math.round(operations / seconds).toLocaleString()} ops/s`,
+    `CPU used during the run    ${cpu.join(', ')} (PostgreSQL and RabbitMQ not counted; load average ${(await import('node:os')).loadavg()[0]!.toFixed(1)})`,
     `target                    under 43 s with nothing lost or duplicated: ${seconds < 43 && result.lost === 0 && result.duplicated === 0 && result.receiptsPersisted ? 'MET' : 'NOT MET'}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
