@@ -5,6 +5,7 @@
  * `stream` routes as raw HTTP to the owning service with a signed actor header.
  */
 import { randomUUID } from 'node:crypto';
+import { Transform } from 'node:stream';
 import fastifyHelmet from '@fastify/helmet';
 import fastifyReplyFrom from '@fastify/reply-from';
 import fastifySwagger from '@fastify/swagger';
@@ -160,6 +161,20 @@ export function isDependencyDown(error: unknown): boolean {
   return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
     message,
   );
+}
+
+/** Passes a streamed body through, failing it once it exceeds `limit` bytes (chunked uploads). */
+function limitStream(source: NodeJS.ReadableStream, limit: number): Transform {
+  let seen = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      seen += chunk.length;
+      if (seen > limit) callback(new Error(`body over ${limit} bytes`));
+      else callback(null, chunk);
+    },
+  });
+  source.on('error', (error: Error) => counter.destroy(error));
+  return source.pipe(counter);
 }
 
 function sendError(reply: FastifyReply, error: VecheError, status?: number): FastifyReply {
@@ -395,7 +410,21 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
       // Streamed bodies go upstream as they arrive: no parsing here, only the size limit.
       await app.register(async (scope) => {
         scope.removeAllContentTypeParsers();
-        scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+        const limit = route.bodyLimit ?? options.bodyLimit;
+        scope.addContentTypeParser('*', (request, payload, done) => {
+          const declared = Number(request.headers['content-length'] ?? 0);
+          if (declared > limit) {
+            done(
+              Object.assign(new Error('body too large'), {
+                statusCode: 413,
+                code: 'FST_ERR_CTP_BODY_TOO_LARGE',
+              }),
+              undefined,
+            );
+            return;
+          }
+          done(null, limitStream(payload, limit));
+        });
         scope.route({
           method: route.method,
           url,

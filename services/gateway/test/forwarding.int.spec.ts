@@ -250,12 +250,19 @@ describe('stream routes', () => {
     });
   });
 
-  it('refuse anonymous callers before reaching the service, and answer 503 when it is down', async () => {
+  it('refuse anonymous callers and oversize uploads before reaching the service, and answer 503 when it is down', async () => {
     const before = seenByUpstream.length;
     const anonymous = await fetch(`${h.baseUrl}/api/test/files/f2`, { method: 'POST', body: 'x' });
     assert.equal(anonymous.status, 401);
     assert.equal(seenByUpstream.length, before);
     const me = await signIn();
+    const tooLarge = await fetch(`${h.baseUrl}/api/test/files/f3`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${me.accessToken}`, 'content-type': 'application/octet-stream' },
+      body: Buffer.alloc(1_100_000),
+    });
+    assert.equal(tooLarge.status, 413);
+    assert.equal(seenByUpstream.length, before);
     const gone = await fetch(`${h.baseUrl}/api/test/gone`, {
       headers: { authorization: `Bearer ${me.accessToken}` },
     });
