@@ -57,6 +57,11 @@ export interface CallOptions {
   timeoutMs?: number;
   /** Default: the current log context's, or a new one. */
   correlationId?: string;
+  /**
+   * How long to wait for a callee to (re-)register when nobody serves the procedure (default: the whole
+   * timeout). The gateway sets it short, so a service that is down answers `unavailable` quickly.
+   */
+  calleeWaitMs?: number;
 }
 
 export interface PublishOptions {
@@ -264,6 +269,7 @@ export async function connectService(options: ServiceConnectionOptions): Promise
     ): Promise<Result> {
       const timeoutMs = callOptions.timeoutMs ?? defaultTimeoutMs;
       const deadline = Date.now() + timeoutMs;
+      const calleeDeadline = Date.now() + (callOptions.calleeWaitMs ?? timeoutMs);
       const correlationId = callOptions.correlationId ?? currentCorrelationId() ?? randomUUID();
       const timedOut = () =>
         unavailable(`${procedure} timed out after ${timeoutMs} ms`, { details: { procedure } });
@@ -289,7 +295,7 @@ export async function connectService(options: ServiceConnectionOptions): Promise
           return (isAutobahnResult(result) ? result.args[0] : result) as Result;
         } catch (error) {
           const noCallee = isAutobahnError(error) && error.error === 'wamp.error.no_such_procedure';
-          const remaining = deadline - Date.now();
+          const remaining = Math.min(deadline, calleeDeadline) - Date.now();
           if (!noCallee || remaining <= 20) throw toVecheError(error, procedure);
           await new Promise((resolve) => setTimeout(resolve, Math.min(pause, remaining - 10)));
           await withTimeout(

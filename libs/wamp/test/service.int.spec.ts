@@ -119,6 +119,16 @@ describe('wamp service client', { timeout: 30_000 }, () => {
     assert.ok(Date.now() - started >= 250, 'it waited for a callee until the deadline');
   });
 
+  it('stops waiting for a callee after calleeWaitMs, well before the timeout', async () => {
+    const started = Date.now();
+    await assert.rejects(
+      caller.call('veche.test.nobody', {}, { timeoutMs: 10_000, calleeWaitMs: 300 }),
+      (error: unknown) => isVecheError(error, 'unavailable'),
+    );
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 250 && elapsed < 2_000, `gave up after ${elapsed} ms`);
+  });
+
   it('waits within the timeout for a procedure that is registered late', async () => {
     const late = caller.call('veche.test.late', {}, { timeoutMs: 5_000 });
     await new Promise((resolve) => setTimeout(resolve, 200));

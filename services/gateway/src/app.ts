@@ -198,6 +198,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         { ...(withUser && principal ? { userId: principal.userId } : {}), ...input },
         {
           timeoutMs: config.FORWARD_TIMEOUT_MS,
+          calleeWaitMs: config.FORWARD_CALLEE_WAIT_MS,
           correlationId: context.correlationId,
         },
       );
@@ -242,6 +243,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     limiter,
     wamp: () => wamp,
     forwardTimeoutMs: config.FORWARD_TIMEOUT_MS,
+    calleeWaitMs: config.FORWARD_CALLEE_WAIT_MS,
     serviceSecret: config.VECHE_SERVICE_SECRET,
     internalUrls: options.internalUrls ?? internalUrlsFromEnv(),
     ready,

@@ -40,6 +40,8 @@ export const gatewayEnvSchema = envSchema({
   BODY_LIMIT_BYTES: env.int({ default: 65_536, minimum: 1024, maximum: 10_485_760 }),
   /** Timeout of forwarded calls to other services. */
   FORWARD_TIMEOUT_MS: env.int({ default: 10_000, minimum: 100, maximum: 120_000 }),
+  /** How long a forwarded call waits for a service that has no procedure registered (down, restarting). */
+  FORWARD_CALLEE_WAIT_MS: env.int({ default: 2_000, minimum: 0, maximum: 120_000 }),
   /** Rate limits: attempts per window (seconds). */
   LOGIN_LIMIT_PER_IP: env.int({ default: 30, minimum: 1 }),
   LOGIN_FAILURES_PER_ACCOUNT: env.int({ default: 5, minimum: 1 }),

@@ -62,6 +62,8 @@ export interface HttpOptions {
   /** The forwarding session; `undefined` answers 503 for forwarded routes. */
   wamp: () => WampService | undefined;
   forwardTimeoutMs: number;
+  /** How long to wait for a callee to appear before answering 503. */
+  calleeWaitMs: number;
   serviceSecret: string;
   /** `VECHE_INTERNAL_URL_<SERVICE>` values, by lower-case service name. */
   internalUrls: Readonly<Record<string, string>>;
@@ -350,7 +352,11 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
         return wamp.call(
           route.procedure,
           { actor: principal ? { userId: principal.userId, role: principal.role } : null, input },
-          { timeoutMs: route.timeoutMs ?? options.forwardTimeoutMs, correlationId: request.id },
+          {
+            timeoutMs: route.timeoutMs ?? options.forwardTimeoutMs,
+            calleeWaitMs: options.calleeWaitMs,
+            correlationId: request.id,
+          },
         );
       });
       return reply.code(route.status ?? 200).send(route.status === 204 ? undefined : result);

@@ -60,7 +60,7 @@ const routes = defineRoutes([
     summary: 'test',
     tags: ['test'],
     response: Type.Unknown(),
-    timeoutMs: 700,
+    timeoutMs: 30_000,
   },
   {
     kind: 'stream',
@@ -107,7 +107,7 @@ before(async () => {
   const port = typeof address === 'object' && address ? address.port : 0;
   h = await startHarness(
     import.meta.filename,
-    { REQUIRE_VERIFIED_EMAIL: 'false', FORWARD_TIMEOUT_MS: '700' },
+    { REQUIRE_VERIFIED_EMAIL: 'false', FORWARD_CALLEE_WAIT_MS: '700' },
     {
       extraRoutes: routes,
       internalUrls: { testsvc: `http://127.0.0.1:${port}`, gonesvc: 'http://127.0.0.1:1' },
@@ -208,7 +208,7 @@ describe('rpc routes', () => {
     });
   });
 
-  it('a service that is down answers 503 unavailable within the route’s timeout', async () => {
+  it('a service that is down answers 503 unavailable quickly, long before the route’s timeout', async () => {
     const me = await signIn();
     const started = Date.now();
     const r = await h.gateway.app.inject({
