@@ -1,0 +1,93 @@
+/**
+ * Two gateway replicas on one database: every decision holds across them (one account per address,
+ * one winner per refresh token), and the outbox relay publishes each event exactly once (one leader).
+ */
+import assert from 'node:assert/strict';
+import { after, before, it } from 'node:test';
+import amqp from 'amqplib';
+import { createLogger } from '@veche/log';
+import { eventually, testAmqpUrl } from '@veche/testing';
+import { createGateway, type Gateway } from '../src/app.ts';
+import { startHarness, type Harness } from './support/harness.ts';
+
+let h: Harness;
+let second: Gateway;
+let connection: amqp.ChannelModel;
+let channel: amqp.Channel;
+const tap = `gateway-replicas-tap-${process.pid}-${Date.now()}`;
+const published: string[] = [];
+
+before(async () => {
+  h = await startHarness(import.meta.filename, { REQUIRE_VERIFIED_EMAIL: 'false' });
+  second = await createGateway({
+    config: h.config,
+    log: createLogger({ service: 't', level: 'silent' }),
+    database: h.database,
+    internalUrls: {},
+  });
+  await second.start({ listen: false });
+  connection = await amqp.connect(testAmqpUrl());
+  channel = await connection.createChannel();
+  await channel.assertExchange(h.config.GATEWAY_EXCHANGE, 'topic', { durable: true });
+  await channel.assertQueue(tap, { exclusive: true });
+  await channel.bindQueue(tap, h.config.GATEWAY_EXCHANGE, 'account.*');
+  await channel.consume(tap, (m) => m && published.push(String(m.properties.messageId)), { noAck: true });
+});
+after(async () => {
+  await channel?.deleteExchange(h.config.GATEWAY_EXCHANGE).catch(() => {});
+  await connection?.close().catch(() => {});
+  await second?.stop();
+  await h?.close();
+});
+
+const replicas = () => [h.gateway.app, second.app];
+
+it('one account per address, one winner per refresh token, each event published once', async () => {
+  const [a, b] = replicas();
+  if (!a || !b) throw new Error('two replicas');
+  const payload = { email: 'twice@example.org', password: 'long enough password', displayName: 'Twice' };
+  const results = await Promise.all([
+    a.inject({ method: 'POST', url: '/api/auth/register', payload }),
+    b.inject({ method: 'POST', url: '/api/auth/register', payload }),
+  ]);
+  assert.deepEqual(results.map((r) => r.statusCode).sort(), [201, 409]);
+
+  const login = (
+    await a.inject({
+      method: 'POST',
+      url: '/api/auth/login',
+      payload: { email: payload.email, password: payload.password },
+    })
+  ).json<{ refreshToken: string; accessToken: string }>();
+  const refreshes = await Promise.all([
+    a.inject({ method: 'POST', url: '/api/auth/refresh', payload: { refreshToken: login.refreshToken } }),
+    b.inject({ method: 'POST', url: '/api/auth/refresh', payload: { refreshToken: login.refreshToken } }),
+  ]);
+  // At most one may win; a race for the same token is a reuse, so the session ends for both.
+  assert.ok(refreshes.filter((r) => r.statusCode === 200).length <= 1);
+  assert.ok(refreshes.some((r) => r.statusCode === 401));
+  assert.equal(
+    (
+      await b.inject({
+        method: 'GET',
+        url: '/api/me',
+        headers: { authorization: `Bearer ${login.accessToken}` },
+      })
+    ).statusCode,
+    401,
+  );
+
+  for (let i = 0; i < 10; i += 1) {
+    const app = i % 2 === 0 ? a : b;
+    await app.inject({
+      method: 'POST',
+      url: '/api/auth/register',
+      payload: { email: `r${i}@example.org`, password: 'long enough password', displayName: `R${i}` },
+    });
+  }
+  // 11 registrations: 11 account.registered events, each on the wire exactly once.
+  await eventually(() => published.length >= 11, { message: '11 events published', timeoutMs: 15_000 });
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  assert.equal(published.length, 11);
+  assert.equal(new Set(published).size, 11);
+});
