@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { rm } from 'node:fs/promises';
 import { after, before, it } from 'node:test';
 import { promisify } from 'node:util';
 import { busMigrations, createBusConnection, createConsumer } from '@veche/bus';
@@ -85,6 +86,7 @@ before(async () => {
     CHAT_BOT_QUEUE: config.CHAT_BOT_QUEUE,
     PORT: '0',
     LOG_LEVEL: 'info',
+    UPLOADS_DIR: config.UPLOADS_DIR,
   };
   chat = await startChat();
   caller = await connectService({
@@ -104,6 +106,7 @@ after(async () => {
   await database.drop();
   await sink.drop();
   await deleteBusNames(config, log);
+  await rm(config.UPLOADS_DIR, { recursive: true, force: true });
 });
 
 it('SIGKILL during a burst and closed RabbitMQ connections lose and duplicate nothing', async () => {

@@ -4,6 +4,7 @@
  * token as ticket, and upload and download attachments through the gateway's streamed routes.
  */
 import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
 import { after, before, it } from 'node:test';
 import { createGateway, type Gateway } from '@veche/gateway';
 // The gateway exports only its app; its config loader is read from its source, as its own tests do.
@@ -82,6 +83,7 @@ after(async () => {
   await chatDb.drop();
   await gatewayDb.drop();
   await deleteBusNames(config, log);
+  await rm(config.UPLOADS_DIR, { recursive: true, force: true });
 });
 
 interface Session {

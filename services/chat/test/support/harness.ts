@@ -98,6 +98,8 @@ export function testConfig(
       CHAT_ACCOUNTS_QUEUE: `${names}.accounts`,
       CHAT_BOT_QUEUE: `${names}.bot-replies`,
       TYPING_TTL_MS: '800',
+      // Never the default `var/uploads` under whatever directory the test runs in.
+      UPLOADS_DIR: join(tmpdir(), `${names}-uploads`),
     }),
     ...overrides,
   };
