@@ -116,9 +116,9 @@ describe(
         [alice, a],
         [bob, b],
       ] as const) {
-        const link = await fleet.mailLink(who.email, '/verify-email');
-        assert.ok(link.startsWith(fleet.origin), `the link points at this origin: ${link}`);
-        await page.goto(link);
+        const link = new URL(await fleet.mailLink(who.email, '/verify-email'));
+        // The link's origin is the fleet's public URL; open the same path on this test's origin.
+        await page.goto(`${fleet.origin}${link.pathname}${link.search}`);
         await page.getByText('Your e-mail is confirmed').waitFor();
       }
       await shot(a, '03-verified');
@@ -198,6 +198,77 @@ describe(
       await shot(b, '08-room-phone');
     });
 
+    it('reacts, replies, edits and deletes, and the other side sees each', async () => {
+      const hello = (page: Page) =>
+        timeline(page)
+          .locator('li.message')
+          .filter({ has: page.locator('.message-text', { hasText: /^Hello Bob/ }) });
+      await hello(b).hover();
+      await hello(b).getByRole('button', { name: 'React 👍' }).click();
+      await hello(a)
+        .getByRole('button', { name: /👍\s*1/ })
+        .waitFor();
+
+      await hello(b).hover();
+      await hello(b).getByRole('button', { name: 'Reply' }).click();
+      await b.getByText(`Replying to ${alice.name}`).waitFor();
+      const bobBox = b.getByRole('textbox', { name: 'Message' });
+      await bobBox.fill('Got it');
+      await bobBox.press('Enter');
+      const reply = timeline(a).locator('li.message', { hasText: 'Got it' });
+      await reply.locator('blockquote', { hasText: 'Hello Bob' }).waitFor();
+
+      await hello(a).hover();
+      await hello(a).getByRole('button', { name: 'Edit' }).click();
+      const aliceBox = a.getByRole('textbox', { name: 'Message' });
+      assert.equal(await aliceBox.inputValue(), 'Hello Bob');
+      await aliceBox.fill('Hello Bob, welcome');
+      await aliceBox.press('Enter');
+      await timeline(b).locator('.message-text', { hasText: 'Hello Bob, welcome' }).waitFor();
+      await hello(b).getByText('(edited)').waitFor();
+
+      await aliceBox.fill('Oops, wrong room');
+      await aliceBox.press('Enter');
+      const oops = (page: Page) => timeline(page).locator('li.message', { hasText: 'Oops, wrong room' });
+      await oops(b).waitFor();
+      a.once('dialog', (dialog) => void dialog.accept());
+      await oops(a).hover();
+      await oops(a).getByRole('button', { name: 'Delete' }).click();
+      await timeline(b).getByText('This message was deleted.').waitFor();
+      await timeline(a).getByText('This message was deleted.').waitFor();
+    });
+
+    it('counts unread messages and mentions in the room list while Bob is elsewhere', async () => {
+      await b.getByRole('button', { name: 'Open the room list' }).click();
+      await b.getByRole('link', { name: 'Search' }).click();
+      await b.getByRole('heading', { name: 'Search messages' }).waitFor();
+      const aliceBox = a.getByRole('textbox', { name: 'Message' });
+      await aliceBox.fill('Are you there?');
+      await aliceBox.press('Enter');
+      await aliceBox.fill(`@${bob.name} please look`);
+      await aliceBox.press('Enter');
+      await b.getByRole('button', { name: 'Open the room list' }).click();
+      const link = b.getByRole('link', { name: new RegExp(roomName) });
+      await link.getByTestId('unread-badge').getByText('2').waitFor();
+      await link.getByTestId('mention-badge').getByText('@1').waitFor();
+      assert.match((await link.getAttribute('aria-label')) ?? '', /2 unread, 1 mentions/);
+      await shot(b, '09-room-list-badges-phone');
+      // Not read yet: Alice sees delivered, not read.
+      await timeline(a)
+        .locator('li.message', { hasText: 'please look' })
+        .locator('[data-tick="delivered"]')
+        .waitFor({ timeout: 20_000 });
+      await link.click();
+      await timeline(b).getByText('please look').waitFor();
+      await b.getByRole('button', { name: 'Open the room list' }).click();
+      await link.getByTestId('unread-badge').waitFor({ state: 'detached' });
+      await b.keyboard.press('Escape');
+      await timeline(a)
+        .locator('li.message', { hasText: 'please look' })
+        .locator('[data-tick="read"]')
+        .waitFor({ timeout: 20_000 });
+    });
+
     it('keeps Bob whole through going offline: the banner, his queued message, every missed one', async () => {
       await bobContext.setOffline(true);
       await b.getByTestId('connection-banner').waitFor();
@@ -205,13 +276,15 @@ describe(
       await bobBox.fill('Written on the train');
       await bobBox.press('Enter');
       await b.getByTestId('pending-message').getByText('Written on the train').waitFor();
-      await shot(b, '09-offline-phone');
+      await shot(b, '10-offline-phone');
 
       const aliceBox = a.getByRole('textbox', { name: 'Message' });
       for (const n of [1, 2, 3]) {
         await aliceBox.fill(`While you were away ${n}`);
         await aliceBox.press('Enter');
-        await timeline(a).getByText(`While you were away ${n}`).waitFor();
+        await timeline(a)
+          .locator('li.message:not(.message-pending)', { hasText: `While you were away ${n}` })
+          .waitFor();
       }
       await new Promise((r) => setTimeout(r, 500));
       assert.equal(
@@ -229,23 +302,67 @@ describe(
 
       // Every message exactly once, in order, on both sides.
       const texts = async (page: Page) =>
-        (await timeline(page).locator('li.message .message-text').allTextContents()).map((t) => t.trim());
+        (
+          await timeline(page).locator('li.message:not(.message-pending) .message-text').allTextContents()
+        ).map((t) => t.trim());
       const expected = [
-        'Hello Bob',
+        'Hello Bob, welcome (edited)',
         'Hi Alice! Line one\nand line two',
         `Look at this @${bob.name}`,
+        'Got it',
+        'This message was deleted.',
+        'Are you there?',
+        `@${bob.name} please look`,
         'While you were away 1',
         'While you were away 2',
         'While you were away 3',
         'Written on the train',
       ];
-      for (const page of [a, b])
+      // Wait for the last one, then compare all (a shortfall shows as a readable diff).
+      for (const page of [a, b]) {
         await timeline(page)
           .locator('li.message:not(.message-pending)')
           .nth(expected.length - 1)
-          .waitFor();
+          .waitFor({ timeout: 15_000 })
+          .catch(() => {});
+      }
       assert.deepEqual(await texts(b), expected);
       assert.deepEqual(await texts(a), expected);
+    });
+
+    it('pages older history in as Bob scrolls up', async () => {
+      const session = JSON.parse(await a.evaluate<string>('localStorage.getItem("veche.session")')) as {
+        accessToken: string;
+      };
+      const roomId = new URL(a.url()).pathname.split('/').pop()!;
+      for (let n = 1; n <= 60; n++) {
+        const response = await fetch(`${fleet.origin}/api/rooms/${roomId}/messages`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${session.accessToken}` },
+          body: JSON.stringify({ text: `Filler ${n}`, idempotencyKey: `filler-${run}-${n}` }),
+        });
+        assert.equal(response.status, 201);
+      }
+      await b.reload();
+      await timeline(b).getByText('Filler 60').waitFor();
+      assert.equal(
+        await timeline(b).locator('.message-text', { hasText: 'Hello Bob, welcome' }).count(),
+        0,
+        'the first page holds only the newest',
+      );
+      for (
+        let i = 0;
+        i < 10 &&
+        (await timeline(b).locator('.message-text', { hasText: 'Hello Bob, welcome' }).count()) === 0;
+        i++
+      ) {
+        await b.locator('.timeline-scroll').hover();
+        await b.mouse.wheel(0, -20_000);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      await timeline(b).locator('.message-text', { hasText: 'Hello Bob, welcome' }).waitFor();
+      await b.getByText(`This is the beginning of ${roomName}.`).waitFor();
+      assert.equal(await timeline(b).getByText('Filler 1', { exact: true }).count(), 1);
     });
 
     it('searches, and lists the sessions in settings', async () => {
@@ -253,13 +370,13 @@ describe(
       await a.getByRole('searchbox').fill('away');
       await a.getByRole('button', { name: 'Search' }).click();
       await a.locator('.search-hit').first().waitFor({ timeout: 20_000 });
-      await shot(a, '10-search');
+      await shot(a, '11-search');
       await a.goto(`${fleet.origin}/settings/sessions`);
       await a.locator('.session').first().waitFor();
-      await shot(a, '11-sessions');
+      await shot(a, '12-sessions');
       await a.goto(`${fleet.origin}/settings/profile`);
       await a.getByLabel('Display name').waitFor();
-      await shot(a, '12-profile');
+      await shot(a, '13-profile');
     });
 
     it('raised no uncaught errors in either page', () => {

@@ -6,6 +6,7 @@
 import { auth } from '../api/endpoints.ts';
 import { ApiError, useTokenSource } from '../api/http.ts';
 import type { Tokens } from '../api/types.ts';
+import { describeDevice } from './device.ts';
 import { refreshDelay } from './refresh.ts';
 
 export interface SessionState {
@@ -92,7 +93,7 @@ export function createSessionStore() {
       return () => listeners.delete(listener);
     },
     async login(email: string, password: string) {
-      set(fromTokens(await auth.login({ email, password })));
+      set(fromTokens(await auth.login({ email, password, device: describeDevice(navigator.userAgent) })));
     },
     async logout() {
       const refreshToken = state?.refreshToken;

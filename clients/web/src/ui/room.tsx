@@ -9,7 +9,7 @@ import {
   type KeyboardEvent,
   type ReactNode,
 } from 'react';
-import { useParams } from 'react-router';
+import { useParams, useSearchParams } from 'react-router';
 import { chat } from '../api/endpoints.ts';
 import type { Attachment, Member, Message } from '../api/types.ts';
 import { mentionQuery, tickFor } from '../chat/timeline.ts';
@@ -29,6 +29,7 @@ export function RoomScreen() {
   const store = useChatStore();
   const view = useChat((s) => s.rooms[roomId]);
   const roomsLoaded = useChat((s) => s.roomsLoaded);
+  const names = useChatNames();
   const { t } = useI18n();
   const [showMembers, setShowMembers] = useState(false);
   const [inviting, setInviting] = useState(false);
@@ -49,7 +50,7 @@ export function RoomScreen() {
     );
   }
   return (
-    <section className="room" aria-label={roomTitle(view, useChatNames(), t)}>
+    <section className="room" aria-label={roomTitle(view, names, t)}>
       <RoomHeader
         view={view}
         onMembers={() => setShowMembers((v) => !v)}
@@ -225,7 +226,34 @@ function Timeline({ view }: { view: RoomView }) {
   const stickToBottom = useRef(true);
   const previousHeight = useRef(0);
   const roomId = view.room.roomId;
-  const mine = useMemo(() => pending.filter((p) => p.roomId === roomId), [pending, roomId]);
+  // A message being sent can arrive over realtime before its POST answers: show it once.
+  const mine = useMemo(() => {
+    const recent = view.messages.slice(-20).filter((m) => m.senderId === myId);
+    return pending.filter(
+      (p) => p.roomId === roomId && !(p.state === 'sending' && recent.some((m) => m.text === p.text)),
+    );
+  }, [pending, roomId, view.messages, myId]);
+  const [params] = useSearchParams();
+  const focusSeq = Number(params.get('seq')) || undefined;
+  const [focused, setFocused] = useState<number>();
+  const olderAttempts = useRef(0);
+
+  // A link to one message (search, a mail): page back until it is loaded, then bring it into view.
+  useEffect(() => {
+    if (!focusSeq || !view.loaded || focused === focusSeq) return;
+    const target = scroller.current?.querySelector<HTMLElement>(`[data-seq="${focusSeq}"]`);
+    if (target) {
+      stickToBottom.current = false;
+      target.scrollIntoView({ block: 'center' });
+      setFocused(focusSeq);
+      return;
+    }
+    const oldest = view.messages[0]?.seq ?? 0;
+    if (view.hasOlder && !view.loadingOlder && oldest > focusSeq && olderAttempts.current < 40) {
+      olderAttempts.current += 1;
+      void store.loadOlder(roomId);
+    }
+  }, [focusSeq, focused, view.loaded, view.messages, view.hasOlder, view.loadingOlder, store, roomId]);
   const byId = useMemo(() => new Map(view.messages.map((m) => [m.messageId, m])), [view.messages]);
 
   // Keep the view pinned to the newest message, or keep the reader's place when older pages arrive.
@@ -276,6 +304,7 @@ function Timeline({ view }: { view: RoomView }) {
               senderName={names[m.senderId] ?? m.senderName ?? m.senderId}
               tick={m.senderId === myId ? tickFor(m.seq, myId, view.receipts) : undefined}
               readers={others}
+              highlighted={m.seq === focused}
             />
           );
         })}
@@ -347,7 +376,9 @@ function MessageItem({
   senderName,
   tick,
   readers,
+  highlighted,
 }: {
+  highlighted: boolean;
   message: Message;
   grouped: boolean;
   view: RoomView;
@@ -380,7 +411,7 @@ function MessageItem({
     : tickLabel;
   return (
     <li
-      className={`message${grouped ? ' message-grouped' : ''}${message.senderId === myId ? ' message-mine' : ''}`}
+      className={`message${grouped ? ' message-grouped' : ''}${message.senderId === myId ? ' message-mine' : ''}${highlighted ? ' message-highlight' : ''}`}
       data-seq={message.seq}
       data-message-id={message.messageId}
     >

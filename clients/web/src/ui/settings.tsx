@@ -4,6 +4,7 @@ import { NavLink, useParams } from 'react-router';
 import { account, auth } from '../api/endpoints.ts';
 import type { NotifyPreference, Session } from '../api/types.ts';
 import { useI18n } from '../i18n/index.tsx';
+import { describeDevice } from '../session/device.ts';
 import { ErrorNote, Field, LanguageSwitch, useAction } from './common.tsx';
 import { useChat, useChatStore, useSessionStore } from './context.tsx';
 import { MenuButton } from './shell.tsx';
@@ -181,7 +182,8 @@ function Sessions() {
           <li key={s.sessionId} className="session">
             <div>
               <div className="session-device">
-                {s.device} {s.current && <span className="pill">{t('sessions.current')}</span>}
+                {/Mozilla\//.test(s.device) ? describeDevice(s.device) : s.device}{' '}
+                {s.current && <span className="pill">{t('sessions.current')}</span>}
               </div>
               <div className="muted small">
                 {s.ip} · {t('sessions.lastSeen', { when: dateTime(s.lastSeenAt) })}
