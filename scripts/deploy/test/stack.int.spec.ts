@@ -59,6 +59,42 @@ describe('stack.yml', () => {
     assert.match(problemsOf(stack).join('\n'), /shared_buffers=512MB is not set/);
   });
 
+  it('gives nginx an environment its templates render from, into a configuration nginx -t accepts', () => {
+    requireCommands('nginx', 'openssl', 'envsubst');
+    const env = resolved.services['nginx']!.environment as Record<string, string>;
+    const dir = tempDir('stack-nginx');
+    const tls = path.join(dir, 'tls');
+    // The stack's variables as they are; only the paths and the user are the test machine's.
+    const machine = {
+      VECHE_TLS_DIR: tls,
+      VECHE_LETSENCRYPT_DIR: path.join(dir, 'letsencrypt'),
+      VECHE_NGINX_USER: 'root',
+      VECHE_NGINX_RUN_DIR: path.join(dir, 'run'),
+      VECHE_WEB_ROOT: path.join(dir, 'web'),
+      VECHE_ACME_ROOT: path.join(dir, 'acme'),
+      // /dev/stderr is a socket under the test runner; the container's is not.
+      VECHE_NGINX_ERROR_LOG: path.join(dir, 'error.log'),
+      VECHE_NGINX_ACCESS_LOG: path.join(dir, 'access.log'),
+    };
+    const sync = run(path.join(root, 'nginx/bin/veche-tls-sync'), ['--once', '--no-reload'], {
+      ...env,
+      ...machine,
+    });
+    assert.equal(sync.status, 0, sync.stderr);
+    const render = run(
+      path.join(root, 'nginx/bin/veche-nginx-render'),
+      ['--templates', path.join(root, 'nginx/templates'), '--out', path.join(dir, 'conf')],
+      { ...env, ...machine },
+    );
+    assert.equal(render.status, 0, render.stdout + render.stderr);
+    const conf = readFileSync(path.join(dir, 'conf/nginx.conf'), 'utf8');
+    assert.match(conf, new RegExp(`server_name ${env['VECHE_DOMAIN']!.replace(/\./g, '\\.')};`));
+    assert.match(conf, /listen 443 ssl http2 default_server;/);
+    assert.match(conf, /set \$veche_api http:\/\/gateway:3000;/);
+    assert.match(conf, /resolver 127\.0\.0\.11 /, "Docker's embedded DNS");
+    assert.match(conf, /return 301 https:\/\/\$host\$request_uri;/, 'no port in the redirect on 443');
+  });
+
   it('catches a service using an undefined secret, config, network or volume', () => {
     const stack = fresh();
     delete stack.secrets!['service_secret'];
