@@ -71,11 +71,18 @@ describe(
       mkdirSync(artifacts, { recursive: true });
       fleet = await startFleet();
       browser = await chromium.launch({ executablePath, headless: true, args: chromiumArgs });
-      aliceContext = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US' });
+      aliceContext = await browser.newContext({
+        viewport: { width: 1280, height: 800 },
+        locale: 'en-US',
+        // Still screenshots: the drawer and banners appear without their transitions.
+        reducedMotion: 'reduce',
+      });
       // Bob is on a phone.
       bobContext = await browser.newContext({
         viewport: { width: 390, height: 844 },
         locale: 'en-US',
+        // Still screenshots: the drawer and banners appear without their transitions.
+        reducedMotion: 'reduce',
         deviceScaleFactor: 2,
       });
       a = await aliceContext.newPage();
