@@ -137,6 +137,7 @@ export function createChatApp(options: ChatAppOptions): ChatApp {
   ];
   let realtime: Subscription | undefined;
   let started = false;
+  let stopping: Promise<void> | undefined;
 
   async function ready(): Promise<Record<string, boolean>> {
     const postgres = await sql`select 1`
@@ -205,23 +206,29 @@ export function createChatApp(options: ChatAppOptions): ChatApp {
       log.info({ port, schema: database.schema }, 'chat started');
       return { port };
     },
-    async stop() {
-      started = false;
-      typing.stop();
-      // Stop taking calls first, let posts under way finish, then the relays publish what is committed.
-      await wamp?.close();
-      await chat.idle();
-      await realtime?.stop();
-      for (const consumer of consumers) await consumer.stop();
-      await outbox.relay.stop();
-      for (const publisher of outbox.publishers) await publisher.stop();
-      await consumerConnection.stop();
-      await relayConnection.stop();
-      await http?.close();
-      await store.close();
-      if (ownsDatabase) await database.close();
-      wamp = undefined;
-      log.info('chat stopped');
+    stop() {
+      // Idempotent: a second call waits for the first.
+      stopping ??= stopAll();
+      return stopping;
     },
   };
+
+  async function stopAll(): Promise<void> {
+    started = false;
+    typing.stop();
+    // Stop taking calls first, let posts under way finish, then the relays publish what is committed.
+    await wamp?.close();
+    await chat.idle();
+    await realtime?.stop();
+    for (const consumer of consumers) await consumer.stop();
+    await outbox.relay.stop();
+    for (const publisher of outbox.publishers) await publisher.stop();
+    await consumerConnection.stop();
+    await relayConnection.stop();
+    await http?.close();
+    await store.close();
+    if (ownsDatabase) await database.close();
+    wamp = undefined;
+    log.info('chat stopped');
+  }
 }
