@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { validate } from 'dockerfile-utils';
+import pg from 'pg';
 import { freePort } from '../../fleet/processes.ts';
 import { root, run, runOrThrow, tempDir } from './support/system.ts';
 
@@ -237,6 +238,10 @@ describe('Dockerfile', () => {
       assert.equal(await exited, 0, output);
       assert.match(output, /"signal":"SIGTERM","msg":"stopping"/);
       assert.match(output, /mailer stopped/);
+      const client = new pg.Client({ connectionString: databaseUrl.toString() });
+      await client.connect();
+      await client.query(`drop schema if exists image_rehearsal_${process.pid} cascade`);
+      await client.end();
     });
   });
 });
