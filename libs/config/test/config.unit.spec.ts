@@ -1,6 +1,6 @@
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, commonEnv, env, envSchema, loadConfig } from '../src/index.ts';
@@ -58,6 +58,7 @@ describe('loadConfig', () => {
 
   describe('<NAME>_FILE (Docker secrets)', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'veche-config-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
     const secretFile = path.join(dir, 'api_secret');
     writeFileSync(secretFile, 'from-a-file\n');
     const urlFile = path.join(dir, 'database_url');

@@ -3,7 +3,7 @@
  * client. A missing one fails the test with the command that installs it; never a silent skip.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -42,8 +42,17 @@ export function withSbin(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEn
   return { ...env, PATH: `${env['PATH'] ?? ''}:/usr/sbin:/sbin:${nginxBin}` };
 }
 
+const tempDirs: string[] = [];
+process.on('exit', () => {
+  if (process.env['VECHE_KEEP_TEST_DIRS'] === '1') return;
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A temporary folder removed when the test process exits (kept with VECHE_KEEP_TEST_DIRS=1). */
 export function tempDir(prefix: string): string {
-  return mkdtempSync(path.join(os.tmpdir(), `veche-${prefix}-`));
+  const dir = mkdtempSync(path.join(os.tmpdir(), `veche-${prefix}-`));
+  tempDirs.push(dir);
+  return dir;
 }
 
 export function run(
