@@ -69,7 +69,18 @@ export async function startFleet(gatewayEnv: Record<string, string>): Promise<Fl
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
-  const port = (await waitForLine(gateway, /"port":(\d+)[^\n]*"gateway started"/, 'the gateway'))[1];
+  // Whatever happens to this process, the children go with it.
+  const killChildren = () => {
+    for (const child of [gateway, router]) if (child.exitCode === null) child.kill('SIGKILL');
+  };
+  process.once('exit', killChildren);
+  const port = await waitForLine(gateway, /"port":(\d+)[^\n]*"gateway started"/, 'the gateway').then(
+    (match) => match[1],
+    (error: unknown) => {
+      killChildren();
+      throw error;
+    },
+  );
   // Keep the pipes drained: a full stdout pipe would stall the children.
   router.stdout.resume();
   gateway.stdout.resume();
