@@ -22,7 +22,7 @@ import {
   VecheError,
 } from '@veche/errors';
 import type { Logger } from '@veche/log';
-import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import sharp from 'sharp';
 import { v7 } from 'uuid';
 
@@ -62,6 +62,10 @@ export function createChatHttp(options: ChatHttpOptions) {
   const db = database.db;
   const app = Fastify({
     loggerInstance: options.log.child({ component: 'http' }),
+    // Health probes every few hundred milliseconds would drown the log; uploads and downloads are logged.
+    logController: new LogController({
+      disableRequestLogging: (request: { url?: string }) => /^\/(health|ready)\b/.test(request.url ?? ''),
+    }),
     bodyLimit: 1024,
   });
   void app.register(multipart, {
