@@ -42,3 +42,16 @@ require_stack_env() {
   [ -n "${VECHE_DOMAIN:-}" ] || die "set VECHE_DOMAIN to the public host name (e.g. VECHE_DOMAIN=chat.example.org)"
   [ -n "${VECHE_ACME_EMAIL:-}" ] || die "set VECHE_ACME_EMAIL to the contact address for Let's Encrypt"
 }
+
+# The stack checker is TypeScript run by Node 24 with the workspace's packages: install them on a
+# fresh checkout (into the checkout, as ./scripts/test does), then check.
+stack_check() {
+  if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 24 ? 0 : 1)' 2>/dev/null \
+    || [ ! -d "$veche_root/node_modules/yaml" ]; then
+    step "installing Node 24 and the workspace's packages for the stack checker"
+    # shellcheck source=scripts/lib/toolchain.sh
+    source "$veche_root/scripts/lib/toolchain.sh"
+    veche_toolchain
+  fi
+  node "$veche_root/scripts/deploy/stack-check.ts" "$veche_root/stack.yml"
+}
