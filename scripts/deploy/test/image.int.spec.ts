@@ -76,6 +76,14 @@ describe('Dockerfile', () => {
     assert.match(install, /pnpm install --offline --frozen-lockfile --prod/);
   });
 
+  it('uses the Node and pnpm versions the toolchain (and so every test) uses', () => {
+    const toolchain = readFileSync(path.join(root, 'scripts/lib/toolchain.sh'), 'utf8');
+    const node = /^VECHE_NODE_VERSION=(\S+)$/m.exec(toolchain)?.[1];
+    const pnpm = /^VECHE_PNPM_VERSION=(\S+)$/m.exec(toolchain)?.[1];
+    assert.match(dockerfile, new RegExp(`^ARG NODE_IMAGE=node:${node}-`, 'm'));
+    assert.match(dockerfile, new RegExp(`^ARG PNPM_VERSION=${pnpm}$`, 'm'));
+  });
+
   it('runs each service as an unprivileged user under tini, with a health check and exec-form commands', () => {
     const service = stage('service');
     assert.ok(service.includes('USER node'), 'non-root');
