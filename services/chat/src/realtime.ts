@@ -89,7 +89,8 @@ const maxBytesPerPublication = 512 * 1024;
 
 export function createChatRealtimeRelay(options: ChatRealtimeRelayOptions): Subscription {
   const log = options.log.child({ component: 'realtime-relay' });
-  const timeoutMs = options.publishTimeoutMs ?? 10_000;
+  // A session lost mid-batch never acknowledges: a short wait brings realtime back soon after a router restart.
+  const timeoutMs = options.publishTimeoutMs ?? 5_000;
   return createSubscription({
     name: 'chat.realtime-relay',
     database: options.database,

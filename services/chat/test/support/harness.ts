@@ -77,6 +77,8 @@ export interface Harness {
   user(userId: string): Promise<UserClient>;
   /** Builds another chat app on the same schema and names (a second replica, or a restart). */
   newApp(overrides?: Partial<ChatConfig>): ChatApp;
+  /** Stops the router, waits `downMs`, and starts a new one on the same port (a router restart). */
+  restartRouter(downMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -113,7 +115,7 @@ export async function startHarness(
     service: 'chat-test',
     level: (process.env['LOG_LEVEL'] as 'warn' | undefined) ?? 'error',
   });
-  const router = await startTestRouter(log);
+  let router = await startTestRouter(log);
   const database = await createTestDatabase({ name, poolSize: options.poolSize ?? 12 });
   const uploads = await mkdtemp(join(tmpdir(), 'chat-uploads-'));
   const config = testConfig(router.url, { UPLOADS_DIR: uploads, ...options.overrides });
@@ -130,7 +132,9 @@ export async function startHarness(
   });
   const users: UserClient[] = [];
   return {
-    router,
+    get router() {
+      return router;
+    },
     database,
     config,
     app,
@@ -143,6 +147,12 @@ export async function startHarness(
       const client = await connectUser(router.url, userId, signActor({ userId, role: 'user' }, secret, 3600));
       users.push(client);
       return client;
+    },
+    async restartRouter(downMs = 500) {
+      const port = router.port;
+      await router.close();
+      await new Promise((resolve) => setTimeout(resolve, downMs));
+      router = await startTestRouter(log, port);
     },
     async close() {
       for (const user of users) user.close();
