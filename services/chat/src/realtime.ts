@@ -24,7 +24,8 @@ export function realtimePayload(event: RecordedEvent): Kwargs {
   const type = event.type.replace(/^chat\./, '');
   if (event.type === T.messagePosted) {
     const d = event.data as MessagePosted;
-    return {
+    // Every member gets its own copy of each message, so bytes count: optional fields only when set.
+    const payload: Kwargs = {
       type,
       roomId: d.roomId,
       seq: d.seq,
@@ -33,10 +34,11 @@ export function realtimePayload(event: RecordedEvent): Kwargs {
       senderDisplayName: d.senderDisplayName,
       text: d.text,
       sentAt: d.sentAt,
-      replyTo: d.replyTo ?? null,
-      mentions: d.mentions,
-      attachments: d.attachments,
     };
+    if (d.replyTo !== undefined) payload['replyTo'] = d.replyTo;
+    if (d.mentions.length > 0) payload['mentions'] = d.mentions;
+    if (d.attachments.length > 0) payload['attachments'] = d.attachments;
+    return payload;
   }
   return { type, ...(event.data as Kwargs) };
 }
