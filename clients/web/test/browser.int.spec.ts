@@ -31,6 +31,19 @@ const alice = { name: 'Alice Smith', email: `alice.${run}@example.com` };
 const bob = { name: `Bob ${run}`, email: `bob.${run}@example.com` };
 const roomName = 'Design review';
 
+const axeSource = path.join(import.meta.dirname, '../node_modules/axe-core/axe.min.js');
+
+/** axe-core's WCAG 2 A/AA rules on the current screen: the serious and critical findings. */
+async function accessibilityProblems(page: Page): Promise<string[]> {
+  await page.addScriptTag({ path: axeSource });
+  const violations = await page.evaluate<{ id: string; impact: string; nodes: { target: string[] }[] }[]>(
+    `axe.run(document, { runOnly: ['wcag2a', 'wcag2aa'] }).then((r) => r.violations)`,
+  );
+  return violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
 async function shot(page: Page, name: string) {
   await page.screenshot({ path: path.join(artifacts, `${name}.png`) });
 }
@@ -276,6 +289,30 @@ describe(
         .waitFor({ timeout: 20_000 });
     });
 
+    it('opens a direct message, and shows the members with their presence', async () => {
+      await b.getByRole('button', { name: 'Open the room list' }).click();
+      await b.getByRole('button', { name: 'New direct message' }).click();
+      await b.getByLabel('Find people by name').fill('Alice');
+      await b.locator('.user-result', { hasText: alice.name }).click();
+      await b.getByRole('heading', { level: 1, name: alice.name }).waitFor();
+      const bobBox = b.getByRole('textbox', { name: 'Message' });
+      await bobBox.fill('psst, a private word');
+      await bobBox.press('Enter');
+      const dm = a.getByRole('link', { name: new RegExp(`^${bob.name}`) });
+      await dm.getByTestId('unread-badge').getByText('1').waitFor({ timeout: 20_000 });
+      await dm.click();
+      await timeline(a).getByText('psst, a private word').waitFor();
+      await a.getByRole('link', { name: new RegExp(roomName) }).click();
+      await a.getByRole('button', { name: /Members/ }).click();
+      const panel = a.getByRole('complementary', { name: 'Members' });
+      await panel.locator('.member', { hasText: bob.name }).getByText('online').waitFor();
+      await shot(a, '08b-members-desktop');
+      await a.getByRole('button', { name: /Members/ }).click();
+      await b.getByRole('button', { name: 'Open the room list' }).click();
+      await b.getByRole('link', { name: new RegExp(roomName) }).click();
+      await b.getByRole('heading', { level: 1, name: roomName }).waitFor();
+    });
+
     it('keeps Bob whole through going offline: the banner, his queued message, every missed one', async () => {
       await bobContext.setOffline(true);
       await b.getByTestId('connection-banner').waitFor();
@@ -384,6 +421,45 @@ describe(
       await a.goto(`${fleet.origin}/settings/profile`);
       await a.getByLabel('Display name').waitFor();
       await shot(a, '13-profile');
+    });
+
+    it('saves the notification choice', async () => {
+      await a.goto(`${fleet.origin}/settings/notifications`);
+      await a.getByLabel('Send one digest of what I missed').check();
+      await a.getByRole('button', { name: 'Save' }).click();
+      await a.getByText('Saved.').waitFor();
+    });
+
+    it('passes the WCAG 2 A/AA checks of axe-core with no serious finding on the main screens', async () => {
+      const problems: string[] = [];
+      const screens: [Page, string][] = [
+        [a, `${fleet.origin}/settings/profile`],
+        [a, `${fleet.origin}/search`],
+        [await browser.newPage({ locale: 'en-US' }), `${fleet.origin}/login`],
+      ];
+      for (const [page, url] of screens) {
+        await page.goto(url);
+        await page.locator('h1').first().waitFor();
+        problems.push(...(await accessibilityProblems(page)).map((p) => `${url}: ${p}`));
+      }
+      await a.getByRole('link', { name: new RegExp(roomName) }).click();
+      await timeline(a).getByText('Filler 60').waitFor();
+      problems.push(...(await accessibilityProblems(a)).map((p) => `room: ${p}`));
+      assert.deepEqual(problems, []);
+    });
+
+    it('resets a forgotten password through the mailed link', async () => {
+      const page = await aliceContext.newPage();
+      await page.goto(`${fleet.origin}/reset-password`);
+      await page.getByLabel('E-mail').fill(alice.email);
+      await page.getByRole('button', { name: 'Send the link' }).click();
+      await page.getByText('a link is on its way').waitFor();
+      const link = new URL(await fleet.mailLink(alice.email, '/reset-password'));
+      await page.goto(`${fleet.origin}${link.pathname}${link.search}`);
+      await page.locator('input[type="password"]').fill('a brand new passphrase');
+      await page.getByRole('button', { name: 'Save the password' }).click();
+      await page.getByText('Your password is changed').waitFor();
+      await page.close();
     });
 
     it('raised no uncaught errors in either page', () => {

@@ -54,6 +54,7 @@ export const en = {
   'room.invite.done': 'Invitation sent.',
   'room.invite': 'Invite',
   'room.members': 'Members',
+  'room.history': 'Messages',
   'room.memberCount': '{count} members',
   'room.leave': 'Leave',
   'room.join': 'Join this room',

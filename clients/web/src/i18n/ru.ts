@@ -56,6 +56,7 @@ export const ru: Record<MessageKey, string> = {
   'room.invite.done': 'Приглашение отправлено.',
   'room.invite': 'Пригласить',
   'room.members': 'Участники',
+  'room.history': 'Сообщения',
   'room.memberCount': 'участников: {count}',
   'room.leave': 'Выйти из комнаты',
   'room.join': 'Войти в комнату',

@@ -110,7 +110,7 @@ export function Avatar({ name, id, size = 36 }: { name: string; id: string; size
     <span
       className="avatar"
       aria-hidden="true"
-      style={{ width: size, height: size, fontSize: size * 0.4, background: `hsl(${hue} 55% 42%)` }}
+      style={{ width: size, height: size, fontSize: size * 0.4, background: `hsl(${hue} 55% 30%)` }}
     >
       {initials || '?'}
     </span>

@@ -277,7 +277,16 @@ function Timeline({ view }: { view: RoomView }) {
 
   const others = view.receipts.filter((r) => r.userId !== myId);
   return (
-    <div className="timeline-scroll" ref={scroller} onScroll={onScroll}>
+    <div
+      className="timeline-scroll"
+      ref={scroller}
+      onScroll={onScroll}
+      role="log"
+      aria-live="polite"
+      aria-relevant="additions"
+      aria-label={t('room.history')}
+      tabIndex={0}
+    >
       {view.loadingOlder && <p className="muted center small">{t('room.loadingOlder')}</p>}
       {view.loaded && !view.hasOlder && (
         <div className="room-start">
@@ -286,7 +295,7 @@ function Timeline({ view }: { view: RoomView }) {
         </div>
       )}
       {!view.loaded && <p className="muted center">{t('common.loading')}</p>}
-      <ol className="timeline" role="log" aria-live="polite" aria-relevant="additions">
+      <ol className="timeline">
         {view.messages.map((m, i) => {
           const prev = view.messages[i - 1];
           const grouped =

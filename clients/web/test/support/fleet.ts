@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import path from 'node:path';
+import pg from 'pg';
 
 const root = path.resolve(import.meta.dirname, '../../../..');
 
@@ -80,8 +81,9 @@ export async function startFleet(): Promise<Fleet> {
   const databaseUrl = new URL(
     process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/veche_test',
   );
-  databaseUrl.pathname = '/veche_web_test';
   const names = `webtest_${randomBytes(4).toString('hex')}`;
+  // A database of its own, dropped at the end: every run starts from no accounts and no rooms.
+  databaseUrl.pathname = `/veche_${names}`;
   const fleet = spawn(process.execPath, [path.join(root, 'scripts/fleet/main.ts')], {
     cwd: root,
     env: {
@@ -140,6 +142,15 @@ export async function startFleet(): Promise<Fleet> {
       }
       sink.kill('SIGTERM');
       await Promise.race([sinkLog.exited, new Promise((r) => setTimeout(r, 5_000))]);
+      const admin = new URL(databaseUrl);
+      admin.pathname = '/postgres';
+      const client = new pg.Client({ connectionString: admin.toString() });
+      await client.connect();
+      try {
+        await client.query(`drop database if exists "veche_${names}" with (force)`);
+      } finally {
+        await client.end();
+      }
     },
   };
 }
