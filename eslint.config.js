@@ -3,7 +3,14 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['**/node_modules/**', '.tools/**', '.veche/**', 'clients/*/dist/**', 'clients/*/dist-build-*/**', '**/*.d.ts'],
+    ignores: [
+      '**/node_modules/**',
+      '.tools/**',
+      '.veche/**',
+      'clients/*/dist/**',
+      'clients/*/dist-build-*/**',
+      '**/*.d.ts',
+    ],
   },
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -28,7 +28,7 @@ const chromiumArgs = [
 const run = Math.random().toString(36).slice(2, 8);
 const password = 'correct horse battery staple';
 const alice = { name: 'Alice Smith', email: `alice.${run}@example.com` };
-const bob = { name: `Bob ${run}`, email: `bob.${run}@example.com` };
+const bob = { name: 'Bob Stone', email: `bob.${run}@example.com` };
 const roomName = 'Design review';
 
 const axeSource = path.join(import.meta.dirname, '../node_modules/axe-core/axe.min.js');

@@ -4,6 +4,7 @@ import { place } from '../src/api/place.ts';
 import { en } from '../src/i18n/en.ts';
 import { format } from '../src/i18n/format.ts';
 import { ru } from '../src/i18n/ru.ts';
+import { describeDevice } from '../src/session/device.ts';
 import { refreshDelay } from '../src/session/refresh.ts';
 
 describe('route placement', () => {
@@ -64,5 +65,24 @@ describe('translations', () => {
   it('fills placeholders and leaves unknown ones visible', () => {
     assert.equal(format('{a} and {b}', { a: 'Ann', b: 2 }), 'Ann and 2');
     assert.equal(format('{a} and {c}', { a: 'Ann' }), 'Ann and {c}');
+  });
+});
+
+describe('device names', () => {
+  it('names a browser and its system from the User-Agent', () => {
+    const chromeLinux =
+      'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36';
+    assert.equal(describeDevice(chromeLinux), 'Chrome on Linux');
+    assert.equal(
+      describeDevice(
+        'Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Version/18.0 Safari/605.1.15',
+      ),
+      'Safari on iOS',
+    );
+    assert.equal(
+      describeDevice('Mozilla/5.0 (Windows NT 10.0; rv:140.0) Gecko/20100101 Firefox/140.0'),
+      'Firefox on Windows',
+    );
+    assert.equal(describeDevice(''), 'Unknown device');
   });
 });
