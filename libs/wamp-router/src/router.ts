@@ -223,6 +223,50 @@ function createGate(router: FoxRouter, deps: GateDependencies) {
     return allowed;
   };
 
+  /** Joined sessions and the context to write to each, for the meta procedure that ends them. */
+  const joined = new Map<FoxSession, FoxContext>();
+
+  /**
+   * `wamp.session.kill_by_authid(authid, reason?, message?)`, as Crossbar offers it: ends every other
+   * session of `authid` with a GOODBYE (reason default `wamp.close.killed`) and answers with their ids.
+   * The gateway calls it when an administrator disables a user.
+   */
+  const killByAuthid = (ctx: FoxContext, caller: FoxSession, message: unknown[]) => {
+    const [, requestId, , , args, kwargs] = message as [number, number, unknown, string, unknown, unknown];
+    const positional = Array.isArray(args) ? args : [];
+    const named = kwargsOf(kwargs);
+    const authid = positional[0] ?? named['authid'];
+    const reasonGiven = positional[1] ?? named['reason'];
+    const text = positional[2] ?? named['message'];
+    if (typeof authid !== 'string' || authid.length === 0) {
+      ctx.wampSendError(wampMessage.CALL, requestId, 'wamp.error.invalid_argument', [], {
+        message: 'authid is required',
+      });
+      return;
+    }
+    const reason =
+      typeof reasonGiven === 'string' && /^[a-z0-9_]+(\.[a-z0-9_]+)+$/.test(reasonGiven)
+        ? reasonGiven
+        : 'wamp.close.killed';
+    const killed: number[] = [];
+    for (const [session, sessionCtx] of joined) {
+      const state = stateOf(session);
+      if (session === caller || state.principal?.authid !== authid) continue;
+      state.stage = 'closed';
+      joined.delete(session);
+      killed.push(session.sessionId);
+      sessionCtx.wampSend(
+        [wampMessage.GOODBYE, typeof text === 'string' ? { message: text.slice(0, 200) } : {}, reason],
+        () => sessionCtx.wampClose(closeCodes.normal, 'session killed'),
+      );
+    }
+    deps.log.info(
+      { authid, killed: killed.length, by: stateOf(caller).principal?.authid },
+      'sessions killed',
+    );
+    ctx.wampSend([wampMessage.RESULT, requestId, {}, [killed]]);
+  };
+
   /** Live subscriptions per session, counted where fox-wamp adds and removes them. */
   const subscriptionCounts = new WeakMap<FoxSession, number>();
   const countSubscriptions = (session: FoxSession) => {
@@ -251,6 +295,11 @@ function createGate(router: FoxRouter, deps: GateDependencies) {
     /** Prepares a new session for the gate. */
     adopt(session: FoxSession): void {
       countSubscriptions(session);
+    }
+
+    /** The connection of `session` closed. */
+    forget(session: FoxSession): void {
+      joined.delete(session);
     }
 
     override createContext(session: FoxSession, writer: FoxSocketWriter): FoxContext {
@@ -316,6 +365,10 @@ function createGate(router: FoxRouter, deps: GateDependencies) {
         const action = type === wampMessage.REGISTER ? 'register' : 'call';
         if (!decide(session, action, message[3] as string)) {
           ctx.wampSendError(type, message[1], 'wamp.error.not_authorized', []);
+          return;
+        }
+        if (type === wampMessage.CALL && message[3] === 'wamp.session.kill_by_authid') {
+          killByAuthid(ctx, session, message);
           return;
         }
       }
@@ -408,6 +461,7 @@ function createGate(router: FoxRouter, deps: GateDependencies) {
         if (identity.authextra) welcome['authextra'] = identity.authextra;
         deps.log.debug({ sessionId: session.sessionId, ...principal }, 'session joined');
         ctx.wampSend([wampMessage.WELCOME, session.sessionId, welcome]);
+        joined.set(session, ctx);
       };
       const fail = (error: unknown) => {
         if (state.stage !== 'authenticating') return;
@@ -519,6 +573,7 @@ export async function startRouter(options: RouterOptions): Promise<WampRouter> {
     };
     socket.on('close', () => {
       clearTimeout(helloTimer);
+      gate.forget(session);
       fox.removeSession(session);
     });
     socket.on('message', (data: RawData, isBinary: boolean) => {

@@ -125,7 +125,7 @@ describe('a user on the WAMP router', () => {
     }
   });
 
-  it('a disabled user cannot join any more', async () => {
+  it('a disabled user’s live sessions end at once, and it cannot join any more', async () => {
     // alice registered first in this file: she is the admin.
     const admin = (
       await h.gateway.app.inject({
@@ -142,8 +142,13 @@ describe('a user on the WAMP router', () => {
       headers: { authorization: `Bearer ${admin.accessToken}` },
     });
     assert.equal(r.statusCode, 200);
+    // The router ended the live session (wamp.session.kill_by_authid) before the answer came back.
+    const closedWithin = await Promise.race([
+      client.closed,
+      new Promise<string>((resolve) => setTimeout(() => resolve('still open'), 2_000)),
+    ]);
+    assert.match(closedWithin, /veche\.close\.account_disabled/);
     await assert.rejects(connectUser(h.routerUrl, frank.userId, frank.accessToken), /refused/);
-    client.close();
   });
 });
 
