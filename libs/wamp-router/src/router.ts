@@ -233,7 +233,7 @@ function createGate(router: FoxRouter, deps: GateDependencies) {
    */
   const killByAuthid = (ctx: FoxContext, caller: FoxSession, message: unknown[]) => {
     const [, requestId, , , args, kwargs] = message as [number, number, unknown, string, unknown, unknown];
-    const positional = Array.isArray(args) ? args : [];
+    const positional: unknown[] = Array.isArray(args) ? (args as unknown[]) : [];
     const named = kwargsOf(kwargs);
     const authid = positional[0] ?? named['authid'];
     const reasonGiven = positional[1] ?? named['reason'];

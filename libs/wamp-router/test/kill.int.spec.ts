@@ -77,9 +77,9 @@ describe('wamp.session.kill_by_authid', { timeout: 30_000 }, () => {
     const second = await join(router.url, '7', 'ticket-7');
     const bystander = await join(router.url, '8', 'ticket-8');
     const service = await join(router.url, 'service:gateway', secret);
-    const result = (await service.session.call('wamp.session.kill_by_authid', ['7'], {
+    const result = await service.session.call('wamp.session.kill_by_authid', ['7'], {
       reason: 'veche.close.account_disabled',
-    })) as unknown;
+    });
     // autobahn unwraps a single positional result: the list of ended session ids.
     const killed = result as number[];
     assert.deepEqual([...killed].sort(), [first.id, second.id].sort());
