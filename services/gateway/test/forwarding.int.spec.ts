@@ -54,6 +54,16 @@ const routes = defineRoutes([
   {
     kind: 'rpc',
     method: 'GET',
+    url: '/test/broken',
+    auth: 'user',
+    procedure: 'veche.testsvc.broken',
+    summary: 'test',
+    tags: ['test'],
+    response: Type.Unknown(),
+  },
+  {
+    kind: 'rpc',
+    method: 'GET',
     url: '/test/down',
     auth: 'user',
     procedure: 'veche.nobody.home',
@@ -126,6 +136,13 @@ before(async () => {
       echoed: args,
       correlationId: context.correlationId,
     }),
+  );
+  await service.register(
+    'veche.testsvc.broken',
+    Type.Object({ actor: Type.Unknown(), input: Type.Unknown() }),
+    () => {
+      throw new Error('relation "secret_table" does not exist at /srv/app.js:12');
+    },
   );
   await service.register(
     'veche.testsvc.public',
@@ -206,6 +223,17 @@ describe('rpc routes', () => {
     assert.deepEqual(missing.json(), {
       error: { code: 'not_found', message: 'No such thing', details: { thingId: 'x' } },
     });
+  });
+
+  it('a bug in the service is 500 internal with nothing of its cause', async () => {
+    const me = await signIn();
+    const r = await h.gateway.app.inject({
+      method: 'GET',
+      url: '/api/test/broken',
+      headers: { authorization: `Bearer ${me.accessToken}` },
+    });
+    assert.equal(r.statusCode, 500);
+    assert.deepEqual(r.json(), { error: { code: 'internal', message: 'Internal error' } });
   });
 
   it('a service that is down answers 503 unavailable quickly, long before the route’s timeout', async () => {
