@@ -31,8 +31,9 @@ export const publishedEventTypes = [
   T.roomCreated,
   T.memberJoined,
   T.memberLeft,
-  T.messagePosted,
   T.receiptsUpdated,
+  T.messageNotified,
+  T.botCommandIssued,
 ] as const;
 
 /** Every queue and exchange the chat declares (tests and benchmarks delete them afterwards). */
@@ -86,7 +87,7 @@ export function createChatApp(options: ChatAppOptions): ChatApp {
     maxBatchSize: 512,
     maxBatchEvents: 10_000,
   });
-  const writer = createRoomWriter({ store, log });
+  const writer = createRoomWriter({ store, db: database.db, log });
   const chat = createChat({
     database,
     store,

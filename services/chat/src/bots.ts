@@ -116,8 +116,9 @@ export function createBotReplyConsumer(options: {
 /**
  * The integration events on `veche.events`: the log's own events, at least once (checkpoint after the
  * broker's confirms). `chat.message_posted` goes out only for messages that notify someone (mentions,
- * direct messages): that is what its consumers act on, and publishing every message would make the
- * broker's per-message cost (~130 µs of CPU here) the ceiling of the chat's write path. ADR 0010.
+ * direct messages), read from the rooms' outbox streams (`chat.message_notified`), so the relay never
+ * reads the other messages: publishing every message would make the broker's per-message cost (~130 µs
+ * of CPU here) the ceiling of the chat's write path, and reading them cost 15–20 % of it. ADR 0010.
  */
 export function createIntegrationRelay(options: {
   database: Database<unknown>;
@@ -145,12 +146,17 @@ export function createIntegrationRelay(options: {
     eventTypes: options.eventTypes,
     batchSize: 2_000,
     async handle(events) {
-      const wanted = events.filter(
-        (event) => event.type !== T.messagePosted || (event.data as MessagePosted).notify.length > 0,
-      );
+      // A notifying message goes out as the mailer's `chat.message_posted`, with its own event id.
+      const integration = events
+        .filter((event) => event.type !== T.botCommandIssued)
+        .map((event) =>
+          event.type === T.messageNotified
+            ? { ...toIntegrationEvent(event), type: T.messagePosted }
+            : toIntegrationEvent(event),
+        );
       // One read of the log serves both exchanges; the checkpoint moves once both are confirmed.
       await Promise.all([
-        wanted.length > 0 ? publisher.publish(wanted.map(toIntegrationEvent)) : undefined,
+        integration.length > 0 ? publisher.publish(integration) : undefined,
         botPublisher.publish(botCommandsOf(events)),
       ]);
       await options.onBatchConfirmed?.();
@@ -162,7 +168,7 @@ export function createIntegrationRelay(options: {
 /** The bot commands carried by posted messages, as `bot.command.<name>` events (id = command id). */
 function botCommandsOf(events: readonly RecordedEvent[]) {
   return events.flatMap((event) => {
-    if (event.type !== T.messagePosted) return [];
+    if (event.type !== T.botCommandIssued) return [];
     const d = event.data as MessagePosted;
     if (!d.command) return [];
     const data: BotCommand = {

@@ -273,9 +273,20 @@ export function createChat(deps: ChatDeps) {
     roomId: string,
     actor: string,
     build: (firstSeq: number) => NewEvent[],
+    outbox?: (built: NewEvent[]) => NewEvent[],
   ): Promise<RecordedEvent[]> {
-    return writer.submit(roomId, { build, metadata: metadataOf(actor) });
+    return writer.submit(roomId, { build, metadata: metadataOf(actor), ...(outbox ? { outbox } : {}) });
   }
+
+  /** What a posted message asks of other services: a notification, a bot command (or nothing). */
+  const postOutbox = (built: NewEvent[]): NewEvent[] =>
+    built.flatMap((event) => {
+      const data = event.data as MessagePosted;
+      return [
+        ...(data.notify.length > 0 ? [{ type: T.messageNotified, data }] : []),
+        ...(data.command ? [{ type: T.botCommandIssued, data }] : []),
+      ];
+    });
 
   const lastSeqOf = (events: RecordedEvent[]): number | undefined => events.at(-1)?.streamVersion;
   const applied = (events: RecordedEvent[]) => {
@@ -626,26 +637,31 @@ export function createChat(deps: ChatDeps) {
     const messageId = v7();
     const sentAt = new Date().toISOString();
     try {
-      const events = await appendRoom(item.roomId, item.senderId, (seq) => {
-        const data: MessagePosted = {
-          roomId: item.roomId,
-          ...(room.kind === 'dm' ? {} : { roomName: room.name ?? '' }),
-          roomKind: room.kind === 'dm' ? 'dm' : 'room',
-          messageId,
-          seq,
-          senderId: item.senderId,
-          senderDisplayName: (room.display_name ?? item.senderId).slice(0, 200),
-          text: item.text,
-          sentAt,
-          notify: extra.notify,
-          idempotencyKey: item.idempotencyKey,
-          ...(item.replyTo === undefined ? {} : { replyTo: item.replyTo }),
-          mentions: extra.mentions,
-          attachments: extra.attachments,
-          ...(extra.command ? { command: extra.command } : {}),
-        };
-        return [{ type: T.messagePosted, data }];
-      });
+      const events = await appendRoom(
+        item.roomId,
+        item.senderId,
+        (seq) => {
+          const data: MessagePosted = {
+            roomId: item.roomId,
+            ...(room.kind === 'dm' ? {} : { roomName: room.name ?? '' }),
+            roomKind: room.kind === 'dm' ? 'dm' : 'room',
+            messageId,
+            seq,
+            senderId: item.senderId,
+            senderDisplayName: (room.display_name ?? item.senderId).slice(0, 200),
+            text: item.text,
+            sentAt,
+            notify: extra.notify,
+            idempotencyKey: item.idempotencyKey,
+            ...(item.replyTo === undefined ? {} : { replyTo: item.replyTo }),
+            mentions: extra.mentions,
+            attachments: extra.attachments,
+            ...(extra.command ? { command: extra.command } : {}),
+          };
+          return [{ type: T.messagePosted, data }];
+        },
+        postOutbox,
+      );
       return { messageId, seq: lastSeqOf(events) ?? 0, duplicate: false };
     } catch (error) {
       // The same key raced in from another batch or replica: its first post won, answer with it.

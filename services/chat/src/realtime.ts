@@ -17,7 +17,12 @@ import {
 import type { Logger } from '@veche/log';
 import type { Kwargs, WampService } from '@veche/wamp';
 import { isSafeUriComponent, userTopic } from '@veche/wamp-policy';
-import { chatEventTypes as T, type MessagePosted, type RoomCreated } from './domain/events.ts';
+import {
+  chatEventTypes as T,
+  roomEventTypes,
+  type MessagePosted,
+  type RoomCreated,
+} from './domain/events.ts';
 
 /** The realtime shape of an event: its type without the `chat.` prefix, and what a client shows. */
 export function realtimePayload(event: RecordedEvent): Kwargs {
@@ -99,6 +104,7 @@ export function createChatRealtimeRelay(options: ChatRealtimeRelayOptions): Subs
     store: options.store,
     log,
     mode: 'at-least-once',
+    eventTypes: [...roomEventTypes, T.receiptsUpdated],
     batchSize: options.batchSize,
     ...(options.pollIntervalMs === undefined ? {} : { pollIntervalMs: options.pollIntervalMs }),
     ...(options.leaseRetryMs === undefined ? {} : { leaseRetryMs: options.leaseRetryMs }),

@@ -6,13 +6,16 @@
  * thousands of posts a second to one room cost a handful of transactions, not one each.
  */
 import { isVecheError } from '@veche/errors';
-import type { EventMetadata, EventStore, NewEvent, RecordedEvent } from '@veche/event-store';
+import type { Kysely } from '@veche/db';
+import type { AppendResult, EventMetadata, EventStore, NewEvent, RecordedEvent } from '@veche/event-store';
 import type { Logger } from '@veche/log';
-import { roomStream } from './domain/events.ts';
+import { roomOutboxStream, roomStream } from './domain/events.ts';
 
 export interface RoomCommand {
   /** The events, given the `seq` the first one takes; throw to refuse (only this command fails). */
   build(firstSeq: number): NewEvent[];
+  /** Events for the room's outbox stream, derived from the built ones, committed with them. */
+  outbox?: (built: NewEvent[]) => NewEvent[];
   metadata: Partial<EventMetadata>;
 }
 
@@ -30,6 +33,8 @@ export interface RoomWriter {
 
 export function createRoomWriter(options: {
   store: EventStore;
+  /** For the explicit transaction of an append that also writes the room's outbox stream. */
+  db: Kysely<unknown>;
   log: Logger;
   /** Most events in one merged append (default 2,000). */
   maxEvents?: number;
@@ -55,37 +60,61 @@ export function createRoomWriter(options: {
   function build(
     batch: Pending[],
     version: number,
-  ): { kept: Pending[]; events: NewEvent[]; counts: number[] } {
+  ): { kept: Pending[]; events: NewEvent[]; counts: number[]; outbox: NewEvent[] } {
     const kept: Pending[] = [];
     const events: NewEvent[] = [];
     const counts: number[] = [];
+    const outbox: NewEvent[] = [];
     for (const item of batch) {
       try {
         const built = item.build(version + events.length + 1).map((event) => ({
           ...event,
           metadata: { ...item.metadata, ...event.metadata },
         }));
+        const sideEvents = (item.outbox?.(built) ?? []).map((event) => ({
+          ...event,
+          metadata: { ...item.metadata, ...event.metadata },
+        }));
         kept.push(item);
         counts.push(built.length);
         events.push(...built);
+        outbox.push(...sideEvents);
       } catch (error) {
         item.reject(error);
       }
     }
-    return { kept, events, counts };
+    return { kept, events, counts, outbox };
+  }
+
+  /**
+   * Group-committed when the room's events are all there is; in one explicit transaction with the
+   * outbox events otherwise (stream rows locked room first, then its outbox: always the same order).
+   */
+  function append(
+    roomId: string,
+    events: NewEvent[],
+    outbox: NewEvent[],
+    version: number,
+  ): Promise<AppendResult> {
+    if (outbox.length === 0) return store.append(roomStream(roomId), events, { expectedVersion: version });
+    return options.db.transaction().execute(async (trx) => {
+      const result = await store.append(roomStream(roomId), events, { expectedVersion: version, trx });
+      await store.append(roomOutboxStream(roomId), outbox, { trx });
+      return result;
+    });
   }
 
   async function write(roomId: string, batch: Pending[]): Promise<void> {
     for (let attempt = 1; ; attempt += 1) {
       const version = await versionOf(roomId);
-      const { kept, events, counts } = build(batch, version);
+      const { kept, events, counts, outbox } = build(batch, version);
       if (kept.length === 0) return;
       if (events.length === 0) {
         for (const item of kept) item.resolve([]);
         return;
       }
       try {
-        const result = await store.append(roomStream(roomId), events, { expectedVersion: version });
+        const result = await append(roomId, events, outbox, version);
         versions.set(roomId, result.nextVersion);
         let offset = 0;
         kept.forEach((item, index) => {

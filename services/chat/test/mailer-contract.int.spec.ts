@@ -16,7 +16,7 @@ before(async () => {
 });
 after(() => h.close());
 
-it('message_posted and receipts_updated match the mailer’s schemas', async () => {
+it('message_posted (for messages that notify) and receipts_updated match the mailer’s schemas', async () => {
   const { roomId } = await h.call<{ roomId: string }>('mia', 'createRoom', {
     name: 'Mail',
     visibility: 'public',
@@ -31,11 +31,13 @@ it('message_posted and receipts_updated match the mailer’s schemas', async () 
   await h.call('mia', 'postMessage', { roomId: dm.roomId, text: 'psst', idempotencyKey: '2' });
   await h.call('noa', 'postReceipts', { roomId, readUpTo: mention.seq });
   const { rows } = await sql<{ type: string; data: unknown }>`
-    select type, data from events where type in ('chat.message_posted', 'chat.receipts_updated')
+    select type, data from events where type in ('chat.message_notified', 'chat.receipts_updated')
     order by global_position`.execute(h.database.db);
   assert.equal(rows.length, 3);
   for (const row of rows) {
-    const parsed = parseEvent(row.type, row.data);
+    // A notifying message is published as `chat.message_posted` with the message's data.
+    const published = row.type === 'chat.message_notified' ? 'chat.message_posted' : row.type;
+    const parsed = parseEvent(published, row.data);
     assert.ok(parsed.ok, `${row.type}: ${parsed.ok ? '' : parsed.problems.join('; ')}`);
   }
   const [room, direct] = rows
@@ -45,4 +47,9 @@ it('message_posted and receipts_updated match the mailer’s schemas', async () 
   assert.equal(room!.roomName, 'Mail');
   assert.deepEqual(direct!.notify, [{ userId: 'noa', reason: 'direct' }]);
   assert.equal(direct!.roomKind, 'dm');
+  // A message that notifies nobody stays out of the outbox.
+  await h.call('mia', 'postMessage', { roomId, text: 'nobody in particular', idempotencyKey: '3' });
+  const { rows: notified } = await sql<{ n: string }>`
+    select count(*) as n from events where type = 'chat.message_notified'`.execute(h.database.db);
+  assert.equal(Number(notified[0]!.n), 2);
 });

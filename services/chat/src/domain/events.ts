@@ -5,6 +5,11 @@
  */
 export const roomStream = (roomId: string): string => `room-${roomId}`;
 export const receiptStream = (roomId: string, userId: string): string => `receipts-${roomId}-${userId}`;
+/**
+ * What a room's posts ask of other services (notifications, bot commands), appended in the same
+ * transaction as the message: the outbox relay reads only these, never every message (ADR 0010).
+ */
+export const roomOutboxStream = (roomId: string): string => `room-outbox-${roomId}`;
 
 export type RoomKind = 'public' | 'private' | 'dm';
 export type MemberRole = 'owner' | 'moderator' | 'member';
@@ -127,9 +132,18 @@ export const chatEventTypes = {
   reactionAdded: 'chat.reaction_added',
   reactionRemoved: 'chat.reaction_removed',
   receiptsUpdated: 'chat.receipts_updated',
+  /** In `room-outbox-<roomId>`: a posted message that notifies someone; data = the message's. */
+  messageNotified: 'chat.message_notified',
+  /** In `room-outbox-<roomId>`: a posted message that is a bot command; data = the message's. */
+  botCommandIssued: 'chat.bot_command_issued',
 } as const;
 
 export type ChatEventType = (typeof chatEventTypes)[keyof typeof chatEventTypes];
+const notRoomEvents: readonly string[] = [
+  chatEventTypes.receiptsUpdated,
+  chatEventTypes.messageNotified,
+  chatEventTypes.botCommandIssued,
+];
 export const roomEventTypes: readonly string[] = Object.values(chatEventTypes).filter(
-  (type) => type !== chatEventTypes.receiptsUpdated,
+  (type) => !notRoomEvents.includes(type),
 );

@@ -175,6 +175,8 @@ async function applyOne(trx: Trx, event: RecordedEvent): Promise<void> {
 
 export const readModelProjection: InlineProjection = {
   name: 'chat.read-model',
+  // The rooms' outbox events repeat a message for other services: nothing to read back.
+  eventTypes: Object.values(T).filter((type) => type !== T.messageNotified && type !== T.botCommandIssued),
   async apply(trx, events) {
     // Events arrive in log order; consecutive runs of messages and of receipts are written set-wise.
     let run: RecordedEvent[] = [];
