@@ -7,7 +7,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startFleet, type Fleet } from './support/fleet.ts';
@@ -98,6 +98,9 @@ describe(
         reducedMotion: 'reduce',
         deviceScaleFactor: 2,
       });
+      // The suite runs four integration files at once on two cores: give each step room.
+      aliceContext.setDefaultTimeout(60_000);
+      bobContext.setDefaultTimeout(60_000);
       a = await aliceContext.newPage();
       b = await bobContext.newPage();
       for (const [who, page] of [
@@ -113,6 +116,11 @@ describe(
       // The last state of both screens, and what the pages said: the first things to read on a failure.
       await a?.screenshot({ path: path.join(artifacts, 'last-alice.png') }).catch(() => {});
       await b?.screenshot({ path: path.join(artifacts, 'last-bob.png') }).catch(() => {});
+      // The pages' console and the fleet's log, kept for reading after a failure (not committed).
+      writeFileSync(
+        path.join(artifacts, 'last-run.log'),
+        `${consoleLines.join('\n')}\n\n--- fleet ---\n${fleet?.output() ?? ''}`,
+      );
       if (process.env['WEB_TEST_VERBOSE']) process.stderr.write(consoleLines.join('\n') + '\n');
       await browser?.close();
       await fleet?.stop();
@@ -192,7 +200,7 @@ describe(
 
       // Bob has the room open, so Alice's message turns to read, and says by whom.
       const tick = a.locator('li.message', { hasText: 'Hello Bob' }).getByTestId('tick');
-      await tick.and(a.locator('[data-tick="read"]')).waitFor({ timeout: 20_000 });
+      await tick.and(a.locator('[data-tick="read"]')).waitFor({ timeout: 60_000 });
       assert.match((await tick.getAttribute('title')) ?? '', new RegExp(`Read by ${bob.name}`));
     });
 
@@ -208,11 +216,11 @@ describe(
       await a.locator('.staged-item', { hasText: 'gradient.png' }).waitFor();
       await a
         .locator('.staged-item', { hasText: 'Uploading' })
-        .waitFor({ state: 'detached', timeout: 20_000 });
+        .waitFor({ state: 'detached', timeout: 60_000 });
       // The text still in the box goes with the image, as one message.
       await aliceBox.press('Enter');
-      await b.locator('.attachment-image img').waitFor({ timeout: 20_000 });
-      await a.locator('.attachment-image img').waitFor({ timeout: 20_000 });
+      await b.locator('.attachment-image img').waitFor({ timeout: 60_000 });
+      await a.locator('.attachment-image img').waitFor({ timeout: 60_000 });
       await timeline(b).getByText(`@${bob.name}`).first().waitFor();
       await shot(a, '07-room-desktop');
       await shot(b, '08-room-phone');
@@ -277,7 +285,7 @@ describe(
       await timeline(a)
         .locator('li.message', { hasText: 'please look' })
         .locator('[data-tick="delivered"]')
-        .waitFor({ timeout: 20_000 });
+        .waitFor({ timeout: 60_000 });
       await link.click();
       await timeline(b).getByText('please look').waitFor();
       await b.getByRole('button', { name: 'Open the room list' }).click();
@@ -286,7 +294,7 @@ describe(
       await timeline(a)
         .locator('li.message', { hasText: 'please look' })
         .locator('[data-tick="read"]')
-        .waitFor({ timeout: 20_000 });
+        .waitFor({ timeout: 60_000 });
     });
 
     it('opens a direct message, and shows the members with their presence', async () => {
@@ -299,7 +307,7 @@ describe(
       await bobBox.fill('psst, a private word');
       await bobBox.press('Enter');
       const dm = a.getByRole('link', { name: new RegExp(`^${bob.name}`) });
-      await dm.getByTestId('unread-badge').getByText('1').waitFor({ timeout: 20_000 });
+      await dm.getByTestId('unread-badge').getByText('1').waitFor({ timeout: 60_000 });
       await dm.click();
       await timeline(a).getByText('psst, a private word').waitFor();
       await a.getByRole('link', { name: new RegExp(roomName) }).click();
@@ -339,9 +347,9 @@ describe(
 
       await bobContext.setOffline(false);
       for (const n of [1, 2, 3])
-        await timeline(b).getByText(`While you were away ${n}`).waitFor({ timeout: 30_000 });
-      await b.getByTestId('connection-banner').waitFor({ state: 'detached', timeout: 30_000 });
-      await timeline(a).getByText('Written on the train').waitFor({ timeout: 30_000 });
+        await timeline(b).getByText(`While you were away ${n}`).waitFor({ timeout: 60_000 });
+      await b.getByTestId('connection-banner').waitFor({ state: 'detached', timeout: 60_000 });
+      await timeline(a).getByText('Written on the train').waitFor({ timeout: 60_000 });
       await b.getByTestId('pending-message').waitFor({ state: 'detached' });
 
       // Every message exactly once, in order, on both sides.
@@ -413,7 +421,7 @@ describe(
       await a.goto(`${fleet.origin}/search`);
       await a.getByRole('searchbox').fill('away');
       await a.getByRole('button', { name: 'Search' }).click();
-      await a.locator('.search-hit').first().waitFor({ timeout: 20_000 });
+      await a.locator('.search-hit').first().waitFor({ timeout: 60_000 });
       await shot(a, '11-search');
       await a.goto(`${fleet.origin}/settings/sessions`);
       await a.locator('.session').first().waitFor();
