@@ -69,6 +69,13 @@ export function createDatabase<DB = unknown>(options: DatabaseOptions): Database
   const pool = new pg.Pool({ ...connectionConfig(options), max: options.poolSize ?? 10 });
   // An idle client that loses its server emits 'error' on the pool; the pool replaces it.
   pool.on('error', () => {});
+  // A client checked out of the pool has no error listener (pg-pool removes its idle one), so a server
+  // that goes away between two statements of a transaction would raise an uncaught 'error' and end
+  // the process. The statement in flight or the next one fails instead, and the pool then drops the
+  // broken client.
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,
