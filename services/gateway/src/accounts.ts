@@ -90,7 +90,7 @@ export interface AccountsOptions {
   log: Logger;
   tokenSecret: string;
   /** Ends a user's live WAMP sessions (disable); best effort. */
-  killWampSessions?: (userId: string) => Promise<void>;
+  killWampSessions?: (userId: string, reason: string) => Promise<void>;
 }
 
 export type Accounts = ReturnType<typeof createAccounts>;
@@ -212,6 +212,18 @@ export function createAccounts(options: AccountsOptions) {
     );
     const { token, expiresIn } = await access.sign({ userId: account.userId, sessionId, role: account.role });
     return { accessToken: token, refreshToken, expiresIn, userId: account.userId, sessionId };
+  }
+
+  /** Ends the user's live WAMP sessions (best effort: the router may lack the meta procedure). */
+  async function endLiveSessions(userId: string, reason: string): Promise<void> {
+    await options
+      .killWampSessions?.(userId, reason)
+      .catch((error: unknown) =>
+        log.warn(
+          { err: error, userId },
+          'could not end the live WAMP sessions (they end when their token expires)',
+        ),
+      );
   }
 
   async function revokeSession(sessionId: string, reason: string, ctx: RequestContext, actor: string) {
@@ -438,6 +450,7 @@ export function createAccounts(options: AccountsOptions) {
         'any',
         appendContext(ctx, principal.userId),
       );
+      await endLiveSessions(principal.userId, 'veche.close.logged_out');
       return ok;
     },
 
@@ -496,6 +509,7 @@ export function createAccounts(options: AccountsOptions) {
         appendContext(ctx, account.userId),
       );
       await limiter.reset(`login:fail:${account.userId}`);
+      await endLiveSessions(account.userId, 'veche.close.password_reset');
       return ok;
     },
 
@@ -527,6 +541,8 @@ export function createAccounts(options: AccountsOptions) {
         account.version,
         appendContext(ctx, account.userId),
       );
+      // Other devices' live WAMP sessions end; this device reconnects with its still-valid token.
+      await endLiveSessions(account.userId, 'veche.close.password_changed');
       return ok;
     },
 
@@ -699,16 +715,7 @@ export function createAccounts(options: AccountsOptions) {
         : [{ type: 'account.enabled', data: { by: admin.userId } }];
       await append(accountStream(userId), events, account.version, appendContext(ctx, admin.userId));
       log.info({ userId, by: admin.userId, disabled }, disabled ? 'account disabled' : 'account enabled');
-      if (disabled && options.killWampSessions) {
-        await options
-          .killWampSessions(userId)
-          .catch((error: unknown) =>
-            log.warn(
-              { err: error, userId },
-              'could not end the live WAMP sessions (they end when their token expires)',
-            ),
-          );
-      }
+      if (disabled) await endLiveSessions(userId, 'veche.close.account_disabled');
       return ok;
     },
   };

@@ -115,8 +115,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     config,
     log,
     tokenSecret: tokenSecretOf(config),
-    killWampSessions: async (userId) => {
-      if (!(await security.killSessions(userId)))
+    killWampSessions: async (userId, reason) => {
+      if (!(await security.killSessions(userId, reason)))
         log.warn({ userId }, 'the router could not end the user’s live WAMP sessions');
     },
   });

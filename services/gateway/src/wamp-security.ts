@@ -126,7 +126,7 @@ export interface WampSecurity {
   ready(timeoutMs: number): Promise<void>;
   readonly isConnected: boolean;
   /** Ends a user's live sessions (Crossbar's meta procedure; answers `false` where the router lacks it). */
-  killSessions(authid: string): Promise<boolean>;
+  killSessions(authid: string, reason: string): Promise<boolean>;
   stop(): Promise<void>;
 }
 
@@ -219,15 +219,10 @@ export function createWampSecurity(options: WampSecurityOptions): WampSecurity {
         });
       });
     },
-    async killSessions(authid) {
+    async killSessions(authid, reason) {
       if (!session) return false;
       try {
-        await session.call(
-          'wamp.session.kill_by_authid',
-          [authid],
-          { reason: 'veche.close.account_disabled' },
-          { timeout: 5_000 },
-        );
+        await session.call('wamp.session.kill_by_authid', [authid], { reason }, { timeout: 5_000 });
         return true;
       } catch (error) {
         log.warn({ err: error, authid }, 'wamp.session.kill_by_authid failed');

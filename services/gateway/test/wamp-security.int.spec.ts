@@ -152,6 +152,25 @@ describe('a user on the WAMP router', () => {
   });
 });
 
+describe('logging out everywhere', () => {
+  it('ends the live WAMP sessions too', async () => {
+    const heidi = await user('heidi');
+    const client = await connectUser(h.routerUrl, heidi.userId, heidi.accessToken);
+    const r = await h.gateway.app.inject({
+      method: 'POST',
+      url: '/api/auth/logout-all',
+      headers: { authorization: `Bearer ${heidi.accessToken}` },
+    });
+    assert.equal(r.statusCode, 200);
+    const closedWithin = await Promise.race([
+      client.closed,
+      new Promise<string>((resolve) => setTimeout(() => resolve('still open'), 2_000)),
+    ]);
+    assert.match(closedWithin, /veche\.close\.logged_out/);
+    await assert.rejects(connectUser(h.routerUrl, heidi.userId, heidi.accessToken), /refused/);
+  });
+});
+
 describe('a router restart', () => {
   it('the gateway registers its authenticator again, users log in again and forwarding recovers', async () => {
     const grace = await user('grace');
