@@ -11,12 +11,14 @@ import fastifyReplyFrom from '@fastify/reply-from';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import * as contracts from '@veche/contracts';
 import { internalHeaders, signActor, type ApiRoute, type RpcRoute, type StreamRoute } from '@veche/contracts';
 import {
   VecheError,
   asVecheError,
   errorBody,
+  errorCodes,
   forbidden,
   httpStatusOf,
   notFound,
@@ -87,6 +89,18 @@ export function declaredRoutes(): ApiRoute[] {
   }
   return routes;
 }
+
+/** The one error shape, documented on every route (and serialized through it). */
+const ErrorResponse = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.Union(errorCodes.map((code) => Type.Literal(code))),
+      message: Type.String(),
+      details: Type.Optional(Type.Unknown()),
+    }),
+  },
+  { description: 'Every error: code, message, details' },
+);
 
 const bearer = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/;
 const requestIdPattern = /^[A-Za-z0-9._:-]{8,128}$/;
@@ -313,7 +327,9 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
     ...(route.params ? { params: route.params } : {}),
     ...(route.querystring ? { querystring: route.querystring } : {}),
     ...(route.kind === 'rpc' && route.body ? { body: route.body } : {}),
-    ...(route.kind === 'rpc' ? { response: { [route.status ?? 200]: route.response } } : {}),
+    ...(route.kind === 'rpc'
+      ? { response: { [route.status ?? 200]: route.response, '4xx': ErrorResponse, '5xx': ErrorResponse } }
+      : {}),
     ...(route.kind === 'stream' && route.consumes ? { consumes: route.consumes } : {}),
     ...(route.kind === 'stream' && route.produces ? { produces: route.produces } : {}),
   });

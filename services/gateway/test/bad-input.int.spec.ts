@@ -363,6 +363,12 @@ describe('the real listener', () => {
     assert.equal(json.openapi, '3.1.0');
     assert.ok(json.paths['/api/auth/login'].post);
     assert.ok(json.paths['/api/me'].get.security);
+    // The error shape is documented on every route.
+    assert.ok(
+      Object.keys(json.paths['/api/auth/login'].post.responses as Record<string, unknown>).some(
+        (status: string) => /^4xx$/i.test(status),
+      ),
+    );
     const page = await fetch(`${h.baseUrl}/api/docs/`);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /swagger/i);
