@@ -98,3 +98,23 @@ describe('dependency failures', () => {
     assert.equal(isDependencyDown(new TypeError('undefined is not a function')), false);
   });
 });
+
+describe('access token cache', () => {
+  it('remembers a verified token only until it expires', async () => {
+    const tokens = createAccessTokens('k'.repeat(40), 1);
+    const { token } = await tokens.sign({ userId: 'u1', sessionId: 's1', role: 'user' });
+    assert.equal((await tokens.verify(token)).userId, 'u1');
+    assert.equal((await tokens.verify(token)).userId, 'u1');
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    await assert.rejects(tokens.verify(token), { code: 'unauthorized' });
+    // A tampered copy of a remembered token is not the remembered token.
+    const fresh = await createAccessTokens('k'.repeat(40), 60).sign({
+      userId: 'u2',
+      sessionId: 's2',
+      role: 'user',
+    });
+    const verifier = createAccessTokens('k'.repeat(40), 60);
+    await verifier.verify(fresh.token);
+    await assert.rejects(verifier.verify(`${fresh.token}x`), { code: 'unauthorized' });
+  });
+});

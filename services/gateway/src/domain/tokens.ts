@@ -26,8 +26,17 @@ export interface AccessTokens {
 const issuer = 'veche-gateway';
 const audience = 'veche';
 
+/**
+ * Verified tokens, remembered until they expire: a client sends the same token with every request
+ * for minutes, and jose's HMAC check (WebCrypto, asynchronous) was an eighth of the gateway's CPU per
+ * request. Only a successfully verified token is remembered, with its expiry checked on every use;
+ * the session and account are still checked on every request by the caller.
+ */
+const verifiedLimit = 10_000;
+
 export function createAccessTokens(secret: string, ttlSeconds: number): AccessTokens {
   const key = new TextEncoder().encode(secret);
+  const verified = new Map<string, { claims: AccessClaims; expiresAtMs: number }>();
   return {
     async sign({ userId, sessionId, role }) {
       const token = await new SignJWT({ sid: sessionId, role })
@@ -42,6 +51,12 @@ export function createAccessTokens(secret: string, ttlSeconds: number): AccessTo
     },
     async verify(token) {
       if (typeof token !== 'string' || token.length > 4096) throw unauthorized('Invalid access token');
+      const known = verified.get(token);
+      if (known) {
+        if (known.expiresAtMs > Date.now()) return known.claims;
+        verified.delete(token);
+        throw unauthorized('Access token expired', { details: { reason: 'expired' } });
+      }
       try {
         const { payload } = await jwtVerify(token, key, { algorithms: ['HS256'], issuer, audience });
         const role = payload['role'];
@@ -53,7 +68,13 @@ export function createAccessTokens(secret: string, ttlSeconds: number): AccessTo
         ) {
           throw unauthorized('Invalid access token');
         }
-        return { userId: payload.sub, sessionId: sid, role };
+        const claims: AccessClaims = { userId: payload.sub, sessionId: sid, role };
+        if (typeof payload.exp === 'number') {
+          // Oldest first out: a Map iterates in insertion order.
+          if (verified.size >= verifiedLimit) verified.delete(verified.keys().next().value ?? '');
+          verified.set(token, { claims, expiresAtMs: payload.exp * 1000 });
+        }
+        return claims;
       } catch (error) {
         if (error instanceof joseErrors.JWTExpired)
           throw unauthorized('Access token expired', { details: { reason: 'expired' } });
