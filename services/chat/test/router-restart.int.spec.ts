@@ -1,10 +1,11 @@
 /**
- * A WAMP router restart: the chat's session reconnects and registers its procedures again, the
+ * Infrastructure restarts. A WAMP router restart: the chat's session reconnects and registers its procedures again, the
  * realtime relay republishes what it had not had acknowledged, and a client that reconnects catches up
  * by seq: every message exactly once, in order.
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
+import { sql } from '@veche/db';
 import { eventually } from '@veche/testing';
 import { startHarness, type Harness } from './support/harness.ts';
 
@@ -54,4 +55,47 @@ it('survives a router restart with nothing lost or duplicated', async () => {
     texts,
     Array.from({ length: 31 }, (_, i) => `m${i}`),
   );
+});
+
+it('PostgreSQL cutting the chat’s connections: calls answer unavailable at worst, then work; nothing is lost', async () => {
+  const { roomId } = await h.call<{ roomId: string }>('pg-a', 'createRoom', {
+    name: 'PG',
+    visibility: 'public',
+  });
+  const watcher = await h.user('pg-a');
+  const results = new Map<number, string>();
+  const codes = new Set<string>();
+  const post = async (i: number) => {
+    for (;;) {
+      try {
+        const r = await h.call<{ messageId: string }>('pg-a', 'postMessage', {
+          roomId,
+          text: `p${i}`,
+          idempotencyKey: `p${i}`,
+        });
+        results.set(i, r.messageId);
+        return;
+      } catch (error) {
+        codes.add((error as { code: string }).code);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  };
+  const burst = Promise.all(Array.from({ length: 100 }, (_, i) => post(i)));
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  // Every connection of this test's schema (pool, relays' lock sessions), as a restart would.
+  await sql`select pg_terminate_backend(pid) from pg_stat_activity
+            where application_name = ${`test:${h.database.schema}`} and pid <> pg_backend_pid()`
+    .execute(h.database.db)
+    .catch(() => undefined);
+  await burst;
+  assert.equal(codes.has('internal'), false, `no internal errors (saw ${[...codes].join(', ') || 'none'})`);
+  const { rows } = await sql<{
+    n: string;
+  }>`select count(*) as n from messages where room_id = ${roomId}`.execute(h.database.db);
+  assert.equal(Number(rows[0]!.n), 100);
+  await eventually(() => new Set(watcher.ofType('message_posted', roomId).map((e) => e.seq)).size === 100, {
+    timeoutMs: 30_000,
+    message: 'the realtime relay recovers',
+  });
 });

@@ -5,7 +5,8 @@
  */
 import { Type, type TObject, type TProperties, type TSchema } from '@sinclair/typebox';
 import { chatRoutes, type ApiRoute } from '@veche/contracts';
-import { notFound } from '@veche/errors';
+import { isVecheError, notFound, unavailable } from '@veche/errors';
+import { pgErrorCode } from '@veche/db';
 import type { WampService } from '@veche/wamp';
 import type { Actor, Chat } from '../chat.ts';
 import type { Typing } from '../typing.ts';
@@ -88,6 +89,19 @@ export function procedureHandlers(chat: Chat, typing: Typing): Record<string, Ha
   };
 }
 
+/**
+ * PostgreSQL gone (restart, failover, connections cut): the caller may retry (posts are idempotent),
+ * so it is `unavailable`, not `internal`.
+ */
+export function databaseDown(error: unknown): boolean {
+  if (isVecheError(error)) return false;
+  const code = pgErrorCode(error);
+  if (code && /^(08|57P)/.test(code)) return true;
+  if (code && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code)) return true;
+  const message = error instanceof Error ? error.message : '';
+  return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message);
+}
+
 export async function registerProcedures(wamp: WampService, chat: Chat, typing: Typing): Promise<void> {
   const handlers = procedureHandlers(chat, typing);
   for (const [procedure, schema] of Object.entries(procedureSchemas)) {
@@ -97,7 +111,13 @@ export async function registerProcedures(wamp: WampService, chat: Chat, typing: 
       const { actor, input } = args as { actor: Actor; input: never };
       // Every call is a sign of life: the members list's online state comes from here.
       chat.touch(actor.userId);
-      return handler(actor, input);
+      return Promise.resolve()
+        .then(() => handler(actor, input))
+        .catch((error: unknown) => {
+          throw databaseDown(error)
+            ? unavailable('The database is unavailable; try again', { cause: error })
+            : error;
+        });
     });
   }
 }
