@@ -22,6 +22,7 @@ import {
   VecheError,
 } from '@veche/errors';
 import type { Logger } from '@veche/log';
+import { databaseDown } from './api/procedures.ts';
 import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import sharp from 'sharp';
 import { v7 } from 'uuid';
@@ -81,7 +82,9 @@ export function createChatHttp(options: ChatHttpOptions) {
           : (error as { statusCode?: number }).statusCode !== undefined &&
               (error as { statusCode: number }).statusCode < 500
             ? new VecheError('validation', (error as Error).message)
-            : asVecheError(error);
+            : databaseDown(error)
+              ? new VecheError('unavailable', 'The database is unavailable; try again')
+              : asVecheError(error);
     if (vecheError.code === 'internal') request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: vecheError.code, message: vecheError.message }, 'request refused');
     void reply.code(httpStatusOf(vecheError.code)).send(errorBody(vecheError));
