@@ -13,7 +13,7 @@ import { unavailable } from '@veche/errors';
 import type { Logger } from '@veche/log';
 import type { BusConnection } from './connection.ts';
 import { encodeEvent, type IntegrationEvent } from './message.ts';
-import { declareExchange, defaultExchange } from './topology.ts';
+import { declareExchange, defaultExchange, unroutedQueueName } from './topology.ts';
 
 export interface PublisherOptions {
   connection: BusConnection;
@@ -52,12 +52,15 @@ export function createPublisher(options: PublisherOptions): Publisher {
       { eventId: messageId, type: message.fields.routingKey, queue: unroutedQueue },
       'no queue is bound for this event type; kept in the unrouted queue',
     );
+    // Declared again first: the queue expires after a month unused, and a publisher may run longer.
     kept.set(
       messageId,
-      current.sendToQueue(unroutedQueue, message.content, {
-        ...message.properties,
-        headers: { ...message.properties.headers, [unroutedRoutingKeyHeader]: message.fields.routingKey },
-      }),
+      current.assertQueue(unroutedQueue, unroutedQueueOptions).then(() =>
+        current.sendToQueue(unroutedQueue, message.content, {
+          ...message.properties,
+          headers: { ...message.properties.headers, [unroutedRoutingKeyHeader]: message.fields.routingKey },
+        }),
+      ),
     );
   };
 
@@ -69,7 +72,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
         publishTimeoutMs: options.confirmTimeoutMs ?? 30_000,
         setup: async (raw: Channel) => {
           await declareExchange(raw, exchange);
-          await raw.assertQueue(unroutedQueue, { durable: true });
+          await raw.assertQueue(unroutedQueue, unroutedQueueOptions);
           // basic.return arrives before the confirm of the same message, on this channel.
           raw.on('return', keepReturned);
         },
@@ -120,8 +123,23 @@ export function createPublisher(options: PublisherOptions): Publisher {
   };
 }
 
-/** Where a publisher keeps events that no queue was bound for. */
-export const unroutedQueueName = (exchange: string): string => `${exchange}.unrouted`;
+export { unroutedQueueName } from './topology.ts';
 
 /** The routing key an unrouted message was published with. */
 export const unroutedRoutingKeyHeader = 'x-veche-routing-key';
+
+/**
+ * Bounded, so event types nobody consumes (yet) cannot fill the broker: a week, at most 100,000
+ * messages (the oldest go first), kept on disk rather than in memory; the queue itself goes after a
+ * month without use (by then whatever it held has expired anyway).
+ */
+export const unroutedQueueOptions = {
+  durable: true,
+  arguments: {
+    'x-expires': 30 * 24 * 3600 * 1000,
+    'x-message-ttl': 7 * 24 * 3600 * 1000,
+    'x-max-length': 100_000,
+    'x-overflow': 'drop-head',
+    'x-queue-mode': 'lazy',
+  },
+};

@@ -9,6 +9,9 @@ import type { BusConnection } from './connection.ts';
 
 export const defaultExchange = 'veche.events';
 
+/** Where a publisher keeps events that no queue was bound for (see publisher.ts). */
+export const unroutedQueueName = (exchange: string): string => `${exchange}.unrouted`;
+
 /** 1 s, 5 s, 30 s, 2 min, 10 min: a broken dependency gets about 13 minutes to come back. */
 export const defaultRetryDelaysMs: readonly number[] = [1_000, 5_000, 30_000, 120_000, 600_000];
 
@@ -107,7 +110,10 @@ export async function deleteTopology(
   const channel = await connection.openChannel({ name: 'topology-admin', setup: async () => undefined });
   try {
     for (const queue of names.queues ?? []) await channel.deleteQueue(queue);
-    for (const exchange of names.exchanges ?? []) await channel.deleteExchange(exchange);
+    for (const exchange of names.exchanges ?? []) {
+      await channel.deleteExchange(exchange);
+      await channel.deleteQueue(unroutedQueueName(exchange));
+    }
   } finally {
     await channel.close();
   }

@@ -7,7 +7,7 @@
  */
 import amqplib from 'amqplib';
 import type { Logger } from '@veche/log';
-import { unroutedQueueName, unroutedRoutingKeyHeader } from './publisher.ts';
+import { unroutedQueueName, unroutedQueueOptions, unroutedRoutingKeyHeader } from './publisher.ts';
 import { defaultExchange } from './topology.ts';
 
 export interface ReplayUnroutedOptions {
@@ -33,7 +33,7 @@ export async function replayUnrouted(options: ReplayUnroutedOptions): Promise<Re
   });
   try {
     const channel = await connection.createConfirmChannel();
-    await channel.assertQueue(queue, { durable: true });
+    await channel.assertQueue(queue, unroutedQueueOptions);
     const returned = new Set<string>();
     channel.on('return', (message: amqplib.Message) => {
       const id = message.properties.messageId as string | undefined;

@@ -55,6 +55,7 @@ after(async () => {
   await mailer?.stop().catch(() => {});
   for (const queue of mailerQueues) await channel?.deleteQueue(queue).catch(() => {});
   await channel?.deleteExchange(h.config.GATEWAY_EXCHANGE).catch(() => {});
+  await channel?.deleteQueue(`${h.config.GATEWAY_EXCHANGE}.unrouted`).catch(() => {});
   await connection?.close().catch(() => {});
   await sink?.stop();
   await mailerDatabase?.drop();

@@ -35,6 +35,7 @@ before(async () => {
 });
 after(async () => {
   await channel?.deleteExchange(h.config.GATEWAY_EXCHANGE).catch(() => {});
+  await channel?.deleteQueue(`${h.config.GATEWAY_EXCHANGE}.unrouted`).catch(() => {});
   await connection?.close().catch(() => {});
   await second?.stop();
   await h?.close();
