@@ -431,6 +431,27 @@ describe(
       await shot(a, '13-profile');
     });
 
+    it('refreshes the access token before it expires and keeps working on the new one', async () => {
+      type Stored = { accessToken: string; expiresAt: number };
+      const stored = async () =>
+        JSON.parse(await a.evaluate<string>('localStorage.getItem("veche.session")')) as Stored;
+      const before = await stored();
+      let after = before;
+      const deadline = Date.now() + 60_000;
+      while (after.accessToken === before.accessToken && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 250));
+        after = await stored();
+      }
+      assert.notEqual(after.accessToken, before.accessToken, 'the token was refreshed');
+      assert.ok(Date.now() < before.expiresAt, 'the refresh came before the old token expired');
+      await a.goto(`${fleet.origin}/`);
+      await a.getByRole('link', { name: new RegExp(roomName) }).click();
+      const aliceBox = a.getByRole('textbox', { name: 'Message' });
+      await aliceBox.fill('Still here after a refresh');
+      await aliceBox.press('Enter');
+      await timeline(b).getByText('Still here after a refresh').waitFor();
+    });
+
     it('saves the notification choice', async () => {
       await a.goto(`${fleet.origin}/settings/notifications`);
       await a.getByLabel('Send one digest of what I missed').check();

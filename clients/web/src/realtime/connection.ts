@@ -55,7 +55,11 @@ export function startRealtime(options: RealtimeOptions) {
   }
 
   function connect(lib: typeof autobahn) {
-    const conn = new lib.Connection({
+    // JSON only, stated rather than left to autobahn's defaults (its binary serializers are stubbed out).
+    const { JSONSerializer } = (lib as unknown as { serializer: { JSONSerializer: new () => unknown } })
+      .serializer;
+    const connectionOptions: autobahn.IConnectionOptions & { serializers: unknown[] } = {
+      serializers: [new JSONSerializer()],
       url: wsUrl(window.location),
       realm: options.realm ?? 'veche',
       authmethods: ['ticket'],
@@ -68,7 +72,8 @@ export function startRealtime(options: RealtimeOptions) {
       retry_delay_growth: 1.7,
       retry_delay_jitter: 0.3,
       use_es6_promises: true,
-    });
+    };
+    const conn = new lib.Connection(connectionOptions);
     conn.onopen = (session) => {
       for (const stream of streams) {
         const topic = `veche.user.${options.userId}.${stream}`;

@@ -92,6 +92,8 @@ export async function startFleet(): Promise<Fleet> {
       DATABASE_URL: databaseUrl.toString(),
       SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
       NO_COLOR: '1',
+      // Short-lived access tokens, so a browser test sees the client refresh them while it runs.
+      ACCESS_TOKEN_TTL_SECONDS: process.env['ACCESS_TOKEN_TTL_SECONDS'] ?? '20',
       LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn',
       // This fleet's own RabbitMQ exchanges and queues: a fleet started by another test at the same
       // time must not consume our events (and send our mails to its sink).
