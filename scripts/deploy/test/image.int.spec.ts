@@ -250,6 +250,16 @@ describe('Dockerfile', () => {
       await client.connect();
       await client.query(`drop schema if exists image_rehearsal_${process.pid} cascade`);
       await client.end();
+      // The broker objects the mailer declared (its queue, retry and dead-letter queues, the unrouted one).
+      const queues = runOrThrow('rabbitmqctl', ['-q', 'list_queues', 'name'])
+        .split('\n')
+        .map((line) => line.trim())
+        .filter(
+          (name) =>
+            name.startsWith(`mailer.rehearsal-${process.pid}`) ||
+            name.startsWith(`veche.rehearsal-${process.pid}.`),
+        );
+      for (const queue of queues) runOrThrow('rabbitmqctl', ['-q', 'delete_queue', queue]);
     });
   });
 });
