@@ -382,6 +382,56 @@ describe(
       assert.deepEqual(await texts(a), expected);
     });
 
+    it('attaches a pasted image and a dropped file', async () => {
+      const png = gradientPng(80, 60).toString('base64');
+      // What a paste and a drop deliver: DataTransfer objects holding files, as the browser builds them.
+      await a.evaluate(
+        `(() => {
+          const box = document.querySelector('.composer textarea');
+          const bytes = Uint8Array.from(atob('${png}'), (c) => c.charCodeAt(0));
+          const data = new DataTransfer();
+          data.items.add(new File([bytes], 'pasted.png', { type: 'image/png' }));
+          box.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+          const dropped = new DataTransfer();
+          dropped.items.add(new File(['minutes of the meeting'], 'minutes.txt', { type: 'text/plain' }));
+          const room = box.closest('.room');
+          room.dispatchEvent(new DragEvent('dragenter', { dataTransfer: dropped, bubbles: true, cancelable: true }));
+          room.dispatchEvent(new DragEvent('drop', { dataTransfer: dropped, bubbles: true, cancelable: true }));
+        })()`,
+      );
+      await a.locator('.staged-item', { hasText: 'pasted.png' }).waitFor();
+      await a.locator('.staged-item', { hasText: 'minutes.txt' }).waitFor();
+      await a
+        .locator('.staged-item', { hasText: 'Uploading' })
+        .waitFor({ state: 'detached', timeout: 60_000 });
+      const aliceBox = a.getByRole('textbox', { name: 'Message' });
+      await aliceBox.fill('Pasted and dropped');
+      await aliceBox.press('Enter');
+      const message = timeline(b).locator('li.message', { hasText: 'Pasted and dropped' });
+      await message.locator('.attachment-image img').waitFor();
+      await message.getByRole('button', { name: /minutes\.txt/ }).waitFor();
+    });
+
+    it('rides out a restart of the WAMP router: reconnects, sends what waited, misses nothing', async () => {
+      const status = (await (await fetch(`${fleet.origin}/_fleet/status`)).json()) as {
+        processes: { name: string; pid?: number; status: string }[];
+      };
+      const router = status.processes.find((p) => p.name === 'wamp-router');
+      assert.ok(router?.pid, 'the router runs');
+      process.kill(router.pid, 'SIGKILL');
+      await b.getByTestId('connection-banner').getByText('Reconnecting').waitFor();
+      const aliceBox = a.getByRole('textbox', { name: 'Message' });
+      await aliceBox.fill('Sent while the router was down');
+      await aliceBox.press('Enter');
+      await timeline(b).getByText('Sent while the router was down').waitFor({ timeout: 90_000 });
+      await b.getByTestId('connection-banner').waitFor({ state: 'detached', timeout: 60_000 });
+      await a.getByTestId('connection-banner').waitFor({ state: 'detached', timeout: 60_000 });
+      await aliceBox.fill('And after it');
+      await aliceBox.press('Enter');
+      await timeline(b).getByText('And after it').waitFor();
+      assert.equal(await timeline(b).getByText('Sent while the router was down').count(), 1);
+    });
+
     it('pages older history in as Bob scrolls up', async () => {
       const session = JSON.parse(await a.evaluate<string>('localStorage.getItem("veche.session")')) as {
         accessToken: string;

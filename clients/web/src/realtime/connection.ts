@@ -75,6 +75,7 @@ export function startRealtime(options: RealtimeOptions) {
     };
     const conn = new lib.Connection(connectionOptions);
     conn.onopen = (session) => {
+      attempts = 0;
       for (const stream of streams) {
         const topic = `veche.user.${options.userId}.${stream}`;
         session
@@ -92,15 +93,35 @@ export function startRealtime(options: RealtimeOptions) {
       options.onJoin();
     };
     conn.onclose = (reason, details) => {
-      if (stopped) return true;
-      const message = (details as { message?: string } | undefined)?.message ?? '';
-      if (/authenticat|ticket|not authorized/i.test(`${reason} ${message}`)) options.onAuthFailed();
+      // Closed by us (offline, restart, stop): nothing to do.
+      if (stopped || connection !== conn) return true;
       options.onStatus(navigator.onLine ? 'connecting' : 'offline');
-      // false: let autobahn retry (with its backoff) unless the connection was closed on purpose.
-      return reason === 'closed';
+      if (reason !== 'closed') return false; // lost: autobahn's own retry loop goes on
+      // autobahn gave up: the router refused the ticket (expired, or its authenticator not back yet
+      // after a restart) or said goodbye. Refresh the token when that was the reason, then start over.
+      const message = (details as { reason?: string; message?: string } | undefined) ?? {};
+      if (/authenticat|ticket|not.authorized/i.test(`${message.reason ?? ''} ${message.message ?? ''}`)) {
+        options.onAuthFailed();
+      }
+      connection = undefined;
+      scheduleReopen();
+      return true;
     };
     connection = conn;
     conn.open();
+  }
+
+  let reopenTimer: number | undefined;
+  let attempts = 0;
+  /** Our own backoff (1 s doubling to 30 s, jittered) for when autobahn's loop has stopped. */
+  function scheduleReopen() {
+    window.clearTimeout(reopenTimer);
+    if (stopped || !navigator.onLine) return;
+    const delay = Math.min(30_000, 1_000 * 2 ** attempts) * (0.7 + Math.random() * 0.6);
+    attempts += 1;
+    reopenTimer = window.setTimeout(() => {
+      if (!stopped && !connection) open();
+    }, delay);
   }
 
   function close() {
@@ -129,6 +150,7 @@ export function startRealtime(options: RealtimeOptions) {
     },
     stop() {
       stopped = true;
+      window.clearTimeout(reopenTimer);
       window.removeEventListener('offline', goOffline);
       window.removeEventListener('online', goOnline);
       close();
