@@ -2,8 +2,11 @@
  * Veche as two people use it, in Debian's Chromium driven by playwright-core, against the real local
  * fleet (gateway, chat, mailer, WAMP router, PostgreSQL, RabbitMQ): both register and verify through
  * the SMTP sink, log in, Alice creates a room and invites Bob, they exchange messages, see typing and
- * read ticks, Alice uploads an image, and Bob goes offline and comes back to find every message (and
- * his own queued one sent). Screenshots of the main screens go to test/artifacts/.
+ * read ticks, react, reply, edit and delete, attach images (picker, paste, drop), open a direct
+ * message; Bob goes offline and comes back to find every message (and his own queued one sent); the
+ * WAMP router and the gateway are killed and the clients recover without loss; the access token is
+ * refreshed before it expires; axe-core finds no serious WCAG 2 A/AA problem. Screenshots of the main
+ * screens go to test/artifacts/.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
