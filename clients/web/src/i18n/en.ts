@@ -68,6 +68,8 @@ export const en = {
   'members.offline': 'offline',
   'members.away': 'away',
   'members.busy': 'busy',
+  'members.owner': 'owner',
+  'members.moderator': 'moderator',
   'composer.placeholder': 'Message {room}',
   'composer.label': 'Message',
   'composer.send': 'Send',

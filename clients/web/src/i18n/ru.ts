@@ -70,6 +70,8 @@ export const ru: Record<MessageKey, string> = {
   'members.offline': 'не в сети',
   'members.away': 'отошёл',
   'members.busy': 'занят',
+  'members.owner': 'владелец',
+  'members.moderator': 'модератор',
   'composer.placeholder': 'Сообщение в {room}',
   'composer.label': 'Сообщение',
   'composer.send': 'Отправить',

@@ -144,7 +144,11 @@ function MembersPanel({ view, onClose }: { view: RoomView; onClose: () => void }
               <span className="muted small">
                 {' '}
                 {m.online ? t('members.online') : t('members.offline')}
-                {m.role !== 'member' ? ` · ${m.role}` : ''}
+                {m.role === 'owner'
+                  ? ` · ${t('members.owner')}`
+                  : m.role === 'moderator'
+                    ? ` · ${t('members.moderator')}`
+                    : ''}
               </span>
             </span>
           </li>
