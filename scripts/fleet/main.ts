@@ -22,7 +22,7 @@ Runs the whole Veche fleet on this machine behind one origin (default http://127
   /api     the gateway (HTTP JSON API)
   /ws      the WAMP router (realm veche)
   /pubsub  the presence-router (seed-compatible presence WebSocket)
-  /        the web client (clients/web/dist when built)
+  /        the web client (clients/web, built into dist when missing or stale)
   /_fleet/status   the state of every process
 
 Environment (all optional):
