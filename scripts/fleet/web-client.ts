@@ -46,7 +46,16 @@ export function ensureWebClientBuilt(webDir: string, note: (line: string) => voi
     return false;
   }
   rmSync(path.join(webDir, 'dist'), { recursive: true, force: true });
-  renameSync(built, path.join(webDir, 'dist'));
+  try {
+    renameSync(built, path.join(webDir, 'dist'));
+  } catch (error) {
+    // Another fleet starting at the same moment (parallel tests) put its identical build there first.
+    rmSync(built, { recursive: true, force: true });
+    if (!existsSync(path.join(webDir, 'dist/index.html'))) {
+      note(`the web client could not be put in place: ${(error as Error).message}`);
+      return false;
+    }
+  }
   note(`web client built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return true;
 }
