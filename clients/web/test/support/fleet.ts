@@ -3,7 +3,7 @@
  * the verification mails from its HTTP API), then `scripts/fleet/main.ts` on a free port with its own
  * database and its own RabbitMQ names, so it shares nothing with other fleets running at the same time.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import path from 'node:path';
@@ -58,6 +58,22 @@ function track(child: ChildProcess): { output: () => string; exited: Promise<voi
   return { output: () => output, exited };
 }
 
+/**
+ * A RabbitMQ virtual host for this run, when `rabbitmqctl` can make one (a local broker, as here and
+ * in CI): deleting it at the end removes every queue and exchange the fleet declared. Without it the
+ * fleet still gets names of its own (below), which are left behind.
+ */
+function createVhost(name: string, amqpUrl: URL): { url: string; remove: () => void } | undefined {
+  const ctl = (...args: string[]) =>
+    spawnSync('rabbitmqctl', args, { stdio: 'ignore', timeout: 20_000 }).status === 0;
+  const user = decodeURIComponent(amqpUrl.username || 'guest');
+  if (!ctl('add_vhost', name) || !ctl('set_permissions', '-p', name, user, '.*', '.*', '.*'))
+    return undefined;
+  const url = new URL(amqpUrl);
+  url.pathname = `/${encodeURIComponent(name)}`;
+  return { url: url.toString(), remove: () => void ctl('delete_vhost', name) };
+}
+
 export async function startFleet(): Promise<Fleet> {
   const [port, smtpPort, sinkWebPort] = [await freePort(), await freePort(), await freePort()];
   const sink = spawn(process.execPath, [path.join(root, 'services/mailer/src/dev-sink/main.ts')], {
@@ -84,6 +100,7 @@ export async function startFleet(): Promise<Fleet> {
   const names = `webtest_${randomBytes(4).toString('hex')}`;
   // A database of its own, dropped at the end: every run starts from no accounts and no rooms.
   databaseUrl.pathname = `/veche_${names}`;
+  const vhost = createVhost(names, new URL(process.env['AMQP_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672'));
   const fleet = spawn(process.execPath, [path.join(root, 'scripts/fleet/main.ts')], {
     cwd: root,
     env: {
@@ -91,6 +108,7 @@ export async function startFleet(): Promise<Fleet> {
       VECHE_PORT: String(port),
       DATABASE_URL: databaseUrl.toString(),
       SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+      ...(vhost ? { AMQP_URL: vhost.url } : {}),
       NO_COLOR: '1',
       // Short-lived access tokens, so a browser test sees the client refresh them while it runs.
       ACCESS_TOKEN_TTL_SECONDS: process.env['ACCESS_TOKEN_TTL_SECONDS'] ?? '20',
@@ -116,6 +134,7 @@ export async function startFleet(): Promise<Fleet> {
   ).catch((error: unknown) => {
     if (fleet.exitCode === null) process.kill(-fleet.pid!, 'SIGKILL');
     sink.kill('SIGKILL');
+    vhost?.remove();
     throw new Error(`the fleet did not start:\n${fleetLog.output()}`, { cause: error });
   });
 
@@ -144,6 +163,7 @@ export async function startFleet(): Promise<Fleet> {
       }
       sink.kill('SIGTERM');
       await Promise.race([sinkLog.exited, new Promise((r) => setTimeout(r, 5_000))]);
+      vhost?.remove();
       const admin = new URL(databaseUrl);
       admin.pathname = '/postgres';
       const client = new pg.Client({ connectionString: admin.toString() });
