@@ -1,10 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as delay } from 'node:timers/promises';
 import { sql } from '@veche/db';
 import { isVecheError } from '@veche/errors';
 import { withCorrelationId } from '@veche/log';
-import type { TestDatabase } from '@veche/testing';
+import { eventually, type TestDatabase } from '@veche/testing';
 import {
   createEventStore,
   type EventStore,
@@ -269,14 +268,27 @@ describe('deadlocks', () => {
     await store.append(b, [{ type: 'x', data: 0 }]);
     try {
       const callerDone = database.db.transaction().execute(async (trx) => {
+        // The batch must be the deadlock's victim: PostgreSQL aborts whichever waiter runs its check
+        // first, so the caller checks only after 10 s (the batch after the server's default 1 s).
+        await sql`set local deadlock_timeout = '10s'`.execute(trx);
         await store.append(b, [{ type: 'caller', data: 1 }], { trx }); // holds b
+        const callerPid = (await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(trx)).rows[0]!
+          .pid;
         const batch = Promise.all([
           single.append(newStream(), [{ type: 'x', data: 'ahead' }]),
           // 'exists': the batch goes straight to locking a then b (no stream to create first).
           single.append(a, [{ type: 'batch', data: 2 }], { expectedVersion: 'exists' }),
           single.append(b, [{ type: 'batch', data: 3 }], { expectedVersion: 'exists' }),
         ]);
-        await delay(300); // the batch holds a and waits for b
+        // The batch holds a and waits for b: wait until PostgreSQL shows a backend blocked on a lock.
+        await eventually(
+          async () =>
+            (
+              await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity
+                where ${callerPid}::int = any(pg_blocking_pids(pid))`.execute(database.db)
+            ).rows[0]!.n > 0,
+          { message: 'the batch waiting for b', timeoutMs: 10_000 },
+        );
         await store.append(a, [{ type: 'caller', data: 4 }], { trx }); // waits for a: a deadlock
         // Not awaited here: the retried batch waits for this transaction's commit.
         return { batch };
