@@ -4,6 +4,7 @@
  * fresh folder that then replaces dist, so a fleet serving dist never sees a half-written one.
  */
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 
@@ -33,7 +34,8 @@ export function ensureWebClientBuilt(webDir: string, note: (line: string) => voi
     return false;
   }
   note('building the web client (clients/web)…');
-  const outDir = `dist-build-${process.pid}`;
+  // Unique per build, not per process: two builds may run in one process (worker threads in tests).
+  const outDir = `dist-build-${process.pid}-${randomBytes(4).toString('hex')}`;
   const started = Date.now();
   const result = spawnSync(process.execPath, [vite, 'build', '--outDir', outDir, '--logLevel', 'warn'], {
     cwd: webDir,
@@ -45,17 +47,42 @@ export function ensureWebClientBuilt(webDir: string, note: (line: string) => voi
     note('the web client did not build; serving what was there before');
     return false;
   }
-  rmSync(path.join(webDir, 'dist'), { recursive: true, force: true });
-  try {
-    renameSync(built, path.join(webDir, 'dist'));
-  } catch (error) {
-    // Another fleet starting at the same moment (parallel tests) put its identical build there first.
-    rmSync(built, { recursive: true, force: true });
-    if (!existsSync(path.join(webDir, 'dist/index.html'))) {
-      note(`the web client could not be put in place: ${(error as Error).message}`);
-      return false;
-    }
+  if (!swapIntoPlace(webDir, built)) {
+    note('the web client could not be put in place (another build kept replacing it)');
+    return false;
   }
   note(`web client built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return true;
+}
+
+/**
+ * Moves the fresh build to `dist`. Parallel fleets (tests) may build at the same moment: each moves
+ * the current dist aside and its own in, retrying when another got there in between; whichever build
+ * ends up in place is complete (they are identical).
+ */
+function swapIntoPlace(webDir: string, built: string): boolean {
+  const dist = path.join(webDir, 'dist');
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    const aside = `${built}-old-${attempt}`;
+    try {
+      renameSync(dist, aside);
+    } catch {
+      // No dist, or another process just moved it: either way the name is free to try.
+    }
+    try {
+      renameSync(built, dist);
+      rmSync(aside, { recursive: true, force: true });
+      return true;
+    } catch {
+      rmSync(aside, { recursive: true, force: true });
+      // Another build took the name between our two renames: if it is complete, so are we.
+      if (existsSync(path.join(dist, 'index.html'))) {
+        rmSync(built, { recursive: true, force: true });
+        return true;
+      }
+      spawnSync('sleep', ['0.05']);
+    }
+  }
+  rmSync(built, { recursive: true, force: true });
+  return false;
 }
