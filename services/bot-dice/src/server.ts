@@ -1,31 +1,17 @@
 /** Starts the dice bot with a health server; `--help` prints the configuration. */
 import { createServer } from 'node:http';
 import { createBusConnection } from '@veche/bus';
-import { ConfigError } from '@veche/config';
+import { answerHelp, loadConfigOrExit, runService } from '@veche/lifecycle';
 import { createLogger } from '@veche/log';
 import { createDiceBot } from './bot.ts';
-import { botEnvSchema, loadBotConfig, type BotConfig } from './env.ts';
+import { botEnvSchema, loadBotConfig } from './env.ts';
 
-if (process.argv.includes('--help') || process.argv.includes('-h')) {
-  const lines = Object.entries(botEnvSchema.properties).map(([name, schema]) => {
-    const s = schema as { default?: unknown };
-    return `  ${name.padEnd(14)} ${s.default === undefined ? '' : `default ${JSON.stringify(s.default)}`}`;
-  });
-  process.stdout.write(
-    `Veche dice bot: answers /roll in chat rooms.\n\nUsage: node services/bot-dice/src/server.ts\n\nEnvironment:\n${lines.join('\n')}\n`,
-  );
-  process.exit(0);
-}
-
-const bootLog = createLogger({ service: 'bot-dice' });
-let config: BotConfig;
-try {
-  config = loadBotConfig();
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  bootLog.fatal({ problems: error.problems }, error.message);
-  process.exit(2);
-}
+answerHelp(
+  botEnvSchema,
+  'Veche dice bot: answers /roll in chat rooms.',
+  'node services/bot-dice/src/server.ts',
+);
+const config = loadConfigOrExit('bot-dice', () => loadBotConfig());
 const log = createLogger({ service: 'bot-dice', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
 const connection = createBusConnection({ url: config.AMQP_URL, name: `bot-dice:${process.pid}`, log });
 const bot = createDiceBot({ connection, exchange: config.BOT_EXCHANGE, queue: config.BOT_QUEUE, log });
@@ -39,32 +25,21 @@ const health = createServer((request, response) => {
   return send(404, { error: { code: 'not_found', message: 'No such path', details: null } });
 });
 
-let stopping = false;
-const stop = async (signal: string) => {
-  if (stopping) process.exit(1);
-  stopping = true;
-  log.info({ signal }, 'stopping');
-  try {
+await runService({
+  log,
+  name: 'the dice bot',
+  start: async () => {
+    await new Promise<void>((resolve, reject) => {
+      health.once('error', reject);
+      health.listen(config.PORT, config.HOST, () => resolve());
+    });
+    await connection.start();
+    await bot.start();
+    log.info({ port: config.PORT, queue: config.BOT_QUEUE }, 'dice bot started');
+  },
+  stop: async () => {
     await bot.stop();
     await connection.stop();
     health.close();
-  } catch (error) {
-    log.error({ err: error }, 'stopping failed');
-    process.exitCode = 1;
-  }
-};
-for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void stop(signal));
-
-try {
-  await new Promise<void>((resolve, reject) => {
-    health.once('error', reject);
-    health.listen(config.PORT, config.HOST, () => resolve());
-  });
-  await connection.start();
-  await bot.start();
-  log.info({ port: config.PORT, queue: config.BOT_QUEUE }, 'dice bot started');
-} catch (error) {
-  log.fatal({ err: error }, 'the dice bot could not start');
-  await stop('start-failure');
-  process.exit(1);
-}
+  },
+});

@@ -2,21 +2,18 @@
  * Starts the mailer. Outside production with no SMTP_URL, it first starts the development mail sink
  * in-process and sends there, so `./scripts/dev` shows every mail at the sink's web page.
  */
-import { ConfigError } from '@veche/config';
+import { answerHelp, loadConfigOrExit, runService } from '@veche/lifecycle';
 import { createLogger } from '@veche/log';
 import { createMailer, type Mailer } from './app.ts';
 import { createMailSink, type MailSink } from './dev-sink/sink.ts';
-import { loadMailerConfig, type MailerConfig } from './env.ts';
+import { loadMailerConfig, mailerEnvSchema } from './env.ts';
 
-const bootLog = createLogger({ service: 'mailer' });
-let config: MailerConfig;
-try {
-  config = loadMailerConfig();
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  bootLog.fatal({ problems: error.problems }, error.message);
-  process.exit(2);
-}
+answerHelp(
+  mailerEnvSchema,
+  'Veche mailer: integration events in, idempotent mails out through SMTP (development sink without SMTP_URL).',
+  'node services/mailer/src/server.ts',
+);
+const config = loadConfigOrExit('mailer', () => loadMailerConfig());
 const log = createLogger({ service: 'mailer', level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
 
 async function startSink(): Promise<{ sink: MailSink; smtpUrl: string }> {
@@ -43,31 +40,12 @@ if (!smtpUrl) {
 }
 
 const mailer: Mailer = createMailer({ config, log, smtpUrl });
-let stopping: Promise<void> | undefined;
-const stop = (signal: string) => {
-  stopping ??= (async () => {
-    log.info({ signal }, 'stopping');
-    const force = setTimeout(() => {
-      log.error('did not stop within 20 s; exiting');
-      process.exit(1);
-    }, 20_000);
-    force.unref();
-    try {
-      await mailer.stop();
-      await sink?.stop();
-    } catch (error) {
-      log.error({ err: error }, 'stopping failed');
-      process.exitCode = 1;
-    }
-  })();
-  return stopping;
-};
-for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void stop(signal));
-
-try {
-  await mailer.start();
-} catch (error) {
-  log.fatal({ err: error }, 'the mailer could not start');
-  await stop('start-failure');
-  process.exit(1);
-}
+await runService({
+  log,
+  name: 'the mailer',
+  start: () => mailer.start(),
+  stop: async () => {
+    await mailer.stop();
+    await sink?.stop();
+  },
+});
