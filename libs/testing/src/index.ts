@@ -79,3 +79,4 @@ export async function eventually<T>(
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
+export * from './wamp-client.ts';

@@ -2,75 +2,16 @@
  * Test clients for the router: a well-behaved autobahn session, a raw `ws` socket for attacks, and a
  * logger whose lines the test can read back.
  */
-import { createRequire } from 'node:module';
 import { Writable } from 'node:stream';
 import { WebSocket } from 'ws';
 import { createLogger, type Logger } from '@veche/log';
 
-/** The part of autobahn (untyped CommonJS) the tests use. */
-export interface AutobahnSession {
-  subscribe(
-    topic: string,
-    handler: (args: unknown[], kwargs: Record<string, unknown>) => void,
-  ): Promise<unknown>;
-  publish(
-    topic: string,
-    args: unknown[],
-    kwargs: Record<string, unknown>,
-    options?: { acknowledge?: boolean },
-  ): Promise<unknown> | undefined;
-  register(
-    procedure: string,
-    endpoint: (args: unknown[], kwargs: Record<string, unknown>) => unknown,
-  ): Promise<unknown>;
-  call(procedure: string, args: unknown[], kwargs?: Record<string, unknown>): Promise<unknown>;
-}
-interface AutobahnConnection {
-  onopen: (session: AutobahnSession, details: Record<string, unknown>) => void;
-  onclose: (reason: string, details: Record<string, unknown>) => boolean;
-  open(): void;
-  close(): void;
-}
-interface AutobahnModule {
-  Connection: new (options: Record<string, unknown>) => AutobahnConnection;
-  Result: new (args?: unknown[], kwargs?: Record<string, unknown>) => unknown;
-  Error: new (
-    error: string,
-    args?: unknown[],
-    kwargs?: Record<string, unknown>,
-  ) => { error: string; args: unknown[]; kwargs: Record<string, unknown> };
-}
-export const autobahn = createRequire(import.meta.url)('autobahn') as AutobahnModule;
-// autobahn warns on the console for every closed connection; the tests close many on purpose.
-(autobahn as unknown as { log: { warn: () => void } }).log.warn = () => {};
-
-export interface TestClient {
-  session: AutobahnSession;
-  details: Record<string, unknown>;
-  close(): void;
-}
-
-/** Joins as `authid` with `ticket`; rejects with the close reason when the router refuses. */
-export function connectClient(url: string, authid: string, ticket: string): Promise<TestClient> {
-  return new Promise((resolve, reject) => {
-    const connection = new autobahn.Connection({
-      url,
-      realm: 'veche',
-      authmethods: ['ticket'],
-      authid,
-      onchallenge: () => ticket,
-      max_retries: 0,
-      on_user_error: () => {}, // the tests throw from handlers on purpose
-      retry_if_unreachable: false,
-    });
-    connection.onopen = (session, details) => resolve({ session, details, close: () => connection.close() });
-    connection.onclose = (reason, details) => {
-      reject(new Error(`closed: ${reason} ${String(details['reason'])}`));
-      return true;
-    };
-    connection.open();
-  });
-}
+export {
+  autobahn,
+  connectWampClient as connectClient,
+  type TestWampClient as TestClient,
+  type TestWampSession as AutobahnSession,
+} from '@veche/testing';
 
 export interface RawClient {
   socket: WebSocket;

@@ -12,7 +12,7 @@ import {
   type Authenticator,
   type WampRouter,
 } from '../src/index.ts';
-import { autobahn, capturedLogger, type AutobahnSession } from './clients.ts';
+import { capturedLogger, connectClient } from './clients.ts';
 
 const secret = 'test-service-secret-0123456789';
 const users: Authenticator = async ({ authid, ticket }) => {
@@ -21,44 +21,9 @@ const users: Authenticator = async ({ authid, ticket }) => {
   return { authrole: 'user' };
 };
 
-interface Joined {
-  session: AutobahnSession;
-  id: number;
-  /** Resolves with the close details once the router ends the session. */
-  closed: Promise<{ reason: string; details: Record<string, unknown> }>;
-  close(): void;
-}
-
-function join(url: string, authid: string, ticket: string): Promise<Joined> {
-  return new Promise((resolve, reject) => {
-    let opened = false;
-    let onClose: (value: { reason: string; details: Record<string, unknown> }) => void = () => {};
-    const closed = new Promise<{ reason: string; details: Record<string, unknown> }>((r) => (onClose = r));
-    const connection = new autobahn.Connection({
-      url,
-      realm: 'veche',
-      authmethods: ['ticket'],
-      authid,
-      onchallenge: () => ticket,
-      max_retries: 0,
-      retry_if_unreachable: false,
-    });
-    connection.onopen = (session) => {
-      opened = true;
-      resolve({
-        session,
-        id: (session as unknown as { id: number }).id,
-        closed,
-        close: () => connection.close(),
-      });
-    };
-    connection.onclose = (reason, details) => {
-      if (!opened) reject(new Error(`refused: ${reason}`));
-      onClose({ reason, details });
-      return true;
-    };
-    connection.open();
-  });
+async function join(url: string, authid: string, ticket: string) {
+  const client = await connectClient(url, authid, ticket);
+  return { ...client, id: client.session.id, closed: client.ended };
 }
 
 describe('wamp.session.kill_by_authid', { timeout: 30_000 }, () => {

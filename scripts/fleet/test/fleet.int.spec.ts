@@ -8,8 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import autobahn from 'autobahn';
-import { eventually } from '@veche/testing';
+import { connectWampClient, eventually } from '@veche/testing';
 import { freePort } from '../processes.ts';
 
 const root = path.resolve(import.meta.dirname, '../../..');
@@ -29,24 +28,8 @@ function alive(pid: number): boolean {
   }
 }
 
-function openSession(url: string, authid: string, ticket: string): Promise<autobahn.Session> {
-  return new Promise((resolve, reject) => {
-    const connection = new autobahn.Connection({
-      url,
-      realm: 'veche',
-      authmethods: ['ticket'],
-      authid,
-      onchallenge: () => ticket,
-      max_retries: 0,
-    });
-    connection.onopen = (session) => resolve(session);
-    connection.onclose = (reason, details) => {
-      reject(new Error(`closed: ${reason} ${JSON.stringify(details)}`));
-      return true;
-    };
-    connection.open();
-  });
-}
+const openSession = async (url: string, authid: string, ticket: string) =>
+  (await connectWampClient(url, authid, ticket)).session;
 
 describe('local fleet', () => {
   let fleet: ChildProcess;

@@ -3,28 +3,11 @@
  * no per-connection CA): joins the WAMP realm at argv[2] as two service sessions, publishes one event
  * from one to the other, and prints {"received": …} or {"error": …} as one JSON line.
  */
-import autobahn from 'autobahn';
+import { connectWampClient } from '@veche/testing';
 
 const [url = '', secret = ''] = process.argv.slice(2);
 
-function open(authid: string): Promise<autobahn.Session> {
-  return new Promise((resolve, reject) => {
-    const connection = new autobahn.Connection({
-      url,
-      realm: 'veche',
-      authmethods: ['ticket'],
-      authid,
-      onchallenge: () => secret,
-      max_retries: 0,
-    });
-    connection.onopen = (session) => resolve(session);
-    connection.onclose = (reason, details) => {
-      reject(new Error(`closed: ${reason} ${JSON.stringify(details)}`));
-      return true;
-    };
-    connection.open();
-  });
-}
+const open = async (authid: string) => (await connectWampClient(url, authid, secret)).session;
 
 try {
   const publisher = await open('service:nginx-probe-a');
