@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1.7
-# One Dockerfile for every Veche image (ADR 0007):
+# One Dockerfile for every Veche image (ADR 0008):
 #   docker build --build-arg SERVICE=gateway --target service -t veche/gateway .   (any services/<name>)
 #   docker build --target nginx -t veche/nginx .   (nginx with the built web client and the templates)
 # Node 24 runs the services' TypeScript directly (type stripping), so there is no compile step: the
