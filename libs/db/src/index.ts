@@ -140,12 +140,29 @@ export async function migrate<DB>(database: Database<DB>, migrations: Migrations
     migrationTableName: 'migrations',
     migrationLockTableName: 'migrations_lock',
   });
-  const { error, results } = await migrator.migrateToLatest();
+  let { error, results } = await migrator.migrateToLatest();
+  // kysely's migrator lists the tables of every schema before it starts; a schema another process
+  // drops during that listing (parallel tests do) fails it with invalid_schema_name before anything
+  // ran. Nothing of ours is wrong then: list again.
+  for (let attempt = 1; attempt <= 5 && isForeignSchemaVanished(error, schema, results); attempt += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+    ({ error, results } = await migrator.migrateToLatest());
+  }
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
     throw new Error(`Migration ${failed ?? '(unknown)'} of schema ${schema} failed`, { cause: error });
   }
   return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };
+}
+
+function isForeignSchemaVanished(
+  error: unknown,
+  schema: string,
+  results: readonly { status: string }[] | undefined,
+): boolean {
+  if (!error || (results ?? []).some((r) => r.status !== 'NotExecuted')) return false;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  return code === '3F000' && typeof message === 'string' && !message.includes(`"${schema}"`);
 }
 
 export type Executor<DB> = Kysely<DB> | Transaction<DB>;
