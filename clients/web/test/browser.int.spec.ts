@@ -442,16 +442,32 @@ describe(
     });
 
     it('pages older history in as Bob scrolls up', async () => {
-      const session = JSON.parse(await a.evaluate<string>('localStorage.getItem("veche.session")')) as {
-        accessToken: string;
+      // A session of the test's own (the browser's token may be seconds from expiry: the fleet runs
+      // with 20 s tokens), logged in again when it expires mid-way; the idempotency key makes the
+      // retried post the same message.
+      const logIn = async () => {
+        const response = await fetch(`${fleet.origin}/api/auth/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ email: alice.email, password }),
+        });
+        assert.equal(response.status, 200);
+        return ((await response.json()) as { accessToken: string }).accessToken;
       };
+      let accessToken = await logIn();
       const roomId = new URL(a.url()).pathname.split('/').pop()!;
       for (let n = 1; n <= 60; n++) {
-        const response = await fetch(`${fleet.origin}/api/rooms/${roomId}/messages`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${session.accessToken}` },
-          body: JSON.stringify({ text: `Filler ${n}`, idempotencyKey: `filler-${run}-${n}` }),
-        });
+        const post = () =>
+          fetch(`${fleet.origin}/api/rooms/${roomId}/messages`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${accessToken}` },
+            body: JSON.stringify({ text: `Filler ${n}`, idempotencyKey: `filler-${run}-${n}` }),
+          });
+        let response = await post();
+        if (response.status === 401) {
+          accessToken = await logIn();
+          response = await post();
+        }
         assert.equal(response.status, 201);
       }
       await b.reload();
