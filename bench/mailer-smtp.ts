@@ -6,7 +6,7 @@
  *              (`for update skip locked`, rate limit), sent through the pool, each outcome recorded.
  * Creates its own schema and removes it afterwards.
  *
- * Usage: node bench/mailer-smtp.ts [--mails 2000] [--connections 5] [--in-flight 200] [--rate 100000]
+ * Usage: node bench/mailer-smtp.ts [--mails 2000] [--connections 10] [--in-flight 200] [--rate 100000]
  * Reads DATABASE_URL (default: the test database).
  */
 import { spawn } from 'node:child_process';
@@ -25,7 +25,7 @@ import { createMailTransport } from '../services/mailer/src/transport.ts';
 const { values } = parseArgs({
   options: {
     mails: { type: 'string', default: '2000' },
-    connections: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '10' },
     'in-flight': { type: 'string', default: '200' },
     rate: { type: 'string', default: '100000' },
   },

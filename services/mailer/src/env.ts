@@ -31,7 +31,7 @@ export const mailerEnvSchema = envSchema({
   VECHE_SERVICE_SECRET: env.optional(env.secret({ minLength: 16 })),
   /** Global send rate (mails per second across the pool), and the pool's SMTP connections. */
   MAIL_RATE_PER_SECOND: env.number({ default: 100, minimum: 0.1 }),
-  MAIL_POOL_CONNECTIONS: env.int({ default: 5, minimum: 1, maximum: 100 }),
+  MAIL_POOL_CONNECTIONS: env.int({ default: 10, minimum: 1, maximum: 100 }),
   /** Most mails handed to SMTP at once by one replica. */
   MAIL_MAX_IN_FLIGHT: env.int({ default: 100, minimum: 1, maximum: 10_000 }),
   /** Retry after a temporary failure: base × 2^(attempt−1), capped; then the dead-letter queue. */
