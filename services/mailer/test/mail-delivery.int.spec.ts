@@ -2,40 +2,31 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { sql } from '@veche/db';
-import { createLogger } from '@veche/log';
-import { createTestDatabase, eventually, type TestDatabase } from '@veche/testing';
+import type { Logger } from '@veche/log';
+import { eventually, type TestDatabase } from '@veche/testing';
 import { pruneInbox } from '@veche/bus';
-import { createMailer, type Mailer } from '../src/app.ts';
+import type { Mailer } from '../src/app.ts';
 import type { MailRow } from '../src/outbox.ts';
 import { createMailTransport } from '../src/transport.ts';
-import { cleanUp } from './support/cleanup.ts';
-import { openTestBus, type TestBus } from './support/bus.ts';
-import { queuesOf, testConfig } from './support/config.ts';
-import { startSinkProcess, type SinkProcess } from './support/sink-process.ts';
+import type { TestBus } from './support/bus.ts';
+import { startMailerHarness, type MailerHarness } from './support/harness.ts';
+import { testConfig } from './support/config.ts';
+import type { SinkProcess } from './support/sink-process.ts';
 
 const config = testConfig();
-const log = createLogger({ service: 'mailer-test', level: config.LOG_LEVEL });
+let log: Logger;
 let database: TestDatabase;
 let sink: SinkProcess;
 let bus: TestBus;
 let mailer: Mailer;
+let harness: MailerHarness | undefined;
 
 before(async () => {
-  database = await createTestDatabase({ name: import.meta.filename, poolSize: 5 });
-  sink = await startSinkProcess();
-  bus = await openTestBus(config.MAILER_EXCHANGE, () => queuesOf(config));
-  mailer = createMailer({ config, log, smtpUrl: sink.smtpUrl, database, http: false });
-  await mailer.start();
+  harness = await startMailerHarness(config, import.meta.filename);
+  ({ log, database, sink, bus, mailer } = harness);
 });
 
-after(() =>
-  cleanUp(
-    () => mailer?.stop(),
-    () => bus?.close(),
-    () => sink?.stop(),
-    () => database?.drop(),
-  ),
-);
+after(() => harness?.close());
 
 const mailsOf = async (eventId: string): Promise<MailRow[]> =>
   (await sql<MailRow>`select * from mails where event_id = ${eventId} order by kind`.execute(database.db))
