@@ -80,7 +80,7 @@ function swapIntoPlace(webDir: string, built: string): boolean {
         rmSync(built, { recursive: true, force: true });
         return true;
       }
-      spawnSync('sleep', ['0.05']);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50); // a short synchronous pause
     }
   }
   rmSync(built, { recursive: true, force: true });

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import amqplib from 'amqplib';
 import { createLogger, type Logger } from '@veche/log';
 import { testAmqpUrl } from '@veche/testing';
-import type { IntegrationEvent } from '../src/index.ts';
+import { unroutedQueueName, type IntegrationEvent } from '../src/index.ts';
 
 const run = promisify(execFile);
 
@@ -54,7 +54,7 @@ export async function connectAdmin(): Promise<Admin> {
       for (const queue of queues) await channel.deleteQueue(queue);
       for (const exchange of exchanges) {
         await channel.deleteExchange(exchange);
-        await channel.deleteQueue(`${exchange}.unrouted`); // declared by every publisher
+        await channel.deleteQueue(unroutedQueueName(exchange)); // declared by every publisher
       }
       await connection.close();
     },

@@ -42,8 +42,9 @@ export function chatBusNames(config: ChatConfig): { queues: string[]; exchanges:
     topologyNames(config.CHAT_ACCOUNTS_QUEUE, [1_000, 5_000, 30_000, 120_000, 600_000]),
     topologyNames(config.CHAT_BOT_QUEUE, botReplyRetryDelaysMs),
   ].flatMap((names) => [names.queue, ...names.retryQueues.map((q) => q.name), names.deadLetterQueue]);
+  // deleteTopology removes each exchange's unrouted queue with the exchange.
   return {
-    queues: [...queues, `${config.CHAT_EXCHANGE}.unrouted`, `${config.CHAT_BOT_EXCHANGE}.unrouted`],
+    queues,
     exchanges: [config.CHAT_EXCHANGE, config.CHAT_BOT_EXCHANGE],
   };
 }

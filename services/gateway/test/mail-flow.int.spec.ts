@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import amqp from 'amqplib';
+import { unroutedQueueName } from '@veche/bus';
 import { createLogger } from '@veche/log';
 import { createTestDatabase, eventually, testAmqpUrl, type TestDatabase } from '@veche/testing';
 import { createMailer, type Mailer } from '../../mailer/src/app.ts';
@@ -55,7 +56,7 @@ after(async () => {
   await mailer?.stop().catch(() => {});
   for (const queue of mailerQueues) await channel?.deleteQueue(queue).catch(() => {});
   await channel?.deleteExchange(h.config.GATEWAY_EXCHANGE).catch(() => {});
-  await channel?.deleteQueue(`${h.config.GATEWAY_EXCHANGE}.unrouted`).catch(() => {});
+  await channel?.deleteQueue(unroutedQueueName(h.config.GATEWAY_EXCHANGE)).catch(() => {});
   await connection?.close().catch(() => {});
   await sink?.stop();
   await mailerDatabase?.drop();

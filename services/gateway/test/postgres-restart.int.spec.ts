@@ -16,6 +16,7 @@ import {
   type WampRouter,
 } from '@veche/wamp-router';
 import { createGateway, type Gateway } from '../src/app.ts';
+import { removeExchange } from './support/bus-cleanup.ts';
 import { loadGatewayConfig } from '../src/env.ts';
 import { serviceSecret } from './support/harness.ts';
 import {
@@ -29,6 +30,8 @@ let postgres: PrivatePostgres;
 let router: WampRouter;
 let gateway: Gateway;
 let database: Database<unknown>;
+
+const exchange = uniqueName('events');
 
 describe('PostgreSQL restart under the gateway', { skip }, () => {
   before(async () => {
@@ -49,7 +52,7 @@ describe('PostgreSQL restart under the gateway', { skip }, () => {
       AMQP_URL: testAmqpUrl(),
       WAMP_URL: router.url,
       VECHE_SERVICE_SECRET: serviceSecret,
-      GATEWAY_EXCHANGE: uniqueName('events'),
+      GATEWAY_EXCHANGE: exchange,
       REQUIRE_VERIFIED_EMAIL: 'false',
       ARGON2_MEMORY_KIB: '8192',
       ARGON2_PASSES: '1',
@@ -69,6 +72,7 @@ describe('PostgreSQL restart under the gateway', { skip }, () => {
     await gateway?.stop().catch(() => {});
     await database?.close().catch(() => {});
     await router?.close().catch(() => {});
+    await removeExchange(exchange).catch(() => {});
     postgres?.destroy();
   });
 

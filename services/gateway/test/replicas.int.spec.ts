@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import amqp from 'amqplib';
+import { unroutedQueueName } from '@veche/bus';
 import { createLogger } from '@veche/log';
 import { eventually, testAmqpUrl } from '@veche/testing';
 import { createGateway, type Gateway } from '../src/app.ts';
@@ -35,7 +36,7 @@ before(async () => {
 });
 after(async () => {
   await channel?.deleteExchange(h.config.GATEWAY_EXCHANGE).catch(() => {});
-  await channel?.deleteQueue(`${h.config.GATEWAY_EXCHANGE}.unrouted`).catch(() => {});
+  await channel?.deleteQueue(unroutedQueueName(h.config.GATEWAY_EXCHANGE)).catch(() => {});
   await connection?.close().catch(() => {});
   await second?.stop();
   await h?.close();

@@ -14,6 +14,7 @@ import {
 } from '@veche/wamp-router';
 import { createTestDatabase, testAmqpUrl, uniqueName, type TestDatabase } from '@veche/testing';
 import { createGateway, type Gateway } from '../../src/app.ts';
+import { removeExchange } from './bus-cleanup.ts';
 import { loadGatewayConfig, type GatewayConfig } from '../../src/env.ts';
 
 export const serviceSecret = 'test-service-secret-0123456789abcdef';
@@ -104,6 +105,7 @@ export async function startHarness(
       await gateway.stop().catch(() => {});
       await router.close().catch(() => {});
       await database.drop().catch(() => {});
+      await removeExchange(config.GATEWAY_EXCHANGE).catch(() => {});
     },
   };
 }

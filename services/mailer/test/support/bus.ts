@@ -4,6 +4,7 @@
  */
 import amqp from 'amqplib';
 import { v7 as uuidv7 } from 'uuid';
+import { unroutedQueueName } from '@veche/bus';
 import { testAmqpUrl } from '@veche/testing';
 
 export interface TestBus {
@@ -47,7 +48,7 @@ export async function openTestBus(exchange: string, queues: () => readonly strin
     async close() {
       for (const queue of queues()) await channel.deleteQueue(queue).catch(() => undefined);
       await channel.deleteExchange(exchange).catch(() => undefined);
-      await channel.deleteQueue(`${exchange}.unrouted`).catch(() => undefined);
+      await channel.deleteQueue(unroutedQueueName(exchange)).catch(() => undefined);
       await channel.close().catch(() => undefined);
       await connection.close().catch(() => undefined);
     },
