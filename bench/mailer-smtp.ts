@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { sealMailToken } from '@veche/contracts';
 import { createDatabase, ensureDatabaseExists, migrate, sql } from '@veche/db';
 import { createLogger } from '@veche/log';
 import { mailerMigrations } from '../services/mailer/migrations/index.ts';
@@ -40,6 +41,7 @@ const schema = `bench_mailer_${randomBytes(4).toString('hex')}`;
 const log = createLogger({ service: 'bench', level: 'warn' });
 const from = 'Veche <no-reply@veche.bench>';
 const brand = { productName: 'Veche', publicUrl: 'https://veche.bench' };
+const mailTokenSecret = 'bench-mail-token-secret-0123456789';
 
 async function startSink(): Promise<{ smtpUrl: string; stop: () => void }> {
   const entry = fileURLToPath(new URL('../services/mailer/src/dev-sink/main.ts', import.meta.url));
@@ -68,7 +70,7 @@ const draftFor = (n: number) =>
     email: `user-${n}@example.org`,
     displayName: `User ${n}`,
     locale: n % 2 ? 'ru' : 'en',
-    verificationToken: randomBytes(16).toString('hex'),
+    sealedToken: sealMailToken(mailTokenSecret, 'verify_email', `user-${n}`, randomBytes(16).toString('hex')),
   });
 
 async function benchTransport(smtpUrl: string): Promise<number> {
@@ -117,6 +119,7 @@ async function benchOutbox(smtpUrl: string): Promise<number> {
       maxInFlight: Number(values['in-flight']),
       pollIntervalMs: 20,
       sendingLeaseMs: 600_000,
+      linkTokenSecret: mailTokenSecret,
     });
     const started = performance.now();
     sender.start();

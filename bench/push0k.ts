@@ -8,7 +8,11 @@
  * gateway's authenticator checks. Prints the total time, messages/s, deliveries/s, p50/p99 latency from
  * post to delivery, lost and duplicated deliveries, and the push0k-style operation count.
  *
- * Usage: node bench/push0k.ts [--users 5] [--messages 50000] [--in-flight 200]
+ * With `--side-by-side`, first runs the same scenario (users, messages, posts in flight) against a
+ * push0k-style server (bench/push0k-peer: socket.io + pg, a row per message and per receipt), then
+ * Veche, and prints both times and the ratio (issue 18's target: Veche at least 5× faster).
+ *
+ * Usage: node bench/push0k.ts [--users 5] [--messages 50000] [--in-flight 200] [--side-by-side]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -22,6 +26,7 @@ import { signActor, verifyActor } from '../libs/contracts/src/index.ts';
 import { createDatabase, ensureDatabaseExists, sql } from '../libs/db/src/index.ts';
 import { createLogger } from '../libs/log/src/index.ts';
 import { testAmqpUrl, testDatabaseUrl } from '../libs/testing/src/index.ts';
+import { describePeer, runPeerBench, type PeerBenchResult } from './push0k-peer/main.ts';
 import { connectService, type WampService } from '../libs/wamp/src/index.ts';
 import { chatBusNames } from '../services/chat/src/app.ts';
 import { loadChatConfig } from '../services/chat/src/env.ts';
@@ -33,12 +38,17 @@ const { values } = parseArgs({
     users: { type: 'string', default: '5' },
     messages: { type: 'string', default: '50000' },
     'in-flight': { type: 'string', default: '200' },
+    'side-by-side': { type: 'boolean', default: false },
+    rate: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
   process.stdout.write(
-    'Usage: node bench/push0k.ts [--users 5] [--messages 50000 per user] [--in-flight 200 posts per user]\n',
+    'Usage: node bench/push0k.ts [--users 5] [--messages 50000 per user] [--in-flight 200 posts per user] [--side-by-side]\n' +
+      '  --side-by-side  first run the same scenario against a push0k-style server (bench/push0k-peer), then\n' +
+      '                  Veche, and print both times and the ratio\n' +
+      '  --rate N          pace posts at N per second in all (latency at a moderate load, e.g. 1000)\n',
   );
   process.exit(0);
 }
@@ -50,6 +60,21 @@ const secret = randomBytes(24).toString('base64url');
 const log = createLogger({ service: 'bench', level: 'warn' });
 const tag = `bench_push0k_${randomBytes(4).toString('hex')}`;
 const databaseUrl = testDatabaseUrl();
+
+let peer: PeerBenchResult | undefined;
+if (values['side-by-side']) {
+  process.stdout.write(
+    `push0k-style peer (socket.io + pg, a row per message and per receipt): ${userCount} users × ${perUser.toLocaleString()} messages, ${inFlight} posts in flight per user\n`,
+  );
+  peer = await runPeerBench({
+    databaseUrl,
+    users: userCount,
+    messagesPerUser: perUser,
+    inFlight,
+    onProgress: (line) => process.stdout.write(`  ${line}\n`),
+  });
+  process.stdout.write(`${describePeer(peer).join('\n')}\n\nVeche\n`);
+}
 const children: ChildProcess[] = [];
 const childNames = new Map<ChildProcess, string>();
 
@@ -163,7 +188,7 @@ const users = await Promise.all(
 const database = createDatabase({ url: databaseUrl, schema: tag, poolSize: 2 });
 
 process.stdout.write(
-  `push0k: ${userCount} users × ${perUser.toLocaleString()} messages, ${inFlight} posts in flight per user\n`,
+  `push0k: ${userCount} users × ${perUser.toLocaleString()} messages, ${inFlight} posts in flight per user${values.rate ? `, paced at ${values.rate} posts/s` : ''}\n`,
 );
 let exitCode = 0;
 try {
@@ -181,6 +206,7 @@ try {
     roomId,
     messagesPerUser: perUser,
     inFlight,
+    ...(values.rate ? { postsPerSecond: Number(values.rate) } : {}),
     call,
     timeoutMs: 900_000,
     onProgress: (line) => process.stdout.write(`  ${line}\n`),
@@ -210,8 +236,21 @@ try {
     `receipts                  ${result.receiptCalls.toLocaleString()} receipt calls; every mark persisted at seq ${result.lastSeq}: ${result.receiptsPersisted}`,
     `push0k-style operations   ${operations.toLocaleString()} (posts + deliveries + receipts, each counted as push0k did) = ${Math.round(operations / seconds).toLocaleString()} ops/s`,
     `CPU used during the run    ${cpu.join(', ')} (load average ${(await import('node:os')).loadavg()[0]!.toFixed(1)})`,
-    `target                    under 43 s with nothing lost or duplicated: ${seconds < 43 && result.lost === 0 && result.duplicated === 0 && result.receiptsPersisted ? 'MET' : 'NOT MET'}`,
+    values.rate
+      ? `target                    p99 < 100 ms at ${values.rate} posts/s with nothing lost or duplicated: ${result.p99Ms < 100 && result.lost === 0 && result.duplicated === 0 && result.receiptsPersisted ? 'MET' : 'NOT MET'}`
+      : `complete                  nothing lost, duplicated or unpersisted: ${result.lost === 0 && result.duplicated === 0 && result.receiptsPersisted ? 'yes' : 'NO'}`,
   ];
+  if (peer) {
+    const ratio = peer.totalMs / result.totalMs;
+    const peerComplete =
+      peer.lost === 0 &&
+      peer.duplicated === 0 &&
+      peer.messageRows === peer.messages &&
+      peer.receiptRows === peer.deliveriesExpected;
+    lines.push(
+      `side by side              peer ${(peer.totalMs / 1000).toFixed(1)} s, Veche ${seconds.toFixed(1)} s: Veche ${ratio.toFixed(2)}× faster (target ≥ 5×: ${ratio >= 5 && result.lost === 0 && result.duplicated === 0 && result.receiptsPersisted ? 'MET' : 'NOT MET'})${peerComplete ? '' : ' — the peer lost, duplicated or did not store something'}`,
+    );
+  }
   process.stdout.write(`${lines.join('\n')}\n`);
   if (result.lost > 0 || result.duplicated > 0 || !result.receiptsPersisted) exitCode = 1;
 } finally {

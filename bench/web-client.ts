@@ -14,6 +14,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
+import { chromiumArgs, executablePath } from '../clients/web/test/support/chromium.ts';
 
 const args = process.argv.slice(2);
 if (args.includes('--help')) {
@@ -31,7 +32,6 @@ if (!Number.isInteger(runs) || runs < 1) {
 
 const webDir = path.resolve(import.meta.dirname, '../clients/web');
 const dist = path.join(webDir, 'dist');
-const executablePath = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 
 const build = spawnSync(
   process.execPath,
@@ -77,15 +77,7 @@ const origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`
 const browser = await chromium.launch({
   executablePath,
   headless: true,
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
+  args: [...chromiumArgs],
 });
 
 async function load(throttled: boolean): Promise<{ interactive: number; domContentLoaded: number }> {

@@ -28,8 +28,9 @@ export function runTests(
     console.error(`no ${kind} test files${filters.length ? ` match ${filters.join(', ')}` : ''}`);
     return filters.length ? 0 : 1;
   }
-  // Integration tests wait on servers more than on the CPU: run more files than cores at once.
-  const concurrency = kind === 'unit' ? Math.max(os.availableParallelism(), 2) : 4;
+  // Integration tests wait on servers more than on the CPU: run more files than cores at once. A
+  // whole-fleet test runs a dozen processes: two at a time.
+  const concurrency = kind === 'unit' ? Math.max(os.availableParallelism(), 2) : kind === 'e2e' ? 2 : 4;
   const result = spawnSync(
     process.execPath,
     [

@@ -1,7 +1,7 @@
 /**
- * The whole test suite, in the order that fails fastest: format, typecheck, lint, then unit and
- * integration tests against real PostgreSQL and RabbitMQ (found or started by the preflight).
- * Usage: scripts/test [--skip-static] [filter…]
+ * The whole test suite, in the order that fails fastest: format, typecheck, lint, then unit tests,
+ * integration tests against real PostgreSQL and RabbitMQ (found or started by the preflight), and
+ * whole-fleet (end-to-end) tests. Usage: scripts/test [--skip-static] [filter…]
  */
 import { spawnSync } from 'node:child_process';
 import { ensureServers, ensureSystemCommands, PreflightError } from './lib/preflight.ts';
@@ -10,11 +10,12 @@ import { runTests } from './run-tests.ts';
 const args = process.argv.slice(2);
 if (args.includes('--help')) {
   console.log(`Usage: scripts/test [--skip-static] [filter…]
-  Runs format check, typecheck, lint, unit and integration tests.
+  Runs format check, typecheck, lint, unit, integration and whole-fleet (e2e) tests.
   --skip-static   only the tests (no format/typecheck/lint)
   filter          run only test files whose path contains one of these strings
 Environment: TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/veche_test),
-  AMQP_URL (default amqp://guest:guest@127.0.0.1:5672), TEST_CONCURRENCY, TEST_TIMEOUT_MS.`);
+  AMQP_URL (default amqp://guest:guest@127.0.0.1:5672), TEST_CONCURRENCY, TEST_TIMEOUT_MS,
+  TEST_TIME_SCALE (how much longer than stated a wait in a test may take; default 3).`);
   process.exit(0);
 }
 const skipStatic = args.includes('--skip-static');
@@ -72,6 +73,10 @@ try {
   if (status === 0) {
     step('integration tests');
     status = runTests('int', filters, env);
+  }
+  if (status === 0) {
+    step('whole-fleet tests');
+    status = runTests('e2e', filters, env);
   }
 } finally {
   await servers.stop();

@@ -2,13 +2,22 @@
  * Checks stack.yml for what `docker stack config` lets through: references to undefined secrets,
  * configs, networks and volumes; images neither built here nor pinned; clashing published ports;
  * nginx upstreams that are not services; the database reachable from nginx; secrets as plain
- * variables; Veche services without health checks, rolling updates with rollback or limits.
- * Usage: node scripts/deploy/stack-check.ts [--help] [stack.yml]
+ * variables; Veche services without health checks, rolling updates with rollback or limits; and the
+ * hardening rules of stack-rules.ts.
+ * Usage: node scripts/deploy/stack-check.ts [--help] [--config-env] [stack.yml]
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
+import {
+  checkHardening,
+  configVariable,
+  contentHash,
+  secretVariable,
+  type RuleService,
+  type RuleStack,
+} from './stack-rules.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -18,13 +27,11 @@ export const unpinnedAllowed: Record<string, string> = {
     'the visualizer publishes only floating tags; pin a digest with `docker service update --image` if needed',
 };
 
-/** The seed's PostgreSQL settings (001): max_connections, shared_buffers, effective_cache_size, work_mem. */
-export const postgresSettings = [
-  'max_connections=1000',
-  'shared_buffers=512MB',
-  'effective_cache_size=1024MB',
-  'work_mem=40MB',
-];
+/**
+ * The seed's PostgreSQL settings (001) kept as they are; its max_connections=1000 and work_mem=40MB
+ * could not fit the container's memory (ADR 0011): the memory budget rule checks those instead.
+ */
+export const postgresSettings = ['shared_buffers=512MB', 'effective_cache_size=1024MB'];
 
 /** Example values for the variables stack.yml interpolates, used when the caller's are unset. */
 export const exampleEnv: Record<string, string> = {
@@ -32,41 +39,83 @@ export const exampleEnv: Record<string, string> = {
   VECHE_ACME_EMAIL: 'operators@example.org',
   VECHE_REGISTRY: '127.0.0.1:5000',
   VECHE_VERSION: 'check',
+  VECHE_NGINX_VERSION: 'check',
+  VECHE_DATA_NODE: 'check-node-1',
+  VECHE_NODE_2: 'check-node-2',
+  VECHE_NODE_3: 'check-node-3',
+  // The PostgreSQL standby on the second node, as the multi-node layout has it.
+  VECHE_STANDBY_NODE: 'check-node-2',
+  VECHE_STANDBY_REPLICAS: '1',
 };
 
-type Dict = Record<string, unknown>;
+/** One file or several (overlays, as `docker stack config -c a -c b`). */
+type Files = string | readonly string[];
+const filesOf = (files: Files): string[] => (typeof files === 'string' ? [files] : [...files]);
 
-interface Service {
-  image?: string;
-  environment?: Record<string, string | null> | string[];
-  secrets?: (string | { source: string; target?: string })[];
-  configs?: (string | { source: string; target?: string })[];
-  networks?: string[] | Record<string, unknown>;
-  volumes?: (string | { type?: string; source?: string; target: string })[];
-  ports?: (string | { target: number; published?: number | string; protocol?: string; mode?: string })[];
-  command?: string[] | string;
-  healthcheck?: { test?: unknown; disable?: boolean };
-  deploy?: {
-    replicas?: number;
-    update_config?: { order?: string; failure_action?: string };
-    rollback_config?: Dict;
-    restart_policy?: { condition?: string };
-    resources?: { limits?: Dict };
-    placement?: { constraints?: string[] };
+/** Later files' keys over earlier ones', mappings merged, lists replaced (as docker's loader does). */
+function mergeRaw(target: Dict, source: Dict): Dict {
+  for (const [key, value] of Object.entries(source)) {
+    const existing = target[key];
+    const bothMaps =
+      value !== null &&
+      typeof value === 'object' &&
+      !Array.isArray(value) &&
+      existing !== null &&
+      typeof existing === 'object' &&
+      !Array.isArray(existing);
+    target[key] = bothMaps ? mergeRaw({ ...(existing as Dict) }, value as Dict) : value;
+  }
+  return target;
+}
+
+export const rawStack = (files: Files): Dict =>
+  filesOf(files).reduce<Dict>(
+    (merged, file) => mergeRaw(merged, parse(readFileSync(file, 'utf8'), { merge: true }) as Dict),
+    {},
+  );
+
+/**
+ * The variables naming each config by its content (`VECHE_CONFIG_<KEY>` = the first 12 hex digits of
+ * the file's SHA-256), which scripts/deploy/env exports, for the stack file `file`.
+ */
+export function configEnv(file: string): Record<string, string> {
+  const raw = parse(readFileSync(file, 'utf8'), { merge: true }) as Dict;
+  const configs = (raw['configs'] ?? {}) as Record<string, { file?: string } | null>;
+  const result: Record<string, string> = {};
+  for (const [key, config] of Object.entries(configs)) {
+    const source = config?.file ? path.resolve(path.dirname(file), config.file) : undefined;
+    if (source && existsSync(source)) result[configVariable(key)] = contentHash(source);
+  }
+  return result;
+}
+
+/** Every variable the stack needs, for a check without a swarm: examples, config hashes, first secrets. */
+export function checkEnv(files: Files): Record<string, string> {
+  const secrets = Object.keys(rawStack(files)['secrets'] ?? {});
+  const hashes: Record<string, string> = {};
+  for (const file of filesOf(files)) Object.assign(hashes, configEnv(file));
+  return {
+    ...exampleEnv,
+    ...Object.fromEntries(secrets.map((key) => [secretVariable(key), ''])),
+    ...hashes,
   };
 }
 
-export interface Stack {
-  services: Record<string, Service>;
-  networks?: Record<string, unknown>;
+type Dict = Record<string, unknown>;
+
+type Service = RuleService;
+
+export interface Stack extends RuleStack {
   volumes?: Record<string, unknown>;
-  secrets?: Record<string, unknown>;
-  configs?: Record<string, { file?: string } | null>;
 }
 
 export interface CheckOptions {
-  /** Folder the stack file's relative paths start from, and where services/ and Dockerfile are. */
+  /** Where services/ and the Dockerfile are; also where relative paths start unless `stackDir`. */
   root: string;
+  /** Folder the stack file's relative paths (config files) start from (default `root`). */
+  stackDir?: string;
+  /** The file as written (anchors merged, variables not interpolated), for the rules that need it. */
+  raw?: Dict;
   /** Extension fields of the raw file: `x-veche-pending-upstreams` lists services nginx may name before they exist. */
   pendingUpstreams?: readonly string[];
 }
@@ -156,16 +205,20 @@ export function checkStack(stack: Stack, options: CheckOptions): string[] {
     } else if (veche) {
       const target = veche[1]!;
       const ok =
-        target === 'nginx'
-          ? /\bAS nginx\b/.test(dockerfile)
+        target === 'nginx' || target === 'postgres'
+          ? new RegExp(`\\bAS ${target}\\b`).test(dockerfile)
           : built.has(target) && /\bAS service\b/.test(dockerfile);
       if (!ok)
         problems.push(`${where}: image ${image} is not built by the Dockerfile (no services/${target})`);
     } else if (!(image in unpinnedAllowed)) {
-      const digest = image.includes('@sha256:');
-      const tag = /:([^/:@]+)$/.exec(image)?.[1];
-      if (!digest && (!tag || !/\d/.test(tag) || /^(latest|stable|mainline|edge)$/.test(tag))) {
-        problems.push(`${where}: image ${image} is not pinned to a version`);
+      // An exact release (major.minor.patch somewhere in the tag: v0.28.1, 4.1.4-alpine,
+      // cpy-amd64-21.2.1) or a digest; `4.1`, `v3`, `latest` or no tag move under the same name.
+      const digest = /@sha256:[0-9a-f]{64}$/.test(image);
+      const tag = /:([^/:@]+)(?:@sha256:[0-9a-f]{64})?$/.exec(image)?.[1];
+      if (!digest && (!tag || !/(^|[^0-9.])v?\d+\.\d+\.\d+([^0-9.]|$)/.test(tag))) {
+        problems.push(
+          `${where}: image ${image} is not pinned to a version (an exact x.y.z tag, or a digest)`,
+        );
       }
     }
 
@@ -203,7 +256,8 @@ export function checkStack(stack: Stack, options: CheckOptions): string[] {
     // URLs to other services (WAMP_URL, SMTP_URL, VECHE_INTERNAL_URL_*): a service it can reach.
     for (const [key, value] of Object.entries(env)) {
       const host = /^[a-z]+:\/\/(?:[^@/]*@)?([a-z0-9-]+)(?::\d+)?(?:\/|$)/.exec(value)?.[1];
-      if (!host || host === 'localhost' || host === 'postgres' || host === 'rabbitmq') continue;
+      if (!host || host === 'localhost' || host === 'postgres' || host === 'rabbitmq' || host === 'amqp')
+        continue;
       const target = services[host];
       if (!target) problems.push(`${where}: ${key} names ${host}, which is not a service of the stack`);
       else if (!list(target.networks).some((n) => networks.includes(n))) {
@@ -212,7 +266,8 @@ export function checkStack(stack: Stack, options: CheckOptions): string[] {
     }
 
     // Veche's own services: replicated, health-checked, rolled with automatic rollback, limited.
-    if (veche && veche[1] !== 'nginx') {
+    // veche-nginx and veche-postgres are infrastructure built here, not Veche services.
+    if (veche && veche[1] !== 'nginx' && veche[1] !== 'postgres') {
       const deploy = service.deploy ?? {};
       if ((deploy.replicas ?? 1) < 2) problems.push(`${where}: runs fewer than 2 replicas`);
       if (deploy.update_config?.order !== 'start-first')
@@ -227,9 +282,10 @@ export function checkStack(stack: Stack, options: CheckOptions): string[] {
     }
   }
 
+  const stackDir = options.stackDir ?? options.root;
   for (const [name, config] of Object.entries(stack.configs ?? {})) {
     const file = config?.file;
-    if (file && !existsSync(path.resolve(options.root, file)))
+    if (file && !existsSync(path.resolve(stackDir, file)))
       problems.push(`config ${name}: file ${file} does not exist`);
   }
 
@@ -278,16 +334,18 @@ export function checkStack(stack: Stack, options: CheckOptions): string[] {
     if ((visualizer.ports ?? []).length > 0)
       problems.push('service visualizer: publishes a port (reach it through nginx)');
   }
+  problems.push(...checkHardening(stack, { stackDir, ...(options.raw ? { raw: options.raw } : {}) }));
   return problems;
 }
 
 /** `docker stack config`: the client's own validation, and the file with anchors and variables resolved. */
 export function dockerStackConfig(
-  file: string,
+  files: Files,
   env: NodeJS.ProcessEnv = process.env,
 ): { ok: true; yaml: string } | { ok: false; error: string } {
-  const result = spawnSync('docker', ['stack', 'config', '-c', file], {
-    env: { ...exampleEnv, ...env },
+  const args = filesOf(files).flatMap((file) => ['-c', file]);
+  const result = spawnSync('docker', ['stack', 'config', ...args], {
+    env: { ...checkEnv(files), ...process.env, ...env },
     encoding: 'utf8',
   });
   if (result.error) return { ok: false, error: `cannot run docker: ${result.error.message}` };
@@ -297,13 +355,20 @@ export function dockerStackConfig(
 }
 
 /** Validates with docker, then checks the resolved stack; returns the problems (empty when sound). */
-export function checkStackFile(file: string, env: NodeJS.ProcessEnv = process.env): string[] {
-  const resolved = dockerStackConfig(file, env);
+export function checkStackFile(
+  files: Files,
+  env: NodeJS.ProcessEnv = process.env,
+  options: { root?: string } = {},
+): string[] {
+  const file = filesOf(files)[0]!;
+  const resolved = dockerStackConfig(files, env);
   if (!resolved.ok) return [`docker stack config: ${resolved.error}`];
-  const raw = parse(readFileSync(file, 'utf8'), { merge: true }) as Dict;
+  const raw = rawStack(files);
   const pending = raw['x-veche-pending-upstreams'];
   return checkStack(parse(resolved.yaml) as Stack, {
-    root: path.dirname(path.resolve(file)),
+    root: options.root ?? path.dirname(path.resolve(file)),
+    stackDir: path.dirname(path.resolve(file)),
+    raw,
     pendingUpstreams: Array.isArray(pending) ? pending.map(String) : [],
   });
 }
@@ -311,28 +376,45 @@ export function checkStackFile(file: string, env: NodeJS.ProcessEnv = process.en
 if (import.meta.main) {
   const args = process.argv.slice(2);
   if (args.includes('--help') || args.includes('-h')) {
-    console.log(`Usage: node scripts/deploy/stack-check.ts [stack.yml]
+    console.log(`Usage: node scripts/deploy/stack-check.ts [stack.yml [overlay.yml…]]
 
 Validates the stack file with \`docker stack config\` (the docker client alone; no engine needed) and
 checks what that does not: every secret, config, network and volume a service uses is defined; each
 image is built by the Dockerfile or pinned to a version; published ports are unique; nginx's upstreams
 are services on its networks, and PostgreSQL and RabbitMQ are not; *_FILE variables point at mounted
 secrets; Veche services have health checks, start-first updates with rollback, restart policies and
-limits. Unset VECHE_DOMAIN, VECHE_ACME_EMAIL, VECHE_REGISTRY, VECHE_VERSION take example values.
+limits; and the hardening rules (stack-rules.ts): liveness health checks, configs named by content,
+versioned secrets, no :latest, stop-first for what must not run twice, encrypted overlays, volumes
+pinned to a node id, RabbitMQ's and PostgreSQL's memory within their limits, DKIM and relay
+credentials, certbot alone on its network, the Docker socket behind a GET-only proxy. Unset variables
+take example values (config hashes are computed from the files). Overlays (stack.cluster.yml,
+stack.multinode.yml) are checked merged, as \`docker stack deploy -c stack.yml -c …\` would deploy them,
+with the layout rules: RabbitMQ nodes on distinct nodes sharing the \`amqp\` alias, named in the
+cluster configuration, with the Erlang cookie; stateless services spread one replica per node.
+  --config-env   print VECHE_CONFIG_<KEY>=<hash> for each config file (scripts/deploy/env uses it)
 Exit status: 0 sound, 1 problems found (listed), 2 usage.`);
     process.exit(0);
   }
-  const file = path.resolve(args[0] ?? path.join(root, 'stack.yml'));
-  if (!existsSync(file)) {
-    console.error(`stack-check: no such file: ${file}`);
-    process.exit(2);
-  }
-  const problems = checkStackFile(file);
-  if (problems.length === 0) {
-    console.log(`stack-check: ${path.relative(process.cwd(), file) || file} is sound`);
+  const given = args.filter((a) => !a.startsWith('-')).map((a) => path.resolve(a));
+  const files = given.length > 0 ? given : [path.join(root, 'stack.yml')];
+  if (args.includes('--config-env')) {
+    for (const file of files)
+      for (const [name, value] of Object.entries(configEnv(file))) console.log(`${name}=${value}`);
     process.exit(0);
   }
-  console.error(`stack-check: ${problems.length} problem(s) in ${file}:`);
+  for (const file of files) {
+    if (!existsSync(file)) {
+      console.error(`stack-check: no such file: ${file}`);
+      process.exit(2);
+    }
+  }
+  const problems = checkStackFile(files);
+  const names = files.map((f) => path.relative(process.cwd(), f) || f).join(' + ');
+  if (problems.length === 0) {
+    console.log(`stack-check: ${names} is sound`);
+    process.exit(0);
+  }
+  console.error(`stack-check: ${problems.length} problem(s) in ${names}:`);
   for (const problem of problems) console.error(`  - ${problem}`);
   process.exit(1);
 }

@@ -6,8 +6,19 @@
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { commonEnv, env, envSchema, loadConfig, ConfigError } from '@veche/config';
+import { Writable } from 'node:stream';
+import {
+  amqpEnv,
+  ConfigError,
+  databaseEnv,
+  env,
+  envHelp,
+  envSchema,
+  loadConfig,
+  runtimeEnv,
+} from '@veche/config';
 import { ensureDatabaseExists } from '@veche/db';
+import { createLogger } from '@veche/log';
 import { ensureServers, PreflightError } from '../lib/preflight.ts';
 import { createLogRenderer } from './logs.ts';
 import { createSupervisor, freePort, type ProcessSpec } from './processes.ts';
@@ -15,28 +26,6 @@ import { startProxy, type Route } from './proxy.ts';
 import { ensureWebClientBuilt } from './web-client.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
-
-const help = `Usage: scripts/dev [--help]
-
-Runs the whole Veche fleet on this machine behind one origin (default http://127.0.0.1:3000):
-  /api     the gateway (HTTP JSON API)
-  /ws      the WAMP router (realm veche)
-  /pubsub  the presence-router (seed-compatible presence WebSocket)
-  /        the web client (clients/web, built into dist when missing or stale)
-  /_fleet/status   the state of every process
-
-Environment (all optional):
-  VECHE_PORT     port of the origin (default 3000)
-  VECHE_HOST     address to listen on (default 127.0.0.1)
-  DATABASE_URL   PostgreSQL (default postgres://postgres@127.0.0.1:5432/veche; the database is created if missing)
-  AMQP_URL       RabbitMQ (default amqp://guest:guest@127.0.0.1:5672)
-  SMTP_URL       outgoing mail relay (default: the development SMTP sink, when the mailer exists)
-  LOG_LEVEL      fatal|error|warn|info|debug|trace (default info)
-  VECHE_SERVICE_SECRET  the services' WAMP credential (default: a new random one per run)
-  NO_COLOR       plain log output
-
-Where PostgreSQL or RabbitMQ is not reachable and a Docker engine is, they are started in containers.
-Each service declares itself in services/<name>/package.json under "veche.fleet"; see README.md.`;
 
 interface FleetEntry {
   /** The service's start file, relative to its folder. */
@@ -69,22 +58,53 @@ function discoverServices(): ServiceInfo[] {
 }
 
 const fleetSchema = envSchema({
-  VECHE_PORT: env.port({ default: 3000 }),
-  VECHE_HOST: env.string({ default: '127.0.0.1' }),
-  DATABASE_URL: commonEnv.DATABASE_URL,
-  AMQP_URL: commonEnv.AMQP_URL,
-  SMTP_URL: env.optional(env.url({ protocols: ['smtp', 'smtps'] })),
-  LOG_LEVEL: commonEnv.LOG_LEVEL,
+  VECHE_PORT: env.port({ default: 3000, description: 'port of the origin' }),
+  VECHE_HOST: env.string({ default: '127.0.0.1', description: 'address the origin listens on' }),
+  ...databaseEnv,
+  ...amqpEnv,
+  SMTP_URL: env.optional(
+    env.url({
+      protocols: ['smtp', 'smtps'],
+      description: 'outgoing mail relay (default: the development SMTP sink)',
+    }),
+  ),
+  LOG_LEVEL: runtimeEnv.LOG_LEVEL,
+  VECHE_SERVICE_SECRET: env.optional(
+    env.secret({
+      minLength: 16,
+      description: 'the services’ WAMP credential (default: a new random one per run)',
+    }),
+  ),
+  NO_COLOR: env.optional(env.string({ description: 'plain log output when set' })),
+  VECHE_REPLICAS: env.int({
+    default: 1,
+    minimum: 1,
+    maximum: 3,
+    description:
+      'processes per service (stack.yml runs 2): they share their procedures on the router; the origin, metrics and internal URLs use the first',
+  }),
 });
+
+const help = envHelp(
+  fleetSchema,
+  `Runs the whole Veche fleet on this machine behind one origin (default http://127.0.0.1:3000):
+  /api     the gateway (HTTP JSON API)
+  /ws      the WAMP router (realm veche)
+  /pubsub  the presence-router (seed-compatible presence WebSocket)
+  /        the web client (clients/web, built into dist when missing or stale)
+  /_fleet/status   the state of every process
+  /_fleet/metrics  every service's metrics (a page; /_fleet/metrics/<service> raw, as Prometheus reads them)
+
+Where PostgreSQL or RabbitMQ is not reachable and a Docker engine is, they are started in containers.
+Each service declares itself in services/<name>/package.json under "veche.fleet"; see README.md.`,
+  'scripts/dev [--help]',
+);
 
 async function main(): Promise<number> {
   if (process.argv.includes('--help') || process.argv.includes('-h')) {
-    console.log(help);
+    process.stdout.write(help);
     return 0;
   }
-  const colour = !process.env['NO_COLOR'] && process.stdout.isTTY === true;
-  const note = (line: string) => console.log(colour ? `\x1b[1;34m[fleet]\x1b[0m ${line}` : `[fleet] ${line}`);
-
   let config;
   try {
     config = loadConfig(fleetSchema);
@@ -95,6 +115,8 @@ async function main(): Promise<number> {
     }
     throw error;
   }
+  const colour = !config.NO_COLOR && process.stdout.isTTY === true;
+  const note = (line: string) => console.log(colour ? `\x1b[1;34m[fleet]\x1b[0m ${line}` : `[fleet] ${line}`);
 
   let servers;
   try {
@@ -112,7 +134,7 @@ async function main(): Promise<number> {
   ensureWebClientBuilt(path.join(root, 'clients/web'), note);
   const services = discoverServices();
   const routerPort = await freePort();
-  const serviceSecret = process.env['VECHE_SERVICE_SECRET'] || randomBytes(24).toString('base64url');
+  const serviceSecret = config.VECHE_SERVICE_SECRET ?? randomBytes(24).toString('base64url');
   const publicUrl = `http://${config.VECHE_HOST === '0.0.0.0' ? '127.0.0.1' : config.VECHE_HOST}:${config.VECHE_PORT}`;
   const baseEnv: NodeJS.ProcessEnv = {
     ...process.env,
@@ -128,11 +150,24 @@ async function main(): Promise<number> {
     ...(config.SMTP_URL ? { SMTP_URL: config.SMTP_URL } : {}),
   };
 
-  const names = ['wamp-router', ...services.map((s) => s.name)];
-  const supervisor = createSupervisor({
-    renderer: createLogRenderer({ colour, names }),
-    write: (line) => process.stdout.write(line + '\n'),
-    note,
+  /** `chat`, then `chat#2`, … for the extra replicas. */
+  const replicaNames = (name: string) =>
+    Array.from({ length: config.VECHE_REPLICAS }, (_, i) => (i === 0 ? name : `${name}#${i + 1}`));
+  const names = ['wamp-router', ...services.flatMap((s) => replicaNames(s.name))];
+  const renderer = createLogRenderer({ colour, names: [...names, 'proxy'] });
+  const write = (line: string) => process.stdout.write(line + '\n');
+  const supervisor = createSupervisor({ renderer, write, note });
+  // The origin's own lines (an upstream not reachable) join the stream like a process's.
+  const proxyLog = createLogger({
+    service: 'proxy',
+    level: config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL,
+    destination: new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split('\n').filter(Boolean))
+          write(renderer.line('proxy', line, 'stdout'));
+        done();
+      },
+    }),
   });
 
   const specs: ProcessSpec[] = [
@@ -152,16 +187,21 @@ async function main(): Promise<number> {
   for (const [name, port] of servicePorts) {
     baseEnv[`VECHE_INTERNAL_URL_${name.toUpperCase().replaceAll('-', '_')}`] = `http://127.0.0.1:${port}`;
   }
+  // Every process's /metrics, replicas included, through the origin (/_fleet/metrics/<process>).
+  const metricsPorts = new Map<string, number>();
   for (const service of services) {
-    const port = servicePorts.get(service.name)!;
-    specs.push({
-      name: service.name,
-      command: process.execPath,
-      args: [path.join(service.dir, service.fleet.entry)],
-      cwd: service.dir,
-      env: { ...baseEnv, HOST: '127.0.0.1', PORT: String(port), SERVICE_NAME: service.name },
-      ready: { httpUrl: `http://127.0.0.1:${port}${service.fleet.health ?? '/health'}` },
-    });
+    for (const [index, name] of replicaNames(service.name).entries()) {
+      const port = index === 0 ? servicePorts.get(service.name)! : await freePort();
+      metricsPorts.set(name, port);
+      specs.push({
+        name,
+        command: process.execPath,
+        args: [path.join(service.dir, service.fleet.entry)],
+        cwd: service.dir,
+        env: { ...baseEnv, HOST: '127.0.0.1', PORT: String(port), SERVICE_NAME: service.name },
+        ready: { httpUrl: `http://127.0.0.1:${port}${service.fleet.health ?? '/health'}` },
+      });
+    }
   }
 
   // The origin's routes, as nginx has them; a prefix whose service does not exist yet answers 503.
@@ -206,6 +246,14 @@ async function main(): Promise<number> {
       routes,
       webRoot: path.join(root, 'clients/web/dist'),
       statusPage: () => ({ origin: publicUrl, routes, processes: supervisor.states() }),
+      metricsTargets: () => metricsPorts,
+      log: proxyLog,
+      readiness: Object.fromEntries(
+        names.map((name) => [
+          name,
+          () => supervisor.states().find((p) => p.name === name)?.status === 'running',
+        ]),
+      ),
     });
   } catch (error) {
     note(`could not start: ${(error as Error).message}`);

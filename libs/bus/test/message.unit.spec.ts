@@ -1,7 +1,16 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeMessage, encodeEvent, headers } from '../src/index.ts';
-import { appendHistory, attemptsOf, historyOf, retryDelayFor } from '../src/message.ts';
+import {
+  appendHistory,
+  attemptsOf,
+  batchContentType,
+  decodeEntries,
+  encodeEvents,
+  groupForPublish,
+  historyOf,
+  retryDelayFor,
+} from '../src/message.ts';
 import { assertQueueName, formatDelay, topologyNames } from '../src/topology.ts';
 import { sampleEvent } from './support.ts';
 
@@ -60,6 +69,68 @@ describe('message format', () => {
       [1, 2, 3, 4, 9].map((attempts) => retryDelayFor(attempts, delays)),
       [1_000, 5_000, 30_000, 30_000, 30_000],
     );
+  });
+});
+
+describe('batch messages', () => {
+  const limits = { maxEvents: 3, maxBytes: 1_000_000 };
+
+  it('packs only consecutive events of one type, so a queue sees events in publish order', () => {
+    const [a1, a2, b1, a3, a4, a5, a6] = ['a', 'a', 'b', 'a', 'a', 'a', 'a'].map((t, n) =>
+      sampleEvent(`x.${t}`, { n }),
+    );
+    const groups = groupForPublish([a1!, a2!, b1!, a3!, a4!, a5!, a6!], limits);
+    assert.deepEqual(
+      groups.map((g) => g.map((e) => (e.data as { n: number }).n)),
+      [[0, 1], [2], [3, 4, 5], [6]],
+    );
+  });
+
+  it('cuts a run at the byte limit, but never leaves an event out', () => {
+    const big = Array.from({ length: 4 }, (_, n) => sampleEvent('x.big', { n, blob: 'x'.repeat(600) }));
+    const groups = groupForPublish(big, { maxEvents: 100, maxBytes: 2_000 });
+    assert.deepEqual(
+      groups.map((g) => g.length),
+      [2, 2],
+    );
+    assert.equal(groupForPublish([sampleEvent('x.huge', { blob: 'y'.repeat(5_000) })], limits).length, 1);
+  });
+
+  it('encodes a run as one message keyed by its type, and decodes each event with its own id and JSON', () => {
+    const events = [1, 2, 3].map((n) => sampleEvent('room.message_posted', { n }));
+    const message = encodeEvents(events);
+    assert.equal(message.routingKey, 'room.message_posted');
+    assert.equal(message.options.contentType, batchContentType);
+    assert.equal(message.options.headers?.[headers.events], 3);
+    assert.equal(message.options.messageId, `batch:${events[0]!.metadata.eventId}:3`);
+    const entries = decodeEntries(message.content, {
+      messageId: message.options.messageId,
+      contentType: message.options.contentType,
+    });
+    assert.deepEqual(
+      entries.map((entry) =>
+        entry.ok ? [entry.messageId, JSON.parse(entry.content.toString())] : entry.reason,
+      ),
+      events.map((event) => [event.metadata.eventId, event]),
+    );
+    // A single event is still a plain message.
+    assert.deepEqual(encodeEvents([events[0]!]), encodeEvent(events[0]!));
+    assert.throws(() => encodeEvents([events[0]!, sampleEvent('other.type')]), /one type/);
+  });
+
+  it('fails a malformed event of a batch alone, and an unreadable batch as a whole', () => {
+    const good = sampleEvent('x.ok', { n: 1 });
+    const content = Buffer.from(JSON.stringify({ events: [good, { type: 'x.ok', data: {} }] }));
+    const entries = decodeEntries(content, { messageId: 'batch:1:2', contentType: batchContentType });
+    assert.deepEqual(
+      entries.map((e) => (e.ok ? e.messageId : e.reason)),
+      [good.metadata.eventId, 'missing field: metadata'],
+    );
+    for (const bad of ['{', '{"events":[]}', '[]']) {
+      const whole = decodeEntries(Buffer.from(bad), { messageId: 'batch:x', contentType: batchContentType });
+      assert.equal(whole.length, 1);
+      assert.equal(whole[0]!.ok, false);
+    }
   });
 });
 

@@ -57,7 +57,7 @@ describe('outbox relay under faults', () => {
 
   async function exitOf(
     child: ChildProcess,
-    timeoutMs = 20_000,
+    timeoutMs = 90_000, // ends a test that hangs; the relay may need long on a loaded machine
   ): Promise<{ code: number | null; signal: string | null }> {
     if (child.exitCode !== null || child.signalCode !== null)
       return { code: child.exitCode, signal: child.signalCode };
@@ -149,13 +149,22 @@ describe('outbox relay under faults', () => {
     await appendingMore;
 
     const third = spawnRelay(0);
-    const [ready] = (await once(third, 'message', { signal: AbortSignal.timeout(15_000) })) as [
+    const [ready] = (await once(third, 'message', { signal: AbortSignal.timeout(90_000) })) as [
       { ready: boolean },
     ];
     assert.equal(ready.ready, true);
-    const appendingLast = append(1_000, 25, 150);
-    // While events flow: the broker drops the relay's and the consumer's connections.
+    // The last phase: 750 events flow, the broker drops the relay's and the consumer's connections,
+    // and only then do the last 250 go in, so some events are certainly still to come after the drop.
+    let connectionsDropped!: () => void;
+    const dropped = new Promise<void>((resolve) => (connectionsDropped = resolve));
+    const appendingLast = (async () => {
+      await append(750, 25, 20);
+      await dropped;
+      await append(250, 25, 0);
+    })();
     await eventually(async () => (await effectCounts()).rows > 2_100, {
+      // A condition, not a clock: on a loaded machine the relay catches up on 2,000 events first.
+      timeoutMs: 60_000,
       message: 'the last phase under way',
     });
     const [relayClosed, consumerClosed] = await Promise.all([
@@ -165,6 +174,7 @@ describe('outbox relay under faults', () => {
     assert.equal(relayClosed, 1, 'closed the relay connection');
     assert.equal(consumerClosed, 1, 'closed the consumer connection');
     assert.ok(appended.length < 3_000, 'events still to come after the connections dropped');
+    connectionsDropped();
     await appendingLast;
 
     assert.equal(appended.length, 3_000);

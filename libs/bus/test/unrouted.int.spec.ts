@@ -25,7 +25,8 @@ describe('events no queue is bound for', () => {
     admin = await connectAdmin();
     connection = createBusConnection({ url: testAmqpUrl(), name: `${testId}:publisher`, log });
     await connection.start();
-    publisher = createPublisher({ connection, log, exchange });
+    // One message per event, so the queue counts below count events.
+    publisher = createPublisher({ connection, log, exchange, maxEventsPerMessage: 1 });
     await publisher.start();
   });
 

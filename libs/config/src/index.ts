@@ -17,35 +17,71 @@ export class ConfigError extends Error {
   }
 }
 
-/** Builders for the variable kinds services use; each may carry a default and a description. */
+/**
+ * Every variable says what it is for: `--help` is generated from these descriptions, so a variable
+ * without one would be missing from it. The builders below require `description` (a type error
+ * otherwise) and {@link envSchema} refuses a property without one at start.
+ */
+export type EnvProperty = TSchema & { description: string };
+type Described<T extends TSchema> = T & { description: string };
+const described = <T extends TSchema>(schema: T): Described<T> => schema as Described<T>;
+
+interface Common<T> {
+  description: string;
+  default?: T;
+}
+
+/** Builders for the variable kinds services use; each carries its description and may carry a default. */
 export const env = {
-  string: (options: { default?: string; description?: string; minLength?: number } = {}) =>
-    Type.String({ minLength: 1, ...options }),
-  secret: (options: { default?: string; description?: string; minLength?: number } = {}) =>
-    Type.String({ minLength: 1, ...options, secret: true }),
-  url: (options: { default?: string; description?: string; protocols?: readonly string[] } = {}) => {
+  string: (options: Common<string> & { minLength?: number }) =>
+    described(Type.String({ minLength: 1, ...options })),
+  secret: (options: Common<string> & { minLength?: number }) =>
+    described(Type.String({ minLength: 1, ...options, secret: true })),
+  url: (options: Common<string> & { protocols?: readonly string[] }) => {
     const { protocols, ...rest } = options;
-    return Type.String({ format: 'url', ...rest, ...(protocols ? { protocols } : {}) });
+    return described(Type.String({ format: 'url', ...rest, ...(protocols ? { protocols } : {}) }));
   },
-  port: (options: { default?: number; description?: string } = {}) =>
-    Type.Integer({ minimum: 0, maximum: 65535, ...options }),
-  int: (options: { default?: number; description?: string; minimum?: number; maximum?: number } = {}) =>
-    Type.Integer(options),
-  number: (options: { default?: number; description?: string; minimum?: number; maximum?: number } = {}) =>
-    Type.Number(options),
-  bool: (options: { default?: boolean; description?: string } = {}) => Type.Boolean(options),
-  oneOf: <const T extends readonly string[]>(
-    values: T,
-    options: { default?: T[number]; description?: string } = {},
-  ) =>
-    Type.Union(
-      values.map((v) => Type.Literal(v)),
-      options,
-    ) as unknown as TSchema & { static: T[number] },
-  optional: <T extends TSchema>(schema: T) => Type.Optional(schema),
+  port: (options: Common<number>) => described(Type.Integer({ minimum: 0, maximum: 65535, ...options })),
+  int: (options: Common<number> & { minimum?: number; maximum?: number }) => described(Type.Integer(options)),
+  number: (options: Common<number> & { minimum?: number; maximum?: number }) =>
+    described(Type.Number(options)),
+  bool: (options: Common<boolean>) => described(Type.Boolean(options)),
+  oneOf: <const T extends readonly string[]>(values: T, options: Common<T[number]>) =>
+    described(
+      Type.Union(
+        values.map((v) => Type.Literal(v)),
+        options,
+      ) as unknown as TSchema & { static: T[number] },
+    ),
+  optional: <T extends EnvProperty>(schema: T) => Type.Optional(schema),
 };
 
-export const envSchema = <T extends Record<string, TSchema>>(properties: T) => Type.Object(properties);
+/** The schema of a process's environment: property names are the variable names. */
+export function envSchema<T extends Record<string, EnvProperty>>(properties: T): TObject<T> {
+  const undescribed = Object.entries(properties)
+    .filter(([, schema]) => typeof schema.description !== 'string' || schema.description.trim() === '')
+    .map(([name]) => name);
+  if (undescribed.length > 0) {
+    throw new TypeError(`Environment variables without a description: ${undescribed.join(', ')}`);
+  }
+  return Type.Object(properties);
+}
+
+/**
+ * The `--help` text of a process: a title, the usage line, and every variable of its environment
+ * schema with its description and default (nothing else to keep in step by hand).
+ */
+export function envHelp(schema: TObject, title: string, usage: string): string {
+  const width = Math.max(...Object.keys(schema.properties).map((name) => name.length), 8) + 2;
+  const lines = Object.entries(schema.properties).map(([name, property]) => {
+    const { default: fallback, description } = property as { default?: unknown; description?: string };
+    const required = (schema.required ?? []).includes(name) && fallback === undefined;
+    const shown =
+      fallback === undefined ? (required ? ' (required)' : '') : ` (default ${JSON.stringify(fallback)})`;
+    return `  ${name.padEnd(width)}${description ?? ''}${shown}`;
+  });
+  return `${title}\n\nUsage: ${usage}\n\nEnvironment (a variable may instead be given as <NAME>_FILE, a file holding its value):\n${lines.join('\n')}\n`;
+}
 
 function describeValue(value: unknown, schema: TSchema): string {
   if (value === undefined) return 'is required but not set';
@@ -117,16 +153,87 @@ function readVariableFile(path: string): { value: string } | { problem: string }
   }
 }
 
-/** The common variables every Veche service reads. */
-export const commonEnv = {
-  NODE_ENV: env.oneOf(['development', 'test', 'production'] as const, { default: 'development' }),
+/** What every Veche process reads: its mode and its logging. */
+export const runtimeEnv = {
+  NODE_ENV: env.oneOf(['development', 'test', 'production'] as const, {
+    default: 'development',
+    description: 'production makes the variables marked "required in production" mandatory',
+  }),
   LOG_LEVEL: env.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, {
     default: 'info',
+    description: 'least severe log level written',
   }),
   LOG_PRETTY: env.bool({ default: false, description: 'human-readable logs instead of JSON lines' }),
+  OTEL_EXPORTER_OTLP_ENDPOINT: env.optional(
+    env.url({
+      protocols: ['http', 'https'],
+      description:
+        'an OTLP/HTTP receiver (the OpenTelemetry collector); traces go to <it>/v1/traces. Unset: no traces',
+    }),
+  ),
+  OTEL_TRACES_SAMPLER: env.oneOf(
+    [
+      'always_on',
+      'always_off',
+      'traceidratio',
+      'parentbased_always_on',
+      'parentbased_always_off',
+      'parentbased_traceidratio',
+    ] as const,
+    {
+      default: 'parentbased_always_on',
+      description:
+        "which traces are kept (OpenTelemetry's names); parentbased_*: a span with a parent follows the parent's decision",
+    },
+  ),
+  OTEL_TRACES_SAMPLER_ARG: env.optional(
+    env.number({
+      minimum: 0,
+      maximum: 1,
+      description:
+        'the share of traces kept by the *traceidratio samplers, 0 to 1 (decided on the trace id, which is the correlation id). Unset: 1',
+    }),
+  ),
+};
+
+/** A service's own HTTP port: /health, /ready, and whatever else the service serves. */
+export const httpEnv = (defaultPort: number) => ({
+  HOST: env.string({ default: '127.0.0.1', description: 'address the HTTP server listens on' }),
+  PORT: env.port({
+    default: defaultPort,
+    description: "HTTP port (/health, /ready and the service's routes)",
+  }),
+});
+
+export const databaseEnv = {
   DATABASE_URL: env.url({
     default: 'postgres://postgres@127.0.0.1:5432/veche',
     protocols: ['postgres', 'postgresql'],
+    description: 'PostgreSQL; the service keeps its tables in a schema of its own',
   }),
-  AMQP_URL: env.url({ default: 'amqp://guest:guest@127.0.0.1:5672', protocols: ['amqp', 'amqps'] }),
 };
+
+export const amqpEnv = {
+  AMQP_URL: env.url({
+    default: 'amqp://guest:guest@127.0.0.1:5672',
+    protocols: ['amqp', 'amqps'],
+    description: 'RabbitMQ (integration events, bot commands)',
+  }),
+};
+
+/** The WAMP router every service joins as `service:<name>` (Crossbar's services transport in production). */
+export const wampEnv = {
+  WAMP_URL: env.url({
+    default: 'ws://127.0.0.1:8081/',
+    protocols: ['ws', 'wss'],
+    description: 'the WAMP router (procedures, realtime publications)',
+  }),
+  WAMP_REALM: env.string({ default: 'veche', description: 'the WAMP realm' }),
+  VECHE_SERVICE_SECRET: env.secret({
+    minLength: 16,
+    description: 'WAMP ticket of every service (authid service:<name>) and key of signed internal headers',
+  }),
+};
+
+/** The variables of a service with a database and the bus: runtime, PostgreSQL, RabbitMQ. */
+export const commonEnv = { ...runtimeEnv, ...databaseEnv, ...amqpEnv };

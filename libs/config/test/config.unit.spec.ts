@@ -3,14 +3,36 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, commonEnv, env, envSchema, loadConfig } from '../src/index.ts';
+import { Type } from '@sinclair/typebox';
+import { ConfigError, commonEnv, env, envHelp, envSchema, loadConfig, wampEnv } from '../src/index.ts';
 
 const schema = envSchema({
   ...commonEnv,
-  VECHE_PORT: env.port({ default: 3000 }),
-  API_SECRET: env.secret(),
-  FEATURE_ON: env.bool({ default: false }),
-  MAX_ITEMS: env.int({ minimum: 1, maximum: 10, default: 5 }),
+  VECHE_PORT: env.port({ default: 3000, description: 'the port' }),
+  API_SECRET: env.secret({ description: 'the key' }),
+  FEATURE_ON: env.bool({ default: false, description: 'the feature' }),
+  MAX_ITEMS: env.int({ minimum: 1, maximum: 10, default: 5, description: 'the most items' }),
+});
+
+describe('envSchema and --help', () => {
+  it('refuses a variable without a description, so --help can never leave one out', () => {
+    assert.throws(
+      // A schema made without the builders (which require a description) is refused at start.
+      () => envSchema({ PORT: Type.Integer() as unknown as ReturnType<typeof env.port> }),
+      /without a description: PORT/,
+    );
+    assert.throws(() => envSchema({ NAME: env.string({ description: ' ' }) }), /NAME/);
+  });
+
+  it('lists every variable with its description, default and whether it is required', () => {
+    const text = envHelp(envSchema({ ...wampEnv, ...commonEnv }), 'A service.', 'node server.ts');
+    assert.match(text, /^A service\.\n\nUsage: node server\.ts\n/);
+    for (const name of [...Object.keys(wampEnv), ...Object.keys(commonEnv)]) {
+      assert.match(text, new RegExp(`^  ${name} +\\S`, 'm'), `${name} is listed with its description`);
+    }
+    assert.match(text, /WAMP_REALM +the WAMP realm \(default "veche"\)/);
+    assert.match(text, /VECHE_SERVICE_SECRET +.+\(required\)/);
+  });
 });
 
 describe('loadConfig', () => {
@@ -45,7 +67,7 @@ describe('loadConfig', () => {
   });
 
   it('never prints the value of an invalid secret', () => {
-    const secretSchema = envSchema({ TOKEN: env.secret({ minLength: 32 }) });
+    const secretSchema = envSchema({ TOKEN: env.secret({ minLength: 32, description: 'a token' }) });
     assert.throws(
       () => loadConfig(secretSchema, { TOKEN: 'short-but-secret' }),
       (error: unknown) => error instanceof ConfigError && !error.message.includes('short-but-secret'),

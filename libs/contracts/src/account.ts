@@ -5,10 +5,11 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { DisplayName, Email, Locale, Ok, Password, UserId } from './auth.ts';
 import { defineRoutes } from './routes.ts';
+import { Text } from './text.ts';
 
 /** Digits only, 2 to 8 of them: the presence seed addresses users by number. */
 export const Extension = Type.String({ pattern: '^[0-9]{2,8}$' });
-export const TimeZone = Type.String({ minLength: 1, maxLength: 64, description: 'An IANA time zone' });
+export const TimeZone = Text({ minLength: 1, maxLength: 64, description: 'An IANA time zone' });
 
 export const Me = Type.Object(
   {
@@ -38,11 +39,11 @@ export const UpdateProfileRequest = Type.Object(
 );
 
 export const ChangePasswordRequest = Type.Object(
-  { currentPassword: Type.String({ minLength: 1, maxLength: 256 }), newPassword: Password },
+  { currentPassword: Text({ minLength: 1, maxLength: 256 }), newPassword: Password },
   { additionalProperties: false },
 );
 export const ChangeEmailRequest = Type.Object(
-  { newEmail: Email, password: Type.String({ minLength: 1, maxLength: 256 }) },
+  { newEmail: Email, password: Text({ minLength: 1, maxLength: 256 }) },
   { additionalProperties: false },
 );
 
@@ -73,7 +74,7 @@ export const UserSummary = Type.Object(
 export const UserSearchQuery = Type.Object(
   {
     /** A display-name prefix (case-insensitive) or an exact extension number. */
-    q: Type.String({ minLength: 1, maxLength: 64 }),
+    q: Text({ minLength: 1, maxLength: 64 }),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 50 })),
   },
   { additionalProperties: false },

@@ -30,6 +30,25 @@ export const AdminUserList = Type.Object(
 );
 export const UserParams = Type.Object({ userId: UserId }, { additionalProperties: false });
 
+/** A Kerberos client principal: name[/instance]@REALM. */
+export const KerberosPrincipal = Type.String({
+  minLength: 3,
+  maxLength: 255,
+  pattern: '^[^\\s@]+@[^\\s@]+$',
+});
+export const KerberosPrincipalsInput = Type.Object(
+  { principals: Type.Array(KerberosPrincipal, { maxItems: 20 }) },
+  { additionalProperties: false },
+);
+export const KerberosPrincipalList = Type.Object(
+  {
+    principals: Type.Array(
+      Type.Object({ principal: Type.String(), userId: UserId, linkedAt: Type.String() }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 const tags = ['admin'];
 
 export const adminRoutes = defineRoutes([
@@ -65,5 +84,27 @@ export const adminRoutes = defineRoutes([
     tags,
     params: UserParams,
     response: Ok,
+  },
+  {
+    kind: 'rpc',
+    method: 'PUT',
+    url: '/admin/users/:userId/kerberos',
+    auth: 'admin',
+    procedure: 'veche.gateway.admin.set_kerberos_principals',
+    summary: 'The Kerberos principals that log in as this account (the whole list; [] unlinks them all)',
+    tags,
+    params: UserParams,
+    body: KerberosPrincipalsInput,
+    response: Ok,
+  },
+  {
+    kind: 'rpc',
+    method: 'GET',
+    url: '/admin/kerberos',
+    auth: 'admin',
+    procedure: 'veche.gateway.admin.list_kerberos_principals',
+    summary: 'Every Kerberos principal and the account it logs in as',
+    tags,
+    response: KerberosPrincipalList,
   },
 ] as const);

@@ -5,6 +5,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { defineRoutes } from './routes.ts';
+import { Text } from './text.ts';
 
 /** ASCII addresses only (no quoted local parts, no IDN): what every relay on the way accepts. */
 export const Email = Type.String({
@@ -15,8 +16,8 @@ export const Email = Type.String({
   description: 'An e-mail address (ASCII)',
 });
 /** At most 256 characters: argon2 hashes any length, and a megabyte password is a denial of service. */
-export const Password = Type.String({ minLength: 10, maxLength: 256, description: '10 to 256 characters' });
-export const DisplayName = Type.String({
+export const Password = Text({ minLength: 10, maxLength: 256, description: '10 to 256 characters' });
+export const DisplayName = Text({
   minLength: 1,
   maxLength: 64,
   description: 'Shown to others; no control or bidirectional-override characters',
@@ -34,7 +35,7 @@ export const RegisterRequest = Type.Object(
     password: Password,
     displayName: DisplayName,
     locale: Type.Optional(Locale),
-    timeZone: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    timeZone: Type.Optional(Text({ minLength: 1, maxLength: 64 })),
   },
   { additionalProperties: false },
 );
@@ -46,9 +47,9 @@ export const EmailRequest = Type.Object({ email: Email }, { additionalProperties
 export const LoginRequest = Type.Object(
   {
     email: Email,
-    password: Type.String({ minLength: 1, maxLength: 256 }),
+    password: Text({ minLength: 1, maxLength: 256 }),
     /** A name for the session in the session list ("Firefox on the laptop"); the User-Agent otherwise. */
-    device: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    device: Type.Optional(Text({ minLength: 1, maxLength: 200 })),
   },
   { additionalProperties: false },
 );
@@ -177,3 +178,46 @@ export const authRoutes = defineRoutes([
     response: Ok,
   },
 ] as const);
+
+/**
+ * Gateway procedures only services call. `authenticateToken`: an access token checked against its live
+ * session (revoked, expired or disabled: `unauthorized`), for doors other than `/api` that take the
+ * same tokens (the presence-router's `/pubsub` upgrade).
+ */
+export const gatewayServiceProcedures = {
+  authenticateToken: 'veche.gateway.sessions.authenticate',
+  /** A Kerberos (SPNEGO) token from `Authorization: Negotiate …` → the mapped account (issue 20). */
+  authenticateNegotiate: 'veche.gateway.sessions.authenticate_negotiate',
+} as const;
+/** The base64 of a GSS token, as it follows `Negotiate ` in a header. */
+export const NegotiateToken = Type.String({
+  minLength: 4,
+  maxLength: 65_536,
+  pattern: '^[A-Za-z0-9+/]+={0,2}$',
+});
+export const NegotiateRequest = Type.Object({ token: NegotiateToken }, { additionalProperties: false });
+export const NegotiatedPrincipal = Type.Object(
+  {
+    userId: UserId,
+    role: Type.Union([Type.Literal('user'), Type.Literal('admin')]),
+    /** The Kerberos client principal, e.g. alice@EXAMPLE.ORG. */
+    principal: Type.String(),
+    /** The mutual-authentication token for `WWW-Authenticate: Negotiate <token>`, if the client asked. */
+    responseToken: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+export type NegotiatedPrincipal = Static<typeof NegotiatedPrincipal>;
+export const AuthenticateTokenRequest = Type.Object(
+  { token: Type.String({ minLength: 1, maxLength: 4096 }) },
+  { additionalProperties: false },
+);
+export const AuthenticatedPrincipal = Type.Object(
+  {
+    userId: UserId,
+    role: Type.Union([Type.Literal('user'), Type.Literal('admin')]),
+    sessionId: Type.String(),
+  },
+  { additionalProperties: false },
+);
+export type AuthenticatedPrincipal = Static<typeof AuthenticatedPrincipal>;

@@ -1,20 +1,21 @@
 /**
  * The chat service's public routes: rooms, members, messages, receipts, typing, sync, search, bot
  * commands (WAMP procedures `veche.chat.*`) and attachments (streamed to the chat's internal HTTP).
- * Realtime room events reach each member on `veche.user.<userId>.rooms`; their shapes are `RoomEvent`.
+ * Realtime room events reach each member on `veche.user.<userId>.rooms`; their shapes are `RoomRealtimeEvent` (chat-events.ts).
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { defineRoutes } from './routes.ts';
+import { Text } from './text.ts';
 
 /** User, room, message and attachment ids: one URI component, so they are safe in topics and paths. */
 export const ChatId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });
 /** Senders are users, or bots (`bot:<name>`). */
 export const SenderId = Type.String({ minLength: 1, maxLength: 64, pattern: '^(bot:)?[A-Za-z0-9_-]+$' });
-export const RoomName = Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' });
-export const RoomTopic = Type.String({ maxLength: 500 });
-export const MessageText = Type.String({ minLength: 1, maxLength: 10_000, pattern: '\\S' });
+export const RoomName = Text({ minLength: 1, maxLength: 100, nonBlank: true });
+export const RoomTopic = Text({ maxLength: 500 });
+export const MessageText = Text({ minLength: 1, maxLength: 10_000, nonBlank: true });
 export const IdempotencyKey = Type.String({ minLength: 1, maxLength: 100, pattern: '^[\\x21-\\x7e]+$' });
-export const Emoji = Type.String({ minLength: 1, maxLength: 32, pattern: '^\\S+$' });
+export const Emoji = Text({ minLength: 1, maxLength: 32, noSpace: true });
 export const Seq = Type.Integer({ minimum: 0, maximum: 2_147_483_647 });
 export const Visibility = Type.Union([Type.Literal('public'), Type.Literal('private')]);
 export const RoomKind = Type.Union([Type.Literal('public'), Type.Literal('private'), Type.Literal('dm')]);
@@ -51,7 +52,7 @@ export const Member = Type.Object({
   displayName: Type.String(),
   role: MemberRole,
   joinedAt: DateTime,
-  /** Seen by chat within the last minute (see the chat README; presence-router will refine it). */
+  /** The presence-router shows the member as ENABLE (1) to the caller (`isOnlineStatus`); false when it cannot say. */
   online: Type.Boolean(),
   deliveredUpTo: Seq,
   readUpTo: Seq,
@@ -139,7 +140,7 @@ export const chatInputs = {
   typing: Type.Object({ typing: Type.Boolean() }, { additionalProperties: false }),
   search: Type.Object(
     {
-      q: Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' }),
+      q: Text({ minLength: 1, maxLength: 200, nonBlank: true }),
       roomId: Type.Optional(ChatId),
       limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
       offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000 })),
@@ -525,10 +526,3 @@ export const chatRoutes = defineRoutes([
     produces: ['image/webp'],
   },
 ] as const);
-
-/** What members receive on `veche.user.<userId>.rooms`: one room event, or several in one publication. */
-export const RoomEvent = Type.Object(
-  { type: Type.String(), roomId: ChatId, seq: Type.Optional(Seq) },
-  { additionalProperties: true },
-);
-export const RoomEventBatch = Type.Object({ type: Type.Literal('batch'), events: Type.Array(RoomEvent) });

@@ -1,3 +1,4 @@
+import './formats.ts';
 export * from './routes.ts';
 export * from './actor.ts';
 export * from './chat.ts';
@@ -5,3 +6,13 @@ export * from './auth.ts';
 export * from './account.ts';
 export * from './admin.ts';
 export * from './mailer.ts';
+export * from './presence.ts';
+export * from './text.ts';
+export * from './route-validation.ts';
+export * from './mail-token.ts';
+export * from './logs.ts';
+export * from './log-alerts.ts';
+export * from './chat-events.ts';
+export * from './account-events.ts';
+export * from './integration-events.ts';
+export * from './bots.ts';

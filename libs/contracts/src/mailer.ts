@@ -1,24 +1,30 @@
 /**
  * The mailer's procedures under /api: administrators inspect mails and suppressions, users choose how
- * chat notifications reach them by mail, and the unsubscribe link works without logging in. The mailer's
- * procedures take flat arguments (`{userId, …filters}`, see services/mailer/src/api), so the gateway
- * calls them with the acting user as `userId` rather than `{actor, input}`.
+ * chat notifications reach them by mail, and the unsubscribe link works without logging in. Like every
+ * service's, the mailer's procedures take `{actor, input}` (RpcInput) as the gateway forwards them.
  */
-import { Type } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import { Ok } from './auth.ts';
 import { defineRoutes } from './routes.ts';
+import { Text } from './text.ts';
 
-const MailState = Type.Union(
-  ['queued', 'sending', 'sent', 'deferred', 'failed', 'suppressed'].map((s) => Type.Literal(s)),
-);
+const MailState = Type.Union([
+  Type.Literal('queued'),
+  Type.Literal('sending'),
+  Type.Literal('sent'),
+  Type.Literal('deferred'),
+  Type.Literal('failed'),
+  Type.Literal('suppressed'),
+]);
 const Anything = Type.Unknown({ description: 'As the mailer returns it' });
 export const NotifyPreference = Type.Union([
   Type.Literal('immediately'),
   Type.Literal('digest'),
   Type.Literal('never'),
 ]);
+export type NotifyPreference = Static<typeof NotifyPreference>;
 
-/** The procedures these routes call with flat arguments. */
+/** The procedures these routes call. */
 export const mailerProcedures = {
   listMails: 'veche.mailer.admin.list_mails',
   getMail: 'veche.mailer.admin.get_mail',
@@ -40,10 +46,10 @@ export const mailerRoutes = defineRoutes([
     querystring: Type.Object(
       {
         state: Type.Optional(MailState),
-        address: Type.Optional(Type.String({ minLength: 1, maxLength: 320 })),
-        recipientUserId: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-        eventId: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-        before: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+        address: Type.Optional(Text({ minLength: 1, maxLength: 320 })),
+        recipientUserId: Type.Optional(Text({ minLength: 1, maxLength: 200 })),
+        eventId: Type.Optional(Text({ minLength: 1, maxLength: 200 })),
+        before: Type.Optional(Text({ minLength: 1, maxLength: 100 })),
         limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
       },
       { additionalProperties: false },
@@ -58,10 +64,7 @@ export const mailerRoutes = defineRoutes([
     procedure: mailerProcedures.getMail,
     summary: 'One mail with its delivery history',
     tags: ['admin'],
-    params: Type.Object(
-      { mailId: Type.String({ minLength: 1, maxLength: 100 }) },
-      { additionalProperties: false },
-    ),
+    params: Type.Object({ mailId: Text({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false }),
     response: Anything,
   },
   {
@@ -82,10 +85,7 @@ export const mailerRoutes = defineRoutes([
     procedure: mailerProcedures.removeSuppression,
     summary: 'Lift a suppression',
     tags: ['admin'],
-    params: Type.Object(
-      { address: Type.String({ minLength: 1, maxLength: 320 }) },
-      { additionalProperties: false },
-    ),
+    params: Type.Object({ address: Text({ minLength: 1, maxLength: 320 }) }, { additionalProperties: false }),
     response: Anything,
   },
   {
@@ -107,10 +107,7 @@ export const mailerRoutes = defineRoutes([
     procedure: mailerProcedures.unsubscribe,
     summary: 'Follow an unsubscribe link: no more notification mail',
     tags: ['account'],
-    body: Type.Object(
-      { token: Type.String({ minLength: 1, maxLength: 1000 }) },
-      { additionalProperties: false },
-    ),
+    body: Type.Object({ token: Text({ minLength: 1, maxLength: 1000 }) }, { additionalProperties: false }),
     response: Ok,
   },
 ] as const);

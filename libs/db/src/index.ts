@@ -127,11 +127,19 @@ export interface MigrationOutcome {
 /**
  * Runs the pending migrations of one schema. Libraries contribute their own migrations by name
  * (`0000.event-store.001-…`); a service's own start at `0001-…`, so names sort in dependency order.
- * Concurrent migrators (two replicas starting) are serialised by kysely's lock table.
+ * Concurrent migrators (two replicas starting) are serialised by kysely's lock table. A library's
+ * migration added later (`0000.event-store.003-…`) sorts before the service's own migrations already
+ * run: it is applied on upgrade all the same (unordered migrations allowed), never an error.
  */
 export async function migrate<DB>(database: Database<DB>, migrations: Migrations): Promise<MigrationOutcome> {
   const schema = assertIdentifier(database.schema);
-  await sql`create schema if not exists ${sql.id(schema)}`.execute(database.db);
+  await sql`create schema if not exists ${sql.id(schema)}`.execute(database.db).catch((error: unknown) => {
+    // Two replicas starting on a fresh database: `if not exists` is not atomic in PostgreSQL, and the
+    // slower one fails on pg_namespace's unique index (23505) or with duplicate_schema (42P06). The
+    // schema is there then; the lock table below serialises the rest.
+    const code = (error as { code?: string }).code;
+    if (code !== '23505' && code !== '42P06') throw error;
+  });
   const provider: MigrationProvider = { getMigrations: async () => migrations };
   const migrator = new Migrator({
     db: database.db as Kysely<unknown>,
@@ -139,6 +147,7 @@ export async function migrate<DB>(database: Database<DB>, migrations: Migrations
     migrationTableSchema: schema,
     migrationTableName: 'migrations',
     migrationLockTableName: 'migrations_lock',
+    allowUnorderedMigrations: true,
   });
   let { error, results } = await migrator.migrateToLatest();
   // kysely's migrator lists the tables of every schema before it starts; a schema another process
@@ -191,3 +200,5 @@ export function pgErrorCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
 }
+
+export { isDependencyDown } from './dependency-down.ts';

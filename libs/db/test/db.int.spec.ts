@@ -50,6 +50,23 @@ describe('db', () => {
     assert.equal(rows.length, 1);
   });
 
+  it('migrates a fresh schema from several replicas at once: each succeeds, the migration runs once', async () => {
+    // Found by the chaos run (two replicas of every service on a fresh database): the slower
+    // `create schema if not exists` failed on pg_namespace's unique index and the replica exited.
+    const schema = `db_${randomBytes(5).toString('hex')}`;
+    const replicas = Array.from({ length: 6 }, () => createDatabase<Tables>({ url, schema, poolSize: 2 }));
+    try {
+      const outcomes = await Promise.all(replicas.map((replica) => migrate(replica, migrations)));
+      assert.deepEqual(
+        outcomes.flatMap((outcome) => outcome.applied),
+        ['0001-notes'],
+      );
+    } finally {
+      await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(replicas[0]!.db);
+      await Promise.all(replicas.map((replica) => replica.close()));
+    }
+  });
+
   it('lets repository functions join the caller transaction', async () => {
     const insert = (executor: typeof database.db, id: number) =>
       inTransaction(executor, (trx) =>

@@ -16,6 +16,8 @@ export interface MetadataSources {
   newId: () => string;
   /** The correlation id of the surrounding request (from the log context), if any. */
   ambientCorrelationId: () => string | undefined;
+  /** The trace context of the surrounding span (W3C traceparent), if tracing is on. */
+  ambientTraceparent?: () => string | undefined;
 }
 
 /**
@@ -33,6 +35,7 @@ export function prepareEvents(
   const chainStart = ids[0] ?? sources.newId();
   const correlationId = context.correlationId ?? sources.ambientCorrelationId() ?? chainStart;
   const causationId = context.causationId ?? correlationId;
+  const traceparent = sources.ambientTraceparent?.();
   return events.map((event, index) => {
     if (typeof event.type !== 'string' || event.type.length === 0) {
       throw validationError('An event needs a non-empty type', { details: { index } });
@@ -45,6 +48,7 @@ export function prepareEvents(
       actor: given.actor ?? context.actor ?? 'system',
       correlationId: given.correlationId ?? correlationId,
       causationId: given.causationId ?? causationId,
+      ...(traceparent !== undefined && given['traceparent'] === undefined ? { traceparent } : {}),
     };
     return { type: event.type, data: event.data === undefined ? null : event.data, metadata };
   });

@@ -2,10 +2,11 @@
  * The event store: group-committed appends with optimistic concurrency and inline projections, stream
  * reads, and the commit-safe read of the whole log that subscriptions follow.
  */
-import { v7 } from 'uuid';
+
 import { pgErrorCode, pgErrorCodes, sql, type Kysely, type Transaction } from '@veche/db';
 import { unavailable } from '@veche/errors';
-import { componentLogger, currentCorrelationId } from '@veche/log';
+import { componentLogger, currentCorrelationId, currentTraceparent, inSpan } from '@veche/log';
+import { eventsAppended } from '@veche/metrics';
 import {
   encodeExpectedVersion,
   prepareEvents,
@@ -16,6 +17,7 @@ import {
   type PreparedEvent,
 } from './append-plan.ts';
 import { compareCheckpoints } from './checkpoint.ts';
+import { uuidV7 } from './uuid-v7.ts';
 import type {
   AppendOptions,
   AppendResult,
@@ -84,11 +86,23 @@ export function toRecordedEvent(row: EventRow): RecordedEvent {
   };
 }
 
-/** One call of the append function for several appends: one statement, so one round trip. */
+/**
+ * One call of the append function for several appends: one statement, so one round trip. A batch of
+ * one append takes the function made for it (no batch machinery on the server).
+ */
 async function callAppendFunction(
   executor: Executor,
   requests: readonly AppendRequest[],
 ): Promise<AppendRow[]> {
+  const eventsJson = (request: AppendRequest): string =>
+    JSON.stringify(request.events.map((event) => ({ t: event.type, d: event.data, m: event.metadata })));
+  const [only] = requests;
+  if (only && requests.length === 1) {
+    const { rows } = await sql<AppendRow>`
+      select * from event_store_append_one(${only.streamId}, ${only.expected.k}, ${only.expected.v}::bigint,
+                                           ${eventsJson(only)}::jsonb)`.execute(executor);
+    return rows;
+  }
   const payload = JSON.stringify(
     requests.map((request) => ({
       s: request.streamId,
@@ -157,8 +171,9 @@ export function createEventStore(options: EventStoreOptions): EventStore {
   const maxWriters = Math.max(1, options.maxConcurrentBatches ?? 2);
   const metadataSources = {
     now: () => new Date(),
-    newId: () => v7(),
+    newId: () => uuidV7(),
     ambientCorrelationId: currentCorrelationId,
+    ambientTraceparent: currentTraceparent,
   };
 
   let queue: PendingAppend[] = [];
@@ -242,12 +257,16 @@ export function createEventStore(options: EventStoreOptions): EventStore {
       for (const item of batch) item.reject(cause);
       return;
     }
+    let appended = 0;
     outcomes.forEach((outcome, index) => {
       const item = batch[index];
       if (!item) return;
-      if (outcome.ok) item.resolve(outcome.result);
-      else item.reject(outcome.error);
+      if (outcome.ok) {
+        appended += outcome.result.events.length;
+        item.resolve(outcome.result);
+      } else item.reject(outcome.error);
     });
+    eventsAppended.inc(appended);
   }
 
   function pump(): void {
@@ -286,6 +305,8 @@ export function createEventStore(options: EventStoreOptions): EventStore {
         throw error instanceof ProjectionFailure ? error.cause : error;
       }
     }
+    // In the caller's transaction: counted now, although that transaction may still roll back.
+    eventsAppended.inc(outcome.result.events.length);
     return outcome.result;
   }
 
@@ -340,23 +361,37 @@ export function createEventStore(options: EventStoreOptions): EventStore {
     return { events, checkpoint };
   }
 
+  async function appendNow(
+    streamId: string,
+    events: readonly NewEvent[],
+    appendOptions: AppendOptions,
+  ): Promise<AppendResult> {
+    validateStreamId(streamId);
+    const expectedVersion = appendOptions.expectedVersion ?? 'any';
+    const request: AppendRequest = {
+      streamId,
+      eventCount: events.length,
+      options: appendOptions,
+      expected: encodeExpectedVersion(expectedVersion),
+      events: prepareEvents(events, appendOptions, metadataSources),
+    };
+    if (appendOptions.trx) return appendInTransaction(appendOptions.trx, request);
+    if (closed) throw unavailable('The event store is closed');
+    return new Promise<AppendResult>((resolve, reject) => {
+      queue.push({ ...request, resolve, reject });
+      pump();
+    });
+  }
+
   return {
-    async append(streamId: string, events: readonly NewEvent[], appendOptions: AppendOptions = {}) {
-      validateStreamId(streamId);
-      const expectedVersion = appendOptions.expectedVersion ?? 'any';
-      const request: AppendRequest = {
-        streamId,
-        eventCount: events.length,
-        options: appendOptions,
-        expected: encodeExpectedVersion(expectedVersion),
-        events: prepareEvents(events, appendOptions, metadataSources),
-      };
-      if (appendOptions.trx) return appendInTransaction(appendOptions.trx, request);
-      if (closed) throw unavailable('The event store is closed');
-      return new Promise<AppendResult>((resolve, reject) => {
-        queue.push({ ...request, resolve, reject });
-        pump();
-      });
+    append(streamId: string, events: readonly NewEvent[], appendOptions: AppendOptions = {}) {
+      // One span per append; its trace context goes into each event's metadata (traceparent), so the
+      // relays and consumers continue the trace of the request that appended.
+      return inSpan(
+        'event-store append',
+        { attributes: { 'veche.stream_id': streamId, 'veche.events': events.length } },
+        () => appendNow(streamId, events, appendOptions),
+      );
     },
 
     async readStream(streamId: string, readOptions: ReadStreamOptions = {}) {

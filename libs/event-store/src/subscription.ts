@@ -26,7 +26,7 @@ interface CheckpointRow {
 const fromRow = (row: CheckpointRow | undefined): Checkpoint =>
   row ? { transactionId: row.transaction_id, globalPosition: Number(row.global_position) } : zeroCheckpoint;
 
-/** The checkpoint row's name for a subscription; shared with rebuildProjection. */
+/** A subscription's persisted checkpoint (the start of the log when it has none yet). */
 export async function loadCheckpoint(db: Kysely<unknown>, name: string): Promise<Checkpoint> {
   const { rows } = await sql<CheckpointRow>`
     select transaction_id::text as transaction_id, global_position
@@ -290,6 +290,15 @@ export function createSubscription(options: SubscriptionOptions): Subscription {
 
     async checkpoint() {
       return loadCheckpoint(db, name);
+    },
+
+    async lag() {
+      const { rows } = await sql<{ lag: number | string }>`
+        select greatest(0, coalesce((select max(global_position) from events), 0)
+          - coalesce((select global_position from subscription_checkpoints where name = ${name}), 0)) as lag`.execute(
+        db,
+      );
+      return Number(rows[0]?.lag ?? 0);
     },
   };
 }

@@ -93,13 +93,16 @@ export interface ReadAllResult {
 
 /**
  * Updated in the same transaction as the append, so the API can read it right after the write. A
- * projection that throws fails the append.
+ * projection that throws fails the append. Every one can be rebuilt from the log (`reset`, then
+ * every event through `apply`: `rebuildReadModels`, `bin/rebuild-read-models.ts`).
  */
 export interface InlineProjection {
   name: string;
   /** Only these event types reach `apply`; all when omitted. */
   eventTypes?: readonly string[];
   apply(trx: Transaction<unknown>, events: readonly RecordedEvent[]): Promise<void>;
+  /** Empties what `apply` writes, before a rebuild replays the log (in the rebuild's transaction). */
+  reset(trx: Transaction<unknown>): Promise<void>;
 }
 
 export interface EventStore {
@@ -162,12 +165,9 @@ export interface Subscription {
   readonly isLeader: boolean;
   /** The persisted checkpoint. */
   checkpoint(): Promise<Checkpoint>;
-}
-
-export interface AsyncProjection {
-  name: string;
-  eventTypes?: readonly string[];
-  apply(trx: Transaction<unknown>, events: readonly RecordedEvent[]): Promise<void>;
-  /** Empties the projection's tables before a rebuild. */
-  reset(trx: Transaction<unknown>): Promise<void>;
+  /**
+   * About how many events of the log lie past the checkpoint (the last position less the checkpoint's;
+   * positions rolled back leave gaps, so it can overstate by a few). For the relay-lag metric.
+   */
+  lag(): Promise<number>;
 }

@@ -325,6 +325,9 @@ describe('inline projections', () => {
           on conflict (room) do update set posted = room_counts.posted + 1`.execute(trx);
       }
     },
+    async reset(trx) {
+      await sql`truncate room_counts`.execute(trx);
+    },
   };
   const posted = async (room: string): Promise<number | undefined> =>
     (await sql<{ posted: number }>`select posted from room_counts where room = ${room}`.execute(database.db))

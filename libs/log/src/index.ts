@@ -82,3 +82,19 @@ export function componentLogger(
 ): Logger {
   return parent.child({ component, ...bindings });
 }
+
+export {
+  currentTraceparent,
+  failSpan,
+  inSpan,
+  seededTraceId,
+  setTracingEnabled,
+  SpanKind,
+  startSpan,
+  traceIdOf,
+  traceIdOfCarrier,
+  traceparentOf,
+  withSpanContext,
+  type Span,
+  type SpanOptions,
+} from './tracing.ts';

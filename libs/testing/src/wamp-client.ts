@@ -22,6 +22,7 @@ export interface TestWampSession {
   register(
     procedure: string,
     endpoint: (args: unknown[], kwargs: Record<string, unknown>) => unknown,
+    options?: { invoke?: string; concurrency?: number; force_reregister?: boolean },
   ): Promise<unknown>;
   call(procedure: string, args: unknown[], kwargs?: Record<string, unknown>): Promise<unknown>;
 }

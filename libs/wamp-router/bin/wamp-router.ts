@@ -2,7 +2,7 @@
  * The local WAMP router as a process, for the local fleet runner and for running by hand. Not for
  * production (Crossbar there): see docs/adr/0004-local-wamp-router.md.
  */
-import { ConfigError, commonEnv, env, envSchema, loadConfig } from '@veche/config';
+import { ConfigError, env, envHelp, envSchema, loadConfig, runtimeEnv } from '@veche/config';
 import { createLogger } from '@veche/log';
 import {
   composeAuthenticators,
@@ -12,8 +12,8 @@ import {
 } from '../src/index.ts';
 
 export const routerEnv = envSchema({
-  LOG_LEVEL: commonEnv.LOG_LEVEL,
-  LOG_PRETTY: commonEnv.LOG_PRETTY,
+  LOG_LEVEL: runtimeEnv.LOG_LEVEL,
+  LOG_PRETTY: runtimeEnv.LOG_PRETTY,
   WAMP_ROUTER_HOST: env.string({ default: '127.0.0.1', description: 'interface to listen on' }),
   WAMP_ROUTER_PORT: env.port({ default: 8081, description: 'port to listen on (0: any free port)' }),
   WAMP_ROUTER_PATH: env.optional(
@@ -27,25 +27,18 @@ export const routerEnv = envSchema({
   WAMP_MAX_PAYLOAD_BYTES: env.int({ default: 1024 * 1024, minimum: 1024, description: 'largest message' }),
 });
 
-const help = `Usage: node libs/wamp-router/bin/wamp-router.ts [--help]
-
-Runs the local Veche WAMP router (fox-wamp, realm "veche", WebSocket subprotocol wamp.2.json).
+const help = envHelp(
+  routerEnv,
+  `Runs the local Veche WAMP router (fox-wamp, realm "veche", WebSocket subprotocol wamp.2.json).
 Services authenticate as service:<name> with VECHE_SERVICE_SECRET as their ticket; users' tickets are
-verified by calling WAMP_USER_AUTHENTICATOR (registered by the gateway). Stops on SIGINT/SIGTERM.
-
-Environment:
-${Object.entries(routerEnv.properties)
-  .map(([name, schema]) => {
-    const { description, default: fallback } = schema as { description?: string; default?: unknown };
-    const shown = fallback === undefined ? '' : ` (default ${JSON.stringify(fallback)})`;
-    return `  ${name.padEnd(24)} ${description ?? ''}${shown}`;
-  })
-  .join('\n')}
-`;
+verified by calling WAMP_USER_AUTHENTICATOR (registered by the gateway). Stops on SIGINT/SIGTERM, and
+when the process that started it with an IPC channel (the local fleet) is gone.`,
+  'node libs/wamp-router/bin/wamp-router.ts [--help]',
+);
 
 async function main(): Promise<void> {
   if (process.argv.includes('--help') || process.argv.includes('-h')) {
-    console.log(help);
+    process.stdout.write(help);
     return;
   }
   let config;
@@ -89,6 +82,11 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // Started by the local fleet with an IPC channel: stop with it, even when it was SIGKILLed.
+  if (process.channel) {
+    process.channel.unref();
+    process.once('disconnect', () => stop('SIGTERM'));
+  }
 }
 
 await main();

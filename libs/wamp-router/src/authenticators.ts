@@ -9,6 +9,8 @@ export interface TicketRequest {
   realm: string;
   authid: string;
   ticket: string;
+  /** The id the session will have once welcomed (Crossbar passes it as the details' `session`). */
+  session?: number;
 }
 
 export interface TicketIdentity {
@@ -68,11 +70,11 @@ export function composeAuthenticators(...authenticators: readonly Authenticator[
  * `{role, authid?, extra?}`; an error means rejected. Service authids never reach it.
  */
 export function procedureAuthenticator(procedure: string, { timeoutMs = 5_000 } = {}): Authenticator {
-  return async ({ realm, authid, ticket }, router) => {
+  return async ({ realm, authid, ticket, session }, router) => {
     if (authid.startsWith('service:')) return null;
     const result = await router.call(
       procedure,
-      [realm, authid, { authmethod: 'ticket', ticket }],
+      [realm, authid, { authmethod: 'ticket', ticket, ...(session === undefined ? {} : { session }) }],
       {},
       timeoutMs,
     );

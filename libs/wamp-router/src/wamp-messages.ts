@@ -4,6 +4,8 @@
  * while delivering another session's event), so every message is checked here first.
  */
 
+import { isInvokePolicy } from './registrations.ts';
+
 export const wampMessage = {
   HELLO: 1,
   WELCOME: 2,
@@ -61,8 +63,16 @@ export function wampShapeProblem(message: unknown): string | undefined {
         ? undefined
         : 'malformed PUBLISH or CALL';
     case wampMessage.SUBSCRIBE:
-    case wampMessage.REGISTER:
       return isId(m[1]) && isDict(m[2]) && isUri(m[3]) ? undefined : 'malformed SUBSCRIBE or REGISTER';
+    case wampMessage.REGISTER:
+      if (!(isId(m[1]) && isDict(m[2]) && isUri(m[3]))) return 'malformed SUBSCRIBE or REGISTER';
+      // As autobahn-python's parser (Crossbar): an unknown invocation policy is a protocol error.
+      if (!(m[2]['invoke'] === undefined || isInvokePolicy(m[2]['invoke'])))
+        return `invalid value for 'invoke' option in REGISTER`;
+      // As autobahn-python: true, false or null (absent).
+      return [undefined, null, true, false].includes(m[2]['force_reregister'] as boolean | null | undefined)
+        ? undefined
+        : `invalid type for 'force_reregister' option in REGISTER`;
     case wampMessage.UNSUBSCRIBE:
     case wampMessage.UNREGISTER:
       return isId(m[1]) && isId(m[2]) ? undefined : 'malformed UNSUBSCRIBE or UNREGISTER';

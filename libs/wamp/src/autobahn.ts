@@ -30,19 +30,23 @@ export interface AutobahnSession {
     options?: Kwargs,
   ): Promise<unknown>;
   register(procedure: string, endpoint: AutobahnEndpoint, options?: Kwargs): Promise<AutobahnRegistration>;
+  leave(reason?: string, message?: string): void;
+  unregister(registration: AutobahnRegistration): Promise<unknown>;
 }
 
 export interface AutobahnConnectionOptions {
   url: string;
+  /** Which registered transport to use (libs/wamp registers `veche-ws`, see ws-transport.ts). */
+  transports?: { type: string; url: string }[];
   realm: string;
   authmethods: string[];
   authid: string;
   onchallenge: (session: AutobahnSession, method: string, extra: unknown) => string;
   max_retries: number;
-  initial_retry_delay: number;
-  max_retry_delay: number;
-  retry_delay_growth: number;
-  retry_if_unreachable: boolean;
+  initial_retry_delay?: number;
+  max_retry_delay?: number;
+  retry_delay_growth?: number;
+  retry_if_unreachable?: boolean;
   on_user_error: (error: unknown, message: string) => void;
   on_internal_error: (error: unknown, message: string) => void;
 }

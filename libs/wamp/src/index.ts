@@ -4,6 +4,8 @@ export {
   schemaProblems,
   type CallOptions,
   type EventHandler,
+  type InvokePolicy,
+  type RegisterOptions,
   type ProcedureContext,
   type ProcedureHandler,
   type PublishOptions,

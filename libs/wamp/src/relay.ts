@@ -8,6 +8,7 @@
 import type { Database } from '@veche/db';
 import { createSubscription, type Checkpoint, type EventStore, type RecordedEvent } from '@veche/event-store';
 import type { Logger } from '@veche/log';
+import { watchRelayLag } from '@veche/metrics';
 import type { Kwargs } from './autobahn.ts';
 import type { WampService } from './service.ts';
 
@@ -85,12 +86,20 @@ export function createRealtimeRelay(options: RealtimeRelayOptions): RealtimeRela
     },
   });
 
+  let unwatchLag: (() => void) | undefined;
+
   return {
     get isLeader() {
       return subscription.isLeader;
     },
     checkpoint: () => subscription.checkpoint(),
-    start: () => subscription.start(),
-    stop: () => subscription.stop(),
+    async start() {
+      await subscription.start();
+      unwatchLag = watchRelayLag(name, async () => (subscription.isLeader ? subscription.lag() : undefined));
+    },
+    async stop() {
+      unwatchLag?.();
+      await subscription.stop();
+    },
   };
 }

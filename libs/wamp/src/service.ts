@@ -3,19 +3,36 @@
  * procedures and subscriptions are registered again on every new session), procedures whose kwargs are
  * validated by a TypeBox schema, typed errors across the wire, and the correlation id carried from
  * caller to callee.
+ *
+ * Procedures are shared registrations (`invoke: roundrobin` unless asked otherwise): Crossbar refuses a
+ * second callee of a single registration, so replicas of a service could not both start.
+ *
+ * Reconnection is ours, not autobahn's: autobahn stops retrying for good once a session leaves, whether
+ * we leave (a registration refused while restoring) or the router ends the session (GOODBYE, ABORT).
  */
 import { randomUUID } from 'node:crypto';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { VecheError, fromWampError, toWampError, unavailable, validationError } from '@veche/errors';
-import { currentCorrelationId, withCorrelationId, type Logger } from '@veche/log';
+import { isDependencyDown } from '@veche/db';
+import {
+  currentCorrelationId,
+  currentTraceparent,
+  inSpan,
+  SpanKind,
+  withCorrelationId,
+  type Logger,
+} from '@veche/log';
+import { recordWampPublication, wampProcedureCalls } from '@veche/metrics';
 import { vecheRealm } from '@veche/wamp-policy';
+import { registerVecheTransport, vecheTransportType } from './ws-transport.ts';
 import {
   autobahn,
   isAutobahnError,
   isAutobahnResult,
   type AutobahnConnection,
   type AutobahnEndpoint,
+  type AutobahnRegistration,
   type AutobahnSession,
   type Kwargs,
 } from './autobahn.ts';
@@ -25,6 +42,12 @@ import {
  * before the callee validates its arguments.
  */
 export const callMetaKey = '_meta';
+
+/** What a call carries beside its arguments: the correlation id, and the caller's trace context. */
+function callMeta(correlationId: string): { correlationId: string; traceparent?: string } {
+  const traceparent = currentTraceparent();
+  return traceparent ? { correlationId, traceparent } : { correlationId };
+}
 
 export interface ServiceConnectionOptions {
   url: string;
@@ -50,6 +73,17 @@ export interface ProcedureContext {
   log: Logger;
 }
 
+/** Crossbar's invocation policies; every callee of a URI must use the same one. */
+export type InvokePolicy = 'single' | 'roundrobin' | 'random' | 'first' | 'last';
+
+export interface RegisterOptions {
+  /**
+   * Default `roundrobin`: every replica serves the procedure. `single` only for a procedure exactly one
+   * process may serve (a second one is then refused with `procedure_already_exists`).
+   */
+  invoke?: InvokePolicy;
+}
+
 export type ProcedureHandler<T extends TSchema> = (args: Static<T>, context: ProcedureContext) => unknown;
 
 export interface CallOptions {
@@ -62,6 +96,13 @@ export interface CallOptions {
    * timeout). The gateway sets it short, so a service that is down answers `unavailable` quickly.
    */
   calleeWaitMs?: number;
+  /** Positional arguments (Crossbar's meta procedures, such as `wamp.session.get`, take them). */
+  args?: readonly unknown[];
+  /**
+   * Send `kwargs` exactly as given, without the correlation id under `_meta`: for procedures that are
+   * not ours and refuse unknown keyword arguments (Crossbar's meta API).
+   */
+  bare?: boolean;
 }
 
 export interface PublishOptions {
@@ -75,7 +116,12 @@ export type EventHandler = (payload: Kwargs, args: unknown[]) => unknown;
 
 export interface WampService {
   /** Serves `procedure` now (when connected) and on every later session. */
-  register<T extends TSchema>(procedure: string, argsSchema: T, handler: ProcedureHandler<T>): Promise<void>;
+  register<T extends TSchema>(
+    procedure: string,
+    argsSchema: T,
+    handler: ProcedureHandler<T>,
+    options?: RegisterOptions,
+  ): Promise<void>;
   /** Calls `procedure` with `kwargs`; errors arrive as VecheError (`unavailable` on timeout or nobody serving). */
   call<Result = unknown>(procedure: string, kwargs?: Kwargs, options?: CallOptions): Promise<Result>;
   /** Publishes `payload` as the event's kwargs. */
@@ -126,14 +172,25 @@ function leave(session: AutobahnSession, reason: string): void {
 export async function connectService(options: ServiceConnectionOptions): Promise<WampService> {
   const log = options.log.child({ component: 'wamp', authid: options.authid });
   const defaultTimeoutMs = options.defaultTimeoutMs ?? 10_000;
-  const procedures = new Map<string, AutobahnEndpoint>();
+  const procedures = new Map<string, { endpoint: AutobahnEndpoint; invoke: InvokePolicy }>();
   const subscriptions: { topic: string; handler: EventHandler }[] = [];
   let session: AutobahnSession | undefined;
   let closed = false;
   let joinWaiters: (() => void)[] = [];
 
-  const registerOn = async (target: AutobahnSession, procedure: string, endpoint: AutobahnEndpoint) => {
-    await target.register(procedure, endpoint);
+  /** The current session's registrations, unregistered first on close (a graceful replica exit). */
+  const live = new Map<AutobahnSession, AutobahnRegistration[]>();
+  /** Invocations being handled now; close waits for them after unregistering. */
+  let inFlight = 0;
+  const registerOn = async (
+    target: AutobahnSession,
+    procedure: string,
+    { endpoint, invoke }: { endpoint: AutobahnEndpoint; invoke: InvokePolicy },
+  ) => {
+    const registration = await target.register(procedure, endpoint, { invoke });
+    const list = live.get(target) ?? [];
+    list.push(registration);
+    live.set(target, list);
   };
   const subscribeOn = async (target: AutobahnSession, topic: string, handler: EventHandler) => {
     await target.subscribe(topic, (args, kwargs) => {
@@ -149,17 +206,16 @@ export async function connectService(options: ServiceConnectionOptions): Promise
     });
   };
 
+  registerVecheTransport();
   const connection: AutobahnConnection = new autobahn.Connection({
     url: options.url,
+    transports: [{ type: vecheTransportType, url: options.url }],
     realm: options.realm ?? vecheRealm,
     authmethods: ['ticket'],
     authid: options.authid,
     onchallenge: () => options.secret,
-    max_retries: -1,
-    initial_retry_delay: (options.initialRetryDelayMs ?? 200) / 1000,
-    max_retry_delay: (options.maxRetryDelayMs ?? 5_000) / 1000,
-    retry_delay_growth: 1.5,
-    retry_if_unreachable: true,
+    // onclose below reconnects; autobahn's own retry would stop after any leave.
+    max_retries: 0,
     on_user_error: (error, message) => log.debug({ err: error }, message),
     on_internal_error: (error, message) => log.error({ err: error }, message),
   });
@@ -172,27 +228,48 @@ export async function connectService(options: ServiceConnectionOptions): Promise
     // Registrations and subscriptions die with the session: restore them on the new one.
     void (async () => {
       try {
-        for (const [procedure, endpoint] of procedures) await registerOn(newSession, procedure, endpoint);
+        for (const [procedure, registration] of procedures)
+          await registerOn(newSession, procedure, registration);
         for (const { topic, handler } of subscriptions) await subscribeOn(newSession, topic, handler);
       } catch (error) {
         log.error({ err: error }, 'restoring registrations after reconnect failed; reconnecting');
-        // A session without its procedures would answer nothing: start over on a fresh one.
+        // A session without its procedures would answer nothing: start over on a fresh one (onclose
+        // reconnects, since autobahn will not after a leave).
         leave(newSession, 'wamp.close.restore_failed');
         return;
       }
       session = newSession;
+      retryDelayMs = initialRetryDelayMs;
       log.info({ sessionId: newSession.id, procedures: procedures.size }, 'WAMP session open');
       const waiters = joinWaiters;
       joinWaiters = [];
       for (const resolve of waiters) resolve();
     })();
   };
+  const initialRetryDelayMs = options.initialRetryDelayMs ?? 200;
+  const maxRetryDelayMs = options.maxRetryDelayMs ?? 5_000;
+  let retryDelayMs = initialRetryDelayMs;
+  let retryTimer: NodeJS.Timeout | undefined;
   connection.onclose = (reason, details) => {
     session = undefined;
+    live.clear();
     if (closed) return true;
-    log.warn({ reason, details }, 'WAMP connection closed; reconnecting');
-    // An authentication failure ends up here too; retrying keeps a service alive across a secret rotation.
-    return false;
+    log.warn({ reason, details, retryInMs: retryDelayMs }, 'WAMP connection closed; reconnecting');
+    // Every end (lost connection, a refused authentication, a GOODBYE from the router, our own leave)
+    // is retried here, with a growing delay; autobahn's own retry is switched off (return true), as it
+    // gives up after any leave. open() must wait until autobahn has finished closing (a timer).
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(() => {
+      retryTimer = undefined;
+      if (closed) return;
+      try {
+        connection.open();
+      } catch (error) {
+        log.debug({ err: error }, 'reopening the WAMP connection');
+      }
+    }, retryDelayMs);
+    retryDelayMs = Math.min(Math.ceil(retryDelayMs * 1.5), maxRetryDelayMs);
+    return true;
   };
 
   const ready = (timeoutMs: number): Promise<void> => {
@@ -209,36 +286,72 @@ export async function connectService(options: ServiceConnectionOptions): Promise
     });
   };
 
-  const makeEndpoint =
-    <T extends TSchema>(procedure: string, schema: T, handler: ProcedureHandler<T>): AutobahnEndpoint =>
-    async (_args, kwargs) => {
+  const makeEndpoint = <T extends TSchema>(
+    procedure: string,
+    schema: T,
+    handler: ProcedureHandler<T>,
+  ): AutobahnEndpoint => {
+    const invoke = async (kwargs: Kwargs | undefined) => {
       const { [callMetaKey]: meta, ...args } = kwargs ?? {};
       const given = (meta as { correlationId?: unknown } | undefined)?.correlationId;
       const correlationId = validCorrelationId(given) ? given : randomUUID();
-      return withCorrelationId(correlationId, async () => {
-        const callLog = log.child({ procedure, correlationId });
-        try {
-          if (!Value.Check(schema, args)) {
-            throw validationError(`Invalid arguments for ${procedure}`, {
-              details: schemaProblems(schema, args),
+      // The callee's span continues the caller's (its traceparent travels in the call's metadata).
+      const traced = {
+        kind: SpanKind.SERVER,
+        carrier: meta as Record<string, unknown> | undefined,
+        correlationId,
+        attributes: { 'rpc.system': 'wamp', 'rpc.method': procedure },
+      };
+      return inSpan(`wamp ${procedure}`, traced, () =>
+        withCorrelationId(correlationId, async () => {
+          // Made on first use: a child logger (with redaction set up) per call cost more than most calls.
+          let childLog: Logger | undefined;
+          const callLog = () => (childLog ??= log.child({ procedure, correlationId }));
+          try {
+            if (!Value.Check(schema, args)) {
+              throw validationError(`Invalid arguments for ${procedure}`, {
+                details: schemaProblems(schema, args),
+              });
+            }
+            const result = await handler(args, {
+              procedure,
+              correlationId,
+              get log() {
+                return callLog();
+              },
             });
+            wampProcedureCalls.inc({ procedure, outcome: 'ok' });
+            return new autobahn.Result([result ?? null]);
+          } catch (thrown) {
+            // PostgreSQL, RabbitMQ or the router unreachable: the caller may retry; not a bug.
+            const error = isDependencyDown(thrown)
+              ? unavailable('A dependency is unavailable; try again shortly', { cause: thrown })
+              : thrown;
+            const failed = !(error instanceof VecheError) || error.code === 'internal';
+            wampProcedureCalls.inc({ procedure, outcome: failed ? 'failed' : 'refused' });
+            if (failed) {
+              callLog().error({ err: error }, 'procedure failed');
+            } else {
+              callLog().info({ code: error.code, message: error.message }, 'procedure refused');
+            }
+            const wire = toWampError(
+              error instanceof VecheError ? error : new VecheError('internal', 'Internal error'),
+            );
+            // autobahn sends a rejection with an autobahn.Error as the WAMP ERROR's URI, args and kwargs.
+            throw new autobahn.Error(wire.uri, wire.args, wire.kwargs) as unknown as Error;
           }
-          const result = await handler(args, { procedure, correlationId, log: callLog });
-          return new autobahn.Result([result ?? null]);
-        } catch (error) {
-          if (!(error instanceof VecheError) || error.code === 'internal') {
-            callLog.error({ err: error }, 'procedure failed');
-          } else {
-            callLog.info({ code: error.code, message: error.message }, 'procedure refused');
-          }
-          const wire = toWampError(
-            error instanceof VecheError ? error : new VecheError('internal', 'Internal error'),
-          );
-          // autobahn sends a rejection with an autobahn.Error as the WAMP ERROR's URI, args and kwargs.
-          throw new autobahn.Error(wire.uri, wire.args, wire.kwargs) as unknown as Error;
-        }
-      });
+        }),
+      );
     };
+    return async (_args, kwargs) => {
+      inFlight += 1;
+      try {
+        return await invoke(kwargs);
+      } finally {
+        inFlight -= 1;
+      }
+    };
+  };
 
   const service: WampService = {
     get isConnected() {
@@ -247,13 +360,16 @@ export async function connectService(options: ServiceConnectionOptions): Promise
 
     ready: (timeoutMs = defaultTimeoutMs) => ready(timeoutMs),
 
-    async register(procedure, argsSchema, handler) {
+    async register(procedure, argsSchema, handler, registerOptions = {}) {
       if (procedures.has(procedure)) throw new RangeError(`${procedure} is already registered`);
-      const endpoint = makeEndpoint(procedure, argsSchema, handler);
-      procedures.set(procedure, endpoint);
+      const registration = {
+        endpoint: makeEndpoint(procedure, argsSchema, handler),
+        invoke: registerOptions.invoke ?? 'roundrobin',
+      };
+      procedures.set(procedure, registration);
       if (session) {
         try {
-          await registerOn(session, procedure, endpoint);
+          await registerOn(session, procedure, registration);
         } catch (error) {
           procedures.delete(procedure);
           throw toVecheError(error, procedure);
@@ -271,40 +387,47 @@ export async function connectService(options: ServiceConnectionOptions): Promise
       const deadline = Date.now() + timeoutMs;
       const calleeDeadline = Date.now() + (callOptions.calleeWaitMs ?? timeoutMs);
       const correlationId = callOptions.correlationId ?? currentCorrelationId() ?? randomUUID();
-      const timedOut = () =>
-        unavailable(`${procedure} timed out after ${timeoutMs} ms`, { details: { procedure } });
-      await withTimeout(ready(timeoutMs), timeoutMs, timedOut).catch((error: unknown) => {
-        throw error instanceof VecheError ? timedOut() : error;
-      });
-      // Nobody serving the procedure yet is normal for a moment after a router restart (callers may
-      // reconnect before callees re-register): such a call reached no callee, so retrying is safe.
-      for (let pause = 50; ; pause = Math.min(pause * 2, 500)) {
-        const current = session;
-        if (!current) throw timedOut();
-        try {
-          const result = await withTimeout(
-            current.call(
-              procedure,
-              [],
-              { ...kwargs, [callMetaKey]: { correlationId } },
-              { timeout: Math.max(1, deadline - Date.now()) },
-            ),
-            Math.max(1, deadline - Date.now()),
-            timedOut,
-          );
-          return (isAutobahnResult(result) ? result.args[0] : result) as Result;
-        } catch (error) {
-          const noCallee = isAutobahnError(error) && error.error === 'wamp.error.no_such_procedure';
-          const remaining = Math.min(deadline, calleeDeadline) - Date.now();
-          if (!noCallee || remaining <= 20) throw toVecheError(error, procedure);
-          await new Promise((resolve) => setTimeout(resolve, Math.min(pause, remaining - 10)));
-          await withTimeout(
-            ready(Math.max(1, deadline - Date.now())),
-            Math.max(1, deadline - Date.now()),
-            timedOut,
-          );
+      const traced = {
+        kind: SpanKind.CLIENT,
+        correlationId,
+        attributes: { 'rpc.system': 'wamp', 'rpc.method': procedure },
+      };
+      return inSpan(`wamp.call ${procedure}`, traced, async () => {
+        const timedOut = () =>
+          unavailable(`${procedure} timed out after ${timeoutMs} ms`, { details: { procedure } });
+        await withTimeout(ready(timeoutMs), timeoutMs, timedOut).catch((error: unknown) => {
+          throw error instanceof VecheError ? timedOut() : error;
+        });
+        // Nobody serving the procedure yet is normal for a moment after a router restart (callers may
+        // reconnect before callees re-register): such a call reached no callee, so retrying is safe.
+        for (let pause = 50; ; pause = Math.min(pause * 2, 500)) {
+          const current = session;
+          if (!current) throw timedOut();
+          try {
+            const result = await withTimeout(
+              current.call(
+                procedure,
+                [...(callOptions.args ?? [])],
+                callOptions.bare ? kwargs : { ...kwargs, [callMetaKey]: callMeta(correlationId) },
+                { timeout: Math.max(1, deadline - Date.now()) },
+              ),
+              Math.max(1, deadline - Date.now()),
+              timedOut,
+            );
+            return (isAutobahnResult(result) ? result.args[0] : result) as Result;
+          } catch (error) {
+            const noCallee = isAutobahnError(error) && error.error === 'wamp.error.no_such_procedure';
+            const remaining = Math.min(deadline, calleeDeadline) - Date.now();
+            if (!noCallee || remaining <= 20) throw toVecheError(error, procedure);
+            await new Promise((resolve) => setTimeout(resolve, Math.min(pause, remaining - 10)));
+            await withTimeout(
+              ready(Math.max(1, deadline - Date.now())),
+              Math.max(1, deadline - Date.now()),
+              timedOut,
+            );
+          }
         }
-      }
+      });
     },
 
     async publish(topic, payload, publishOptions = {}) {
@@ -317,6 +440,7 @@ export async function connectService(options: ServiceConnectionOptions): Promise
         const acknowledged = current.publish(topic, [], payload, {
           acknowledge: publishOptions.acknowledge === true,
         });
+        recordWampPublication(topic);
         if (publishOptions.acknowledge && acknowledged) await withTimeout(acknowledged, timeoutMs, timedOut);
       } catch (error) {
         throw toVecheError(error, `publish to ${topic}`);
@@ -341,6 +465,19 @@ export async function connectService(options: ServiceConnectionOptions): Promise
     async close() {
       if (closed) return;
       closed = true;
+      clearTimeout(retryTimer);
+      // A graceful exit: no new invocations (other replicas take them), the ones under way finish.
+      const current = session;
+      if (current) {
+        const registrations = live.get(current) ?? [];
+        await withTimeout(
+          Promise.allSettled(registrations.map((r) => current.unregister(r))),
+          2_000,
+          () => new Error('unregister timed out'),
+        ).catch((error: unknown) => log.debug({ err: error }, 'unregistering before close'));
+        const drainDeadline = Date.now() + 5_000;
+        while (inFlight > 0 && Date.now() < drainDeadline) await new Promise((r) => setTimeout(r, 20));
+      }
       const internals = connection as unknown as { transport: unknown; _autoreconnect_reset_timer(): void };
       // autobahn's close() leaves a pending reconnection timer running, which would open a new session.
       internals._autoreconnect_reset_timer();

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { Type } from '@sinclair/typebox';
 import { VecheError, isVecheError, notFound } from '@veche/errors';
 import { currentCorrelationId } from '@veche/log';
-import { eventually } from '@veche/testing';
+import { connectWampClient, eventually } from '@veche/testing';
 import type { WampRouter } from '@veche/wamp-router';
 import type { WampService } from '../src/index.ts';
-import { capturedLogger, connectTestService, startTestRouter } from './support.ts';
+import { capturedLogger, connectTestService, serviceSecret, startTestRouter } from './support.ts';
 
 const AddArgs = Type.Object({ a: Type.Integer(), b: Type.Integer() }, { additionalProperties: false });
 
@@ -51,6 +51,30 @@ describe('wamp service client', { timeout: 30_000 }, () => {
     assert.deepEqual(await caller.call('veche.test.add', { a: 2, b: 3 }), { sum: 5 });
     assert.deepEqual(await caller.call('veche.test.list'), [[1, 2], null]);
     assert.equal(await caller.call('veche.test.nothing'), null);
+  });
+
+  it('calls with positional arguments and bare kwargs (no _meta) when asked', async () => {
+    // Crossbar's meta procedures (`wamp.session.get(session_id)`) take positional arguments and refuse
+    // an unknown `_meta` keyword: a raw callee shows exactly what arrives.
+    const raw = await connectWampClient(router.url, 'service:raw', serviceSecret);
+    const seen: { args: unknown[]; kwargs: Record<string, unknown> }[] = [];
+    await raw.session.register('veche.test.raw', (args, kwargs) => {
+      seen.push({ args, kwargs: kwargs ?? {} });
+      return 'ok';
+    });
+    assert.equal(await caller.call('veche.test.raw', { a: 1 }, { bare: true, args: [7, 'x'] }), 'ok');
+    assert.equal(await caller.call('veche.test.raw', { a: 1 }), 'ok');
+    assert.deepEqual(seen[0], { args: [7, 'x'], kwargs: { a: 1 } });
+    assert.deepEqual(seen[1]?.args, []);
+    assert.ok('_meta' in (seen[1]?.kwargs ?? {}), 'without bare the correlation id travels');
+    raw.close();
+    const ids = await caller.call<number[]>('wamp.session.list', {}, { bare: true, args: [['service']] });
+    const details = await caller.call<{ authid: string }>(
+      'wamp.session.get',
+      {},
+      { bare: true, args: [ids[0]] },
+    );
+    assert.match(details.authid, /^service:/);
   });
 
   it('rejects kwargs that do not match the schema with validation and the details', async () => {

@@ -29,7 +29,20 @@ describe('ensureSystemCommands', () => {
   });
 
   it('covers what the deployment tests run', () => {
-    for (const command of ['nginx', 'certbot', 'pebble', 'pebble-challtestsrv', 'shellcheck']) {
+    for (const command of [
+      'nginx',
+      'certbot',
+      'pebble',
+      'pebble-challtestsrv',
+      'shellcheck',
+      'pgbackrest',
+      'restic',
+      'sshd',
+      'sshfs',
+      'lsyncd',
+      'vagrant',
+      'debootstrap',
+    ]) {
       assert.ok(command in systemCommands, command);
     }
   });

@@ -1,16 +1,16 @@
 /** The dice bot's configuration, validated at start. */
-import { commonEnv, env, envSchema, loadConfig } from '@veche/config';
+import { amqpEnv, env, envSchema, httpEnv, loadConfig, runtimeEnv } from '@veche/config';
 import type { Static } from '@sinclair/typebox';
 
 export const botEnvSchema = envSchema({
-  NODE_ENV: commonEnv.NODE_ENV,
-  LOG_LEVEL: commonEnv.LOG_LEVEL,
-  LOG_PRETTY: commonEnv.LOG_PRETTY,
-  AMQP_URL: commonEnv.AMQP_URL,
-  HOST: env.string({ default: '127.0.0.1' }),
-  PORT: env.port({ default: 3012, description: 'GET /health and /ready' }),
-  BOT_EXCHANGE: env.string({ default: 'veche.bots' }),
-  BOT_QUEUE: env.string({ default: 'bot-dice.commands' }),
+  ...runtimeEnv,
+  ...httpEnv(3012),
+  ...amqpEnv,
+  BOT_EXCHANGE: env.string({
+    default: 'veche.bots',
+    description: 'the chat’s bot exchange (commands, replies)',
+  }),
+  BOT_QUEUE: env.string({ default: 'bot-dice.commands', description: 'this bot’s durable command queue' }),
 });
 
 export type BotConfig = Static<typeof botEnvSchema>;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { derivedId } from '../src/bot.ts';
-import { describe as describeRoll, parseDice, roll } from '../src/dice.ts';
+import { derivedId } from '../src/api/commands.ts';
+import { describe as describeRoll, parseDice, roll } from '../src/domain/dice.ts';
 
 it('parses dice notation and refuses the rest', () => {
   assert.deepEqual(parseDice('2d6+1'), { ok: true, count: 2, sides: 6, modifier: 1 });

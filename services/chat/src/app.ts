@@ -5,9 +5,11 @@
  * `server.ts` only starts it; tests build it in-process with their own schema, exchanges and queues.
  */
 import { createBusConnection, topologyNames, type Consumer } from '@veche/bus';
-import { createDatabase, ensureDatabaseExists, migrate, sql, type Database } from '@veche/db';
+import { createDatabase, ensureDatabaseExists, migrate, type Database } from '@veche/db';
 import { createEventStore, type EventStore, type Subscription } from '@veche/event-store';
+import { presenceServiceProcedures } from '@veche/contracts';
 import type { Logger } from '@veche/log';
+import { checkReadiness, postgresCheck } from '@veche/service';
 import { connectService, type WampService } from '@veche/wamp';
 import { chatMigrations } from '../migrations/index.ts';
 import { registerProcedures } from './api/procedures.ts';
@@ -64,7 +66,8 @@ export interface ChatApp {
   readonly database: Database<unknown>;
   readonly store: EventStore;
   readonly chat: Chat;
-  readonly http: ReturnType<typeof createChatHttp> | undefined;
+  /** The internal HTTP server, once started (unless `http: false`). */
+  readonly http: Awaited<ReturnType<typeof createChatHttp>> | undefined;
   start(): Promise<{ port: number }>;
   stop(): Promise<void>;
   ready(): Promise<Record<string, boolean>>;
@@ -94,7 +97,22 @@ export function createChatApp(options: ChatAppOptions): ChatApp {
     store,
     writer,
     log,
-    onlineWindowMs: config.CHAT_ONLINE_WINDOW_MS,
+    // Who is online is the presence-router's answer, as this member may see it (privacy and groups).
+    presenceOf: async (viewer, users) => {
+      const session = wamp;
+      if (!session?.isConnected) return undefined;
+      const statuses = new Map<string, number>();
+      for (let from = 0; from < users.length; from += 5_000) {
+        const answer = await session.call<{ statuses: { userId: string; status: number }[] }>(
+          presenceServiceProcedures.statusesFor,
+          { viewer, users: users.slice(from, from + 5_000) },
+          // No presence-router registered: answer at once (members offline) rather than wait for one.
+          { timeoutMs: config.CHAT_PRESENCE_TIMEOUT_MS, calleeWaitMs: 0 },
+        );
+        for (const entry of answer.statuses) statuses.set(entry.userId, entry.status);
+      }
+      return statuses;
+    },
     maxBotReplies: config.CHAT_BOT_MAX_REPLIES,
   });
   let wamp: WampService | undefined;
@@ -141,44 +159,38 @@ export function createChatApp(options: ChatAppOptions): ChatApp {
   let started = false;
   let stopping: Promise<void> | undefined;
 
-  async function ready(): Promise<Record<string, boolean>> {
-    const postgres = await sql`select 1`
-      .execute(database.db)
-      .then(() => true)
-      .catch(() => false);
-    return {
-      postgres,
-      rabbitmq: relayConnection.isConnected() && consumerConnection.isConnected(),
-      wamp: wamp?.isConnected ?? false,
-      started,
-    };
-  }
-
-  const http =
-    options.http === false
-      ? undefined
-      : createChatHttp({
-          database,
-          log,
-          secret: config.VECHE_SERVICE_SECRET,
-          uploadsDir: config.UPLOADS_DIR,
-          maxBytes: config.ATTACHMENT_MAX_BYTES,
-          allowedTypes: parseTypes(config.ATTACHMENT_TYPES),
-          ready,
-        });
+  const readiness = {
+    postgres: postgresCheck(database),
+    rabbitmq: () => relayConnection.isConnected() && consumerConnection.isConnected(),
+    wamp: () => wamp?.isConnected ?? false,
+    started: () => started,
+  };
+  const ready = async () => (await checkReadiness(readiness)).checks;
+  let http: Awaited<ReturnType<typeof createChatHttp>> | undefined;
 
   return {
     database,
     store,
     chat,
-    http,
+    get http() {
+      return http;
+    },
     ready,
     async start() {
       if (ownsDatabase) await ensureDatabaseExists(config.DATABASE_URL);
       const { applied } = await migrate(database, chatMigrations);
       if (applied.length > 0) log.info({ applied }, 'migrations applied');
       let port = 0;
-      if (http) {
+      if (options.http !== false) {
+        http = await createChatHttp({
+          database,
+          log,
+          secret: config.VECHE_SERVICE_SECRET,
+          uploadsDir: config.UPLOADS_DIR,
+          maxBytes: config.ATTACHMENT_MAX_BYTES,
+          allowedTypes: parseTypes(config.ATTACHMENT_TYPES),
+          readiness,
+        });
         await http.listen({ host: config.HOST, port: config.PORT });
         const address = http.server.address();
         port = typeof address === 'object' && address ? address.port : 0;

@@ -9,7 +9,6 @@
  * reply's event id; anything malformed or unknown goes to the dead-letter queue. A bot that never
  * answers costs nothing.
  */
-import { Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import {
   createConsumer,
@@ -29,37 +28,17 @@ import {
 } from '@veche/event-store';
 import type { Logger } from '@veche/log';
 import type { Chat } from './chat.ts';
-import { chatEventTypes as T, type MessagePosted } from './domain/events.ts';
-
-const BotId = Type.String({ minLength: 1, maxLength: 40, pattern: '^[a-z][a-z0-9_-]*$' });
-export const BotRegistered = Type.Object({
-  botId: BotId,
-  commands: Type.Array(
-    Type.Object({
-      name: Type.String({ minLength: 1, maxLength: 32, pattern: '^[a-z][a-z0-9_-]*$' }),
-      description: Type.String({ maxLength: 200 }),
-    }),
-    { minItems: 1, maxItems: 50 },
-  ),
-});
-export const BotReply = Type.Object({
-  commandId: Type.String({ minLength: 1, maxLength: 64 }),
-  botId: BotId,
-  text: Type.String({ minLength: 1, maxLength: 4_000, pattern: '\\S' }),
-});
-/** What a bot receives on `bot.command.<name>`. */
-export interface BotCommand {
-  commandId: string;
-  botId: string;
-  name: string;
-  args: string;
-  roomId: string;
-  messageId: string;
-  seq: number;
-  senderId: string;
-  senderDisplayName: string;
-  sentAt: string;
-}
+import {
+  accountEventTypes,
+  botCommandType,
+  botMessageTypes,
+  BotRegistered,
+  BotReply,
+  parseIntegrationEvent,
+  type BotCommand,
+} from '@veche/contracts';
+import { asChatEvent } from './realtime.ts';
+import { chatEventTypes as T } from './domain/events.ts';
 
 /** Replies that fail (PostgreSQL down) are tried again after these delays, then dead-lettered. */
 export const botReplyRetryDelaysMs = [1_000, 5_000, 30_000];
@@ -79,10 +58,10 @@ export function createBotReplyConsumer(options: {
     log: options.log,
     queue: options.queue,
     exchange: options.exchange,
-    bindings: ['bot.registered', 'bot.reply'],
+    bindings: [botMessageTypes.registered, botMessageTypes.reply],
     retryDelaysMs: botReplyRetryDelaysMs,
     handle: async (event, trx, { log }) => {
-      if (event.type === 'bot.registered') {
+      if (event.type === botMessageTypes.registered) {
         if (!Value.Check(BotRegistered, event.data)) throw validationError('Malformed bot.registered');
         const data = event.data;
         for (const command of data.commands) {
@@ -168,14 +147,15 @@ export function createIntegrationRelay(options: {
 /** The bot commands carried by posted messages, as `bot.command.<name>` events (id = command id). */
 function botCommandsOf(events: readonly RecordedEvent[]) {
   return events.flatMap((event) => {
-    if (event.type !== T.botCommandIssued) return [];
-    const d = event.data as MessagePosted;
-    if (!d.command) return [];
+    const chatEvent = asChatEvent(event);
+    if (chatEvent.type !== T.botCommandIssued) return [];
+    const { command, ...d } = chatEvent.data;
+    if (!command) return [];
     const data: BotCommand = {
-      commandId: d.command.commandId,
-      botId: d.command.botId,
-      name: d.command.name,
-      args: d.command.args,
+      commandId: command.commandId,
+      botId: command.botId,
+      name: command.name,
+      args: command.args,
       roomId: d.roomId,
       messageId: d.messageId,
       seq: d.seq,
@@ -185,9 +165,9 @@ function botCommandsOf(events: readonly RecordedEvent[]) {
     };
     return [
       {
-        type: `bot.command.${d.command.name}`,
+        type: botCommandType(command.name),
         data,
-        metadata: { ...event.metadata, eventId: d.command.commandId },
+        metadata: { ...event.metadata, eventId: command.commandId },
       },
     ];
   });
@@ -201,20 +181,19 @@ export function createAccountConsumer(options: {
   queue: string;
   log: Logger;
 }): Consumer {
-  const Account = Type.Object({
-    userId: Type.String({ minLength: 1, maxLength: 200 }),
-    displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-  });
+  const consumed = [accountEventTypes.registered, accountEventTypes.profileUpdated];
   return createConsumer({
     connection: options.connection,
     database: options.database,
     log: options.log,
     queue: options.queue,
     exchange: options.exchange,
-    bindings: ['account.registered', 'account.profile_updated'],
+    bindings: consumed,
     handle: async (event, trx) => {
-      if (!Value.Check(Account, event.data)) throw validationError(`Malformed ${event.type}`);
-      const { userId, displayName } = event.data;
+      const parsed = parseIntegrationEvent(consumed, event.type, event.data);
+      if (!parsed.ok)
+        throw validationError(`Malformed ${event.type}`, { details: { problems: parsed.problems } });
+      const { userId, displayName } = parsed.event.data;
       if (displayName === undefined) return;
       await sql`
         insert into users (id, display_name) values (${userId}, ${displayName})

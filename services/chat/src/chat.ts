@@ -6,10 +6,13 @@
 import { createHash } from 'node:crypto';
 import { sql, pgErrorCode, pgErrorCodes, type Database } from '@veche/db';
 import { conflict, notFound, validationError, isVecheError } from '@veche/errors';
-import type { EventStore, NewEvent, RecordedEvent } from '@veche/event-store';
+import type { EventStore, RecordedEvent } from '@veche/event-store';
+import { isOnlineStatus } from '@veche/contracts';
 import type { Logger } from '@veche/log';
-import { v7 } from 'uuid';
+import { uuidV7 as v7 } from '@veche/event-store';
 import { createBatcher, Failure } from './batcher.ts';
+import { needsMembers, notifyPolicy } from './domain/mentions.ts';
+import { decide, type RoomCommand, type RoomState } from './domain/room.ts';
 import {
   chatEventTypes as T,
   receiptStream,
@@ -17,20 +20,11 @@ import {
   type MemberRole,
   type MessagePosted,
   type ReceiptsUpdated,
+  type ChatEvent,
   type RoomKind,
 } from './domain/events.ts';
 import {
-  decideArchive,
-  decideDelete,
-  decideEdit,
-  decideInvite,
-  decideJoin,
-  decideKick,
-  decideLeave,
-  decideRole,
-  decideRoomSetting,
   dmPair,
-  mentionTokens,
   mustBeMember,
   mustBeWritable,
   mustSee,
@@ -50,7 +44,12 @@ export interface ChatDeps {
   store: EventStore;
   writer: RoomWriter;
   log: Logger;
-  onlineWindowMs: number;
+  /**
+   * The presence-router's statuses of `users` as `viewer` may see them (privacy and group rules
+   * applied: 8 where hidden), or undefined when it cannot answer now. A member's `online` comes from
+   * here alone: presence is the one source of truth for who is online.
+   */
+  presenceOf?: (viewer: string, users: string[]) => Promise<ReadonlyMap<string, number> | undefined>;
   maxBotReplies: number;
 }
 
@@ -150,11 +149,10 @@ export function createChat(deps: ChatDeps) {
     return rows[0]?.role;
   }
 
-  async function roleCounts(roomId: string): Promise<{ owners: number; members: number }> {
-    const { rows } = await sql<{ owners: string; members: string }>`
-      select count(*) filter (where role = 'owner') as owners, count(*) as members
-      from members where room_id = ${roomId}`.execute(db);
-    return { owners: Number(rows[0]?.owners ?? 0), members: Number(rows[0]?.members ?? 0) };
+  /** A user chat knows from the gateway's account events (never a member named after a typo). */
+  async function userKnown(userId: string): Promise<boolean> {
+    const { rows } = await sql`select 1 from users where id = ${userId}`.execute(db);
+    return rows.length > 0;
   }
 
   async function loadMessage(roomId: string, messageId: string): Promise<MessageView | undefined> {
@@ -221,49 +219,45 @@ export function createChat(deps: ChatDeps) {
     return { messages: await messagesOut(rows.slice(0, limit)), lastSeq, hasMore };
   }
 
-  async function members(roomId: string) {
+  async function members(roomId: string, viewer: string) {
     const { rows } = await sql<{
       user_id: string;
       display_name: string | null;
       role: MemberRole;
       joined_at: Date;
-      online: boolean | null;
       delivered_up_to: number | null;
       read_up_to: number | null;
     }>`
-      select m.user_id, u.display_name, m.role, m.joined_at,
-             a.last_active_at > now() - make_interval(secs => ${deps.onlineWindowMs / 1000}) as online,
-             r.delivered_up_to, r.read_up_to
+      select m.user_id, u.display_name, m.role, m.joined_at, r.delivered_up_to, r.read_up_to
       from members m
       left join users u on u.id = m.user_id
-      left join user_activity a on a.user_id = m.user_id
       left join receipts r on r.room_id = m.room_id and r.user_id = m.user_id
       where m.room_id = ${roomId}
       order by m.joined_seq`.execute(db);
+    const statuses = await presenceOf(
+      viewer,
+      rows.map((row) => row.user_id),
+    );
     return rows.map((row) => ({
       userId: row.user_id,
       displayName: row.display_name ?? row.user_id,
       role: row.role,
       joinedAt: iso(row.joined_at),
-      online: row.online === true,
+      online: isOnlineStatus(statuses?.get(row.user_id)),
       deliveredUpTo: row.delivered_up_to ?? 0,
       readUpTo: row.read_up_to ?? 0,
     }));
   }
 
-  // ---------------------------------------------------------------- activity (online state)
-
-  const lastTouched = new Map<string, number>();
-  /** Records that the user acted, at most every 15 s per user and process; never fails the caller. */
-  function touch(userId: string): void {
-    const now = Date.now();
-    if ((lastTouched.get(userId) ?? 0) > now - 15_000) return;
-    lastTouched.set(userId, now);
-    if (lastTouched.size > 100_000) lastTouched.clear();
-    sql`insert into user_activity (user_id, last_active_at) values (${userId}, now())
-        on conflict (user_id) do update set last_active_at = excluded.last_active_at`
-      .execute(db)
-      .catch((error: unknown) => log.warn({ err: error }, 'recording activity failed'));
+  /** Statuses from the presence-router; a member list still answers (everyone offline) without it. */
+  async function presenceOf(viewer: string, users: string[]) {
+    if (!deps.presenceOf || users.length === 0) return undefined;
+    try {
+      return await deps.presenceOf(viewer, users);
+    } catch (error) {
+      log.warn({ err: error }, 'presence statuses unavailable; members shown offline');
+      return undefined;
+    }
   }
 
   // ---------------------------------------------------------------- room commands
@@ -272,16 +266,17 @@ export function createChat(deps: ChatDeps) {
   async function appendRoom(
     roomId: string,
     actor: string,
-    build: (firstSeq: number) => NewEvent[],
-    outbox?: (built: NewEvent[]) => NewEvent[],
+    build: (firstSeq: number) => ChatEvent[],
+    outbox?: (built: ChatEvent[]) => ChatEvent[],
   ): Promise<RecordedEvent[]> {
     return writer.submit(roomId, { build, metadata: metadataOf(actor), ...(outbox ? { outbox } : {}) });
   }
 
   /** What a posted message asks of other services: a notification, a bot command (or nothing). */
-  const postOutbox = (built: NewEvent[]): NewEvent[] =>
-    built.flatMap((event) => {
-      const data = event.data as MessagePosted;
+  const postOutbox = (built: ChatEvent[]): ChatEvent[] =>
+    built.flatMap((event): ChatEvent[] => {
+      if (event.type !== T.messagePosted) return [];
+      const data = event.data;
       return [
         ...(data.notify.length > 0 ? [{ type: T.messageNotified, data }] : []),
         ...(data.command ? [{ type: T.botCommandIssued, data }] : []),
@@ -294,6 +289,41 @@ export function createChat(deps: ChatDeps) {
     return seq === undefined ? { ok: true as const } : { ok: true as const, seq };
   };
 
+  /** The room's state as the read model holds it (the stream folded by `evolve`, kept in the append's transaction). */
+  async function loadRoomState(roomId: string): Promise<RoomState | undefined> {
+    const { rows } = await sql<{
+      id: string;
+      kind: RoomKind;
+      name: string;
+      topic: string;
+      archived: boolean;
+      created_by: string;
+      last_seq: number;
+    }>`select id, kind, name, topic, archived, created_by, last_seq from rooms where id = ${roomId}`.execute(
+      db,
+    );
+    const room = rows[0];
+    if (!room) return undefined;
+    const members = await sql<{ user_id: string; role: MemberRole }>`
+      select user_id, role from members where room_id = ${roomId}`.execute(db);
+    return {
+      roomId: room.id,
+      kind: room.kind,
+      name: room.name,
+      topic: room.topic,
+      archived: room.archived,
+      createdBy: room.created_by,
+      lastSeq: room.last_seq,
+      members: Object.fromEntries(members.rows.map((m) => [m.user_id, m.role])),
+    };
+  }
+
+  /** Loads the room, lets the aggregate decide at the seq the writer gives, appends what it decided. */
+  async function runRoomCommand(roomId: string, command: RoomCommand): Promise<RecordedEvent[]> {
+    const state = await loadRoomState(roomId);
+    return appendRoom(roomId, command.actor, (seq) => decide(state, command, seq));
+  }
+
   async function createRoom(
     actor: Actor,
     input: { name: string; visibility: 'public' | 'private'; topic?: string },
@@ -301,23 +331,18 @@ export function createChat(deps: ChatDeps) {
     const roomId = v7();
     const events = await appendRoom(roomId, actor.userId, (first) => {
       if (first !== 1) throw conflict('Room id taken');
-      return [
+      return decide(
+        undefined,
         {
-          type: T.roomCreated,
-          data: {
-            roomId,
-            seq: 1,
-            kind: input.visibility,
-            name: input.name.trim(),
-            topic: input.topic ?? '',
-            createdBy: actor.userId,
-          },
+          type: 'createRoom',
+          roomId,
+          actor: actor.userId,
+          visibility: input.visibility,
+          name: input.name,
+          topic: input.topic ?? '',
         },
-        {
-          type: T.memberJoined,
-          data: { roomId, seq: 2, userId: actor.userId, role: 'owner', via: 'create', by: actor.userId },
-        },
-      ];
+        first,
+      );
     });
     return { roomId, seq: lastSeqOf(events) ?? 2 };
   }
@@ -328,19 +353,11 @@ export function createChat(deps: ChatDeps) {
     const roomId = dmRoomId(actor.userId, input.userId);
     const { rows } = await sql<{ id: string }>`select id from rooms where id = ${roomId}`.execute(db);
     if (rows.length > 0) return { roomId, created: false };
+    if (!(await userKnown(input.userId))) throw notFound('No such user');
     try {
       await appendRoom(roomId, actor.userId, (first) => {
         if (first !== 1) throw conflict('exists', { details: { roomId } });
-        return [
-          {
-            type: T.roomCreated,
-            data: { roomId, seq: 1, kind: 'dm', name: '', topic: '', createdBy: actor.userId, pair },
-          },
-          ...pair.map((userId, index) => ({
-            type: T.memberJoined,
-            data: { roomId, seq: 2 + index, userId, role: 'member', via: 'dm', by: actor.userId },
-          })),
-        ];
+        return decide(undefined, { type: 'openDirectRoom', roomId, actor: actor.userId, pair }, first);
       });
       return { roomId, created: true };
     } catch (error) {
@@ -374,141 +391,50 @@ export function createChat(deps: ChatDeps) {
     return roomOut(row as RoomRow);
   }
 
-  async function joinRoom(actor: Actor, input: { roomId: string }) {
-    const row = await loadRoom(input.roomId, actor.userId);
-    if (decideJoin(row && toRoomView(row), row?.my_role ?? undefined) === 'noop')
-      return { ok: true as const };
-    return applied(
-      await appendRoom(input.roomId, actor.userId, (seq) => [
-        {
-          type: T.memberJoined,
-          data: {
-            roomId: input.roomId,
-            seq,
-            userId: actor.userId,
-            role: 'member',
-            via: 'join',
-            by: actor.userId,
-          },
-        },
-      ]),
-    );
-  }
+  const joinRoom = async (actor: Actor, input: { roomId: string }) =>
+    applied(await runRoomCommand(input.roomId, { type: 'join', actor: actor.userId }));
 
-  async function leaveRoom(actor: Actor, input: { roomId: string }) {
-    const row = await loadRoom(input.roomId, actor.userId);
-    const counts = await roleCounts(input.roomId);
-    decideLeave(row && toRoomView(row), row?.my_role ?? undefined, counts.owners, counts.members);
-    return applied(
-      await appendRoom(input.roomId, actor.userId, (seq) => [
-        {
-          type: T.memberLeft,
-          data: { roomId: input.roomId, seq, userId: actor.userId, reason: 'left', by: actor.userId },
-        },
-      ]),
-    );
-  }
+  const leaveRoom = async (actor: Actor, input: { roomId: string }) =>
+    applied(await runRoomCommand(input.roomId, { type: 'leave', actor: actor.userId }));
 
-  async function inviteMember(actor: Actor, input: { roomId: string; userId: string }) {
-    const row = await loadRoom(input.roomId, actor.userId);
-    const target = await memberRole(input.roomId, input.userId);
-    if (decideInvite(row && toRoomView(row), row?.my_role ?? undefined, target) === 'noop')
-      return { ok: true as const };
-    return applied(
-      await appendRoom(input.roomId, actor.userId, (seq) => [
-        {
-          type: T.memberJoined,
-          data: {
-            roomId: input.roomId,
-            seq,
-            userId: input.userId,
-            role: 'member',
-            via: 'invite',
-            by: actor.userId,
-          },
-        },
-      ]),
+  const inviteMember = async (actor: Actor, input: { roomId: string; userId: string }) =>
+    applied(
+      await runRoomCommand(input.roomId, {
+        type: 'invite',
+        actor: actor.userId,
+        userId: input.userId,
+        known: await userKnown(input.userId),
+      }),
     );
-  }
 
-  async function kickMember(actor: Actor, input: { roomId: string; userId: string }) {
-    const row = await loadRoom(input.roomId, actor.userId);
-    const target = await memberRole(input.roomId, input.userId);
-    decideKick(row && toRoomView(row), row?.my_role ?? undefined, actor.userId, input.userId, target);
-    return applied(
-      await appendRoom(input.roomId, actor.userId, (seq) => [
-        {
-          type: T.memberLeft,
-          data: { roomId: input.roomId, seq, userId: input.userId, reason: 'kicked', by: actor.userId },
-        },
-      ]),
-    );
-  }
+  const kickMember = async (actor: Actor, input: { roomId: string; userId: string }) =>
+    applied(await runRoomCommand(input.roomId, { type: 'kick', actor: actor.userId, userId: input.userId }));
 
-  async function setMemberRole(actor: Actor, input: { roomId: string; userId: string; role: MemberRole }) {
-    const row = await loadRoom(input.roomId, actor.userId);
-    const target = await memberRole(input.roomId, input.userId);
-    const { owners } = await roleCounts(input.roomId);
-    const decision = decideRole(
-      row && toRoomView(row),
-      row?.my_role ?? undefined,
-      actor.userId,
-      input.userId,
-      target,
-      input.role,
-      owners,
+  const setMemberRole = async (actor: Actor, input: { roomId: string; userId: string; role: MemberRole }) =>
+    applied(
+      await runRoomCommand(input.roomId, {
+        type: 'setRole',
+        actor: actor.userId,
+        userId: input.userId,
+        role: input.role,
+      }),
     );
-    if (decision === 'noop') return { ok: true as const };
-    return applied(
-      await appendRoom(input.roomId, actor.userId, (seq) => [
-        {
-          type: T.memberRoleChanged,
-          data: { roomId: input.roomId, seq, userId: input.userId, role: input.role, by: actor.userId },
-        },
-      ]),
-    );
-  }
 
-  async function renameRoom(actor: Actor, input: { roomId: string; name: string }) {
-    const row = await loadRoom(input.roomId, actor.userId);
-    decideRoomSetting(row && toRoomView(row), row?.my_role ?? undefined);
-    if (row?.name === input.name.trim()) return { ok: true as const };
-    return applied(
-      await appendRoom(input.roomId, actor.userId, (seq) => [
-        {
-          type: T.roomRenamed,
-          data: { roomId: input.roomId, seq, name: input.name.trim(), by: actor.userId },
-        },
-      ]),
-    );
-  }
+  const renameRoom = async (actor: Actor, input: { roomId: string; name: string }) =>
+    applied(await runRoomCommand(input.roomId, { type: 'rename', actor: actor.userId, name: input.name }));
 
-  async function setRoomTopic(actor: Actor, input: { roomId: string; topic: string }) {
-    const row = await loadRoom(input.roomId, actor.userId);
-    decideRoomSetting(row && toRoomView(row), row?.my_role ?? undefined);
-    if (row?.topic === input.topic) return { ok: true as const };
-    return applied(
-      await appendRoom(input.roomId, actor.userId, (seq) => [
-        { type: T.roomTopicSet, data: { roomId: input.roomId, seq, topic: input.topic, by: actor.userId } },
-      ]),
+  const setRoomTopic = async (actor: Actor, input: { roomId: string; topic: string }) =>
+    applied(
+      await runRoomCommand(input.roomId, { type: 'setTopic', actor: actor.userId, topic: input.topic }),
     );
-  }
 
-  async function archiveRoom(actor: Actor, input: { roomId: string }) {
-    const row = await loadRoom(input.roomId, actor.userId);
-    if (decideArchive(row && toRoomView(row), row?.my_role ?? undefined) === 'noop')
-      return { ok: true as const };
-    return applied(
-      await appendRoom(input.roomId, actor.userId, (seq) => [
-        { type: T.roomArchived, data: { roomId: input.roomId, seq, by: actor.userId } },
-      ]),
-    );
-  }
+  const archiveRoom = async (actor: Actor, input: { roomId: string }) =>
+    applied(await runRoomCommand(input.roomId, { type: 'archive', actor: actor.userId }));
 
   async function listMembers(actor: Actor, input: { roomId: string }) {
     const row = await loadRoom(input.roomId, actor.userId);
     mustSee(row && toRoomView(row), row?.my_role ?? undefined);
-    return { members: await members(input.roomId) };
+    return { members: await members(input.roomId, actor.userId) };
   }
 
   // ---------------------------------------------------------------- messages
@@ -532,29 +458,17 @@ export function createChat(deps: ChatDeps) {
   /** What a post needs beyond the batch query: only texts with mentions, commands, replies, files pay. */
   async function enrich(item: PostItem, room: PostContext) {
     let mentions: string[] = [];
-    const notify: MessagePosted['notify'] = [];
-    const tokens = mentionTokens(item.text);
-    if (tokens.length > 0 || room.kind === 'dm') {
+    let notify: MessagePosted['notify'] = [];
+    if (needsMembers(item.text, room.kind ?? 'public')) {
       const { rows } = await sql<{ user_id: string; display_name: string | null }>`
         select m.user_id, u.display_name from members m left join users u on u.id = m.user_id
         where m.room_id = ${item.roomId}`.execute(db);
-      const wanted = new Set(tokens);
-      mentions = rows
-        .filter(
-          (row) =>
-            row.user_id !== item.senderId &&
-            (wanted.has(row.user_id.toLowerCase()) ||
-              (row.display_name !== null && wanted.has(row.display_name.replace(/\s+/g, '').toLowerCase()))),
-        )
-        .map((row) => row.user_id);
-      for (const userId of mentions) notify.push({ userId, reason: 'mention' });
-      if (room.kind === 'dm') {
-        for (const row of rows) {
-          if (row.user_id !== item.senderId && !mentions.includes(row.user_id)) {
-            notify.push({ userId: row.user_id, reason: 'direct' });
-          }
-        }
-      }
+      ({ mentions, notify } = notifyPolicy({
+        text: item.text,
+        senderId: item.senderId,
+        roomKind: room.kind ?? 'public',
+        members: rows.map((row) => ({ userId: row.user_id, displayName: row.display_name })),
+      }));
     }
     if (item.replyTo !== undefined) {
       const target = await loadMessage(item.roomId, item.replyTo);
@@ -701,7 +615,6 @@ export function createChat(deps: ChatDeps) {
   );
 
   function postMessage(actor: Actor, input: PostInput): Promise<PostResult> {
-    touch(actor.userId);
     return postBatcher.run({ ...input, senderId: actor.userId, asBot: false });
   }
 
@@ -714,90 +627,57 @@ export function createChat(deps: ChatDeps) {
     actor: Actor,
     input: { roomId: string; before?: number; after?: number; limit?: number },
   ) {
-    touch(actor.userId);
     const row = await loadRoom(input.roomId, actor.userId);
     mustBeMember(row && toRoomView(row), row?.my_role ?? undefined);
     return page(input.roomId, row!.last_seq, input);
   }
 
-  async function editMessage(actor: Actor, input: { roomId: string; messageId: string; text: string }) {
-    const row = await loadRoom(input.roomId, actor.userId);
-    const room = mustBeMember(row && toRoomView(row), row?.my_role ?? undefined);
-    mustBeWritable(room);
-    decideEdit(await loadMessage(input.roomId, input.messageId), actor.userId);
-    return applied(
-      await appendRoom(input.roomId, actor.userId, (seq) => [
-        {
-          type: T.messageEdited,
-          data: {
-            roomId: input.roomId,
-            seq,
-            messageId: input.messageId,
-            text: input.text,
-            by: actor.userId,
-            editedAt: new Date().toISOString(),
-          },
-        },
-      ]),
+  const editMessage = async (actor: Actor, input: { roomId: string; messageId: string; text: string }) =>
+    applied(
+      await runRoomCommand(input.roomId, {
+        type: 'edit',
+        actor: actor.userId,
+        message: await loadMessage(input.roomId, input.messageId),
+        text: input.text,
+        at: new Date().toISOString(),
+      }),
     );
-  }
 
-  async function deleteMessage(actor: Actor, input: { roomId: string; messageId: string }) {
-    const row = await loadRoom(input.roomId, actor.userId);
-    mustBeMember(row && toRoomView(row), row?.my_role ?? undefined);
-    const decision = decideDelete(
-      await loadMessage(input.roomId, input.messageId),
-      actor.userId,
-      row?.my_role ?? undefined,
+  const deleteMessage = async (actor: Actor, input: { roomId: string; messageId: string }) =>
+    applied(
+      await runRoomCommand(input.roomId, {
+        type: 'delete',
+        actor: actor.userId,
+        message: await loadMessage(input.roomId, input.messageId),
+      }),
     );
-    if (decision === 'noop') return { ok: true as const };
-    return applied(
-      await appendRoom(input.roomId, actor.userId, (seq) => [
-        {
-          type: T.messageDeleted,
-          data: { roomId: input.roomId, seq, messageId: input.messageId, by: actor.userId },
-        },
-      ]),
-    );
-  }
 
   async function react(
     actor: Actor,
     input: { roomId: string; messageId: string; emoji: string },
     add: boolean,
   ) {
-    const row = await loadRoom(input.roomId, actor.userId);
-    const room = mustBeMember(row && toRoomView(row), row?.my_role ?? undefined);
-    mustBeWritable(room);
-    const message = await loadMessage(input.roomId, input.messageId);
-    if (!message || message.deleted) throw notFound('No such message');
     const { rows } = await sql`
       select 1 from reactions where message_id = ${input.messageId} and user_id = ${actor.userId} and emoji = ${input.emoji}`.execute(
       db,
     );
-    if (rows.length > 0 === add) return { ok: true as const };
     return applied(
-      await appendRoom(input.roomId, actor.userId, (seq) => [
-        {
-          type: add ? T.reactionAdded : T.reactionRemoved,
-          data: {
-            roomId: input.roomId,
-            seq,
-            messageId: input.messageId,
-            userId: actor.userId,
-            emoji: input.emoji,
-          },
-        },
-      ]),
+      await runRoomCommand(input.roomId, {
+        type: 'react',
+        actor: actor.userId,
+        message: await loadMessage(input.roomId, input.messageId),
+        emoji: input.emoji,
+        add,
+        reacted: rows.length > 0,
+      }),
     );
   }
 
   async function switchRoom(actor: Actor, input: { roomId: string; limit?: number }) {
-    touch(actor.userId);
     const row = await loadRoom(input.roomId, actor.userId);
     mustBeMember(row && toRoomView(row), row?.my_role ?? undefined);
     const [memberList, latest] = await Promise.all([
-      members(input.roomId),
+      members(input.roomId, actor.userId),
       page(input.roomId, row!.last_seq, { limit: input.limit ?? 50 }),
     ]);
     return { room: roomOut(row!), members: memberList, page: latest };
@@ -887,7 +767,6 @@ export function createChat(deps: ChatDeps) {
     if (input.deliveredUpTo === undefined && input.readUpTo === undefined) {
       throw validationError('Give deliveredUpTo, readUpTo or both');
     }
-    touch(actor.userId);
     return receiptBatcher.run({
       roomId: input.roomId,
       userId: actor.userId,
@@ -929,7 +808,6 @@ export function createChat(deps: ChatDeps) {
   // ---------------------------------------------------------------- sync and search
 
   async function sync(actor: Actor) {
-    touch(actor.userId);
     const { rows } = await sql<{
       id: string;
       kind: RoomKind;
@@ -971,7 +849,6 @@ export function createChat(deps: ChatDeps) {
     actor: Actor,
     input: { q: string; roomId?: string; limit?: number; offset?: number },
   ) {
-    touch(actor.userId);
     const limit = input.limit ?? 20;
     const inRoom = input.roomId === undefined ? sql`true` : sql`m.room_id = ${input.roomId}`;
     const { rows } = await sql<MessageRow & { rank: number }>`
@@ -1005,6 +882,8 @@ export function createChat(deps: ChatDeps) {
   }
 
   return {
+    /** The room aggregate's state as commands see it (from the read model). */
+    roomState: loadRoomState,
     createRoom,
     openDirectRoom,
     listRooms,
@@ -1036,7 +915,6 @@ export function createChat(deps: ChatDeps) {
     listCommands,
     memberRole,
     memberIds,
-    touch,
     /** Waits for posts and receipts under way (graceful stop). */
     async idle() {
       await postBatcher.idle();

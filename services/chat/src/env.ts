@@ -1,38 +1,82 @@
 /** The chat's configuration, read and validated once at start: a bad variable stops it with its name. */
-import { ConfigError, commonEnv, env, envSchema, loadConfig } from '@veche/config';
+import {
+  ConfigError,
+  amqpEnv,
+  databaseEnv,
+  env,
+  envSchema,
+  httpEnv,
+  loadConfig,
+  runtimeEnv,
+  wampEnv,
+} from '@veche/config';
 import type { Static } from '@sinclair/typebox';
 
 export const chatEnvSchema = envSchema({
-  ...commonEnv,
-  HOST: env.string({ default: '127.0.0.1' }),
-  PORT: env.port({ default: 3002, description: 'internal HTTP: attachments, /health, /ready' }),
-  CHAT_DB_SCHEMA: env.string({ default: 'chat' }),
-  CHAT_DB_POOL_SIZE: env.int({ default: 12, minimum: 4, maximum: 100 }),
-  WAMP_URL: env.url({ default: 'ws://127.0.0.1:8081/', protocols: ['ws', 'wss'] }),
-  WAMP_REALM: env.string({ default: 'veche' }),
-  VECHE_SERVICE_SECRET: env.secret({ minLength: 16 }),
-  /** Where attachments live (one directory, which the standby copies). */
-  UPLOADS_DIR: env.string({ default: 'var/uploads' }),
-  ATTACHMENT_MAX_BYTES: env.int({ default: 26_214_400, minimum: 1, maximum: 1_073_741_824 }),
-  /** Accepted upload types: exact types or `type/*`, comma-separated. */
+  ...runtimeEnv,
+  ...httpEnv(3002),
+  ...databaseEnv,
+  ...amqpEnv,
+  ...wampEnv,
+  CHAT_DB_SCHEMA: env.string({
+    default: 'chat',
+    description: 'the chat’s PostgreSQL schema (tests use their own)',
+  }),
+  CHAT_DB_POOL_SIZE: env.int({
+    default: 12,
+    minimum: 4,
+    maximum: 100,
+    description: 'PostgreSQL connections',
+  }),
+  UPLOADS_DIR: env.string({
+    default: 'var/uploads',
+    description: 'where attachments live (one directory, which the standby copies)',
+  }),
+  ATTACHMENT_MAX_BYTES: env.int({
+    default: 26_214_400,
+    minimum: 1,
+    maximum: 1_073_741_824,
+    description: 'largest attachment in bytes',
+  }),
   ATTACHMENT_TYPES: env.string({
     default:
       'image/*,text/plain,text/markdown,text/csv,application/pdf,application/zip,application/json,audio/*,video/*',
+    description: 'accepted upload types: exact types or `type/*`, comma-separated',
   }),
-  /** A typing indicator not renewed within this time ends by itself. */
-  TYPING_TTL_MS: env.int({ default: 6_000, minimum: 100, maximum: 60_000 }),
-  /** A member counts as online when chat saw them act within this window. */
-  CHAT_ONLINE_WINDOW_MS: env.int({ default: 60_000, minimum: 1_000 }),
-  /** Integration events out, account events in (tests use their own). */
-  CHAT_EXCHANGE: env.string({ default: 'veche.events' }),
-  CHAT_ACCOUNTS_QUEUE: env.string({ default: 'chat.accounts' }),
-  /** Bot commands out, bot replies and registrations in. */
-  CHAT_BOT_EXCHANGE: env.string({ default: 'veche.bots' }),
-  CHAT_BOT_QUEUE: env.string({ default: 'chat.bot-replies' }),
-  /** Most replies a bot may post to one command. */
-  CHAT_BOT_MAX_REPLIES: env.int({ default: 5, minimum: 1, maximum: 100 }),
-  /** Events per realtime publication batch (the relay coalesces one batch per member topic). */
-  CHAT_REALTIME_BATCH: env.int({ default: 2_000, minimum: 1, maximum: 20_000 }),
+  TYPING_TTL_MS: env.int({
+    default: 6_000,
+    minimum: 100,
+    maximum: 60_000,
+    description: 'a typing indicator not renewed within this time ends by itself',
+  }),
+  CHAT_PRESENCE_TIMEOUT_MS: env.int({
+    default: 1_000,
+    minimum: 50,
+    maximum: 30_000,
+    description: 'how long a member list waits for the presence-router (members shown offline after)',
+  }),
+  CHAT_EXCHANGE: env.string({
+    default: 'veche.events',
+    description: 'integration events out, account events in (tests use their own)',
+  }),
+  CHAT_ACCOUNTS_QUEUE: env.string({ default: 'chat.accounts', description: 'the queue of account events' }),
+  CHAT_BOT_EXCHANGE: env.string({
+    default: 'veche.bots',
+    description: 'bot commands out, bot replies and registrations in',
+  }),
+  CHAT_BOT_QUEUE: env.string({ default: 'chat.bot-replies', description: 'the queue of bot replies' }),
+  CHAT_BOT_MAX_REPLIES: env.int({
+    default: 5,
+    minimum: 1,
+    maximum: 100,
+    description: 'most replies a bot may post to one command',
+  }),
+  CHAT_REALTIME_BATCH: env.int({
+    default: 2_000,
+    minimum: 1,
+    maximum: 20_000,
+    description: 'events per realtime publication batch (the relay coalesces one batch per member topic)',
+  }),
 });
 
 export type ChatConfig = Static<typeof chatEnvSchema>;

@@ -1,7 +1,8 @@
 /**
  * The chat's internal HTTP server: attachments (upload, download, thumbnail) proxied by the gateway
- * with a signed `x-veche-actor` header, plus /health and /ready. Files live under UPLOADS_DIR (one
- * directory, which the standby copies): `<first two hex of the id>/<id>` and `<id>.thumb.webp`.
+ * with a signed `x-veche-actor` header, on the kit's server (/health, /ready, the error shape). Files
+ * live under UPLOADS_DIR (one directory, which the standby copies): `<first two hex of the id>/<id>`
+ * and `<id>.thumb.webp`.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -12,20 +13,12 @@ import { pipeline } from 'node:stream/promises';
 import multipart from '@fastify/multipart';
 import { internalHeaders, verifyActor, type Actor } from '@veche/contracts';
 import { sql, type Database } from '@veche/db';
-import {
-  asVecheError,
-  errorBody,
-  httpStatusOf,
-  notFound,
-  unauthorized,
-  validationError,
-  VecheError,
-} from '@veche/errors';
+import { notFound, unauthorized, validationError, VecheError } from '@veche/errors';
 import type { Logger } from '@veche/log';
-import { databaseDown } from './api/procedures.ts';
-import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
+import { createServiceHttp, type ReadinessChecks } from '@veche/service';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import sharp from 'sharp';
-import { v7 } from 'uuid';
+import { uuidV7 as v7 } from '@veche/event-store';
 
 export interface ChatHttpOptions {
   database: Database<unknown>;
@@ -34,7 +27,7 @@ export interface ChatHttpOptions {
   uploadsDir: string;
   maxBytes: number;
   allowedTypes: readonly string[];
-  ready: () => Promise<Record<string, boolean>>;
+  readiness: ReadinessChecks;
 }
 
 const idPattern = /^[A-Za-z0-9_-]{1,64}$/;
@@ -58,39 +51,28 @@ export function cleanFilename(name: string | undefined): string {
 const filePath = (dir: string, id: string) => join(dir, id.slice(-2), id);
 const thumbPath = (dir: string, id: string) => `${filePath(dir, id)}.thumb.webp`;
 
-export function createChatHttp(options: ChatHttpOptions) {
+/**
+ * A multipart body busboy cannot read (no boundary, a malformed or truncated part) is the client's
+ * fault: 400, not 500. Errors @fastify/multipart already typed (its limits: 413) keep their status.
+ */
+function unreadableMultipart(error: unknown): unknown {
+  const status = (error as { statusCode?: unknown } | null)?.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) return error;
+  return validationError('The multipart body cannot be read (boundary missing, or a part malformed)', {
+    cause: error,
+  });
+}
+
+export async function createChatHttp(options: ChatHttpOptions) {
   const { database, secret, uploadsDir } = options;
   const db = database.db;
-  const app = Fastify({
-    loggerInstance: options.log.child({ component: 'http' }),
-    // Health probes every few hundred milliseconds would drown the log; uploads and downloads are logged.
-    logController: new LogController({
-      disableRequestLogging: (request: { url?: string }) => /^\/(health|ready)\b/.test(request.url ?? ''),
-    }),
+  const app = await createServiceHttp({
+    log: options.log.child({ component: 'http' }),
+    readiness: options.readiness,
     bodyLimit: 1024,
   });
-  void app.register(multipart, {
+  await app.register(multipart, {
     limits: { fileSize: options.maxBytes, files: 1, fields: 5, fieldSize: 1024, parts: 6, headerPairs: 100 },
-  });
-
-  app.setErrorHandler((error, request, reply) => {
-    const vecheError =
-      error instanceof VecheError
-        ? error
-        : (error as { statusCode?: number }).statusCode === 413
-          ? new VecheError('validation', 'The file is too large', { details: { maxBytes: options.maxBytes } })
-          : (error as { statusCode?: number }).statusCode !== undefined &&
-              (error as { statusCode: number }).statusCode < 500
-            ? new VecheError('validation', (error as Error).message)
-            : databaseDown(error)
-              ? new VecheError('unavailable', 'The database is unavailable; try again')
-              : asVecheError(error);
-    if (vecheError.code === 'internal') request.log.error({ err: error }, 'request failed');
-    else request.log.info({ code: vecheError.code, message: vecheError.message }, 'request refused');
-    void reply.code(httpStatusOf(vecheError.code)).send(errorBody(vecheError));
-  });
-  app.setNotFoundHandler((_request, reply) => {
-    void reply.code(404).send(errorBody(notFound('No such path')));
   });
 
   const actorOf = (request: FastifyRequest): Actor => {
@@ -114,18 +96,14 @@ export function createChatHttp(options: ChatHttpOptions) {
     if (rows.length === 0) throw notFound('No such room');
   };
 
-  app.get('/health', async () => ({ status: 'ok' }));
-  app.get('/ready', async (_request, reply) => {
-    const checks = await options.ready().catch(() => ({ ready: false }));
-    return reply.code(Object.values(checks).every(Boolean) ? 200 : 503).send({ checks });
-  });
-
   app.post('/rooms/:roomId/attachments', async (request, reply) => {
     const actor = actorOf(request);
     const { roomId } = ids(request, ['roomId']);
     await mustBeMember(roomId!, actor.userId);
     if (!request.isMultipart()) throw validationError('Send multipart/form-data with a `file` field');
-    const part = await request.file();
+    const part = await request.file().catch((error: unknown) => {
+      throw unreadableMultipart(error);
+    });
     if (!part || part.fieldname !== 'file') throw validationError('Send the file in the `file` field');
     const contentType = part.mimetype.toLowerCase();
     if (!typeAllowed(contentType, options.allowedTypes)) {
@@ -185,7 +163,8 @@ export function createChatHttp(options: ChatHttpOptions) {
     } catch (error) {
       await rm(tmp, { force: true });
       await rm(thumbPath(uploadsDir, id), { force: true });
-      throw error;
+      // The part's stream failing is the body's fault (cut short, malformed), not ours.
+      throw part.file.errored ? unreadableMultipart(error) : error;
     }
   });
 

@@ -15,38 +15,63 @@ import {
   type Subscription,
 } from '@veche/event-store';
 import type { Logger } from '@veche/log';
-import type { Kwargs, WampService } from '@veche/wamp';
+import type { WampService } from '@veche/wamp';
 import { isSafeUriComponent, userTopic } from '@veche/wamp-policy';
-import {
-  chatEventTypes as T,
-  roomEventTypes,
-  type MessagePosted,
-  type RoomCreated,
-} from './domain/events.ts';
+import type { RoomRealtimeEvent, RoomRealtimePublication } from '@veche/contracts';
+import { chatEventTypes as T, roomEventTypes, type ChatEvent, type RoomCreated } from './domain/events.ts';
 
-/** The realtime shape of an event: its type without the `chat.` prefix, and what a client shows. */
-export function realtimePayload(event: RecordedEvent): Kwargs {
-  const type = event.type.replace(/^chat\./, '');
-  if (event.type === T.messagePosted) {
-    const d = event.data as MessagePosted;
-    // Every member gets its own copy of each message, so bytes count: optional fields only when set.
-    const payload: Kwargs = {
-      type,
-      roomId: d.roomId,
-      seq: d.seq,
-      messageId: d.messageId,
-      senderId: d.senderId,
-      senderDisplayName: d.senderDisplayName,
-      text: d.text,
-      sentAt: d.sentAt,
-    };
-    if (d.replyTo !== undefined) payload['replyTo'] = d.replyTo;
-    if (d.mentions.length > 0) payload['mentions'] = d.mentions;
-    if (d.attachments.length > 0) payload['attachments'] = d.attachments;
-    return payload;
+/** The realtime shape of an event (`RoomRealtimeEvent`): its type without `chat.`, what a client shows. */
+export function realtimePayload(event: ChatEvent): RoomRealtimeEvent | undefined {
+  switch (event.type) {
+    case T.messagePosted: {
+      const d = event.data;
+      // Every member gets its own copy of each message, so bytes count: optional fields only when set.
+      return {
+        type: 'message_posted',
+        roomId: d.roomId,
+        seq: d.seq,
+        messageId: d.messageId,
+        senderId: d.senderId,
+        senderDisplayName: d.senderDisplayName,
+        text: d.text,
+        sentAt: d.sentAt,
+        ...(d.replyTo === undefined ? {} : { replyTo: d.replyTo }),
+        ...(d.mentions.length > 0 ? { mentions: d.mentions } : {}),
+        ...(d.attachments.length > 0 ? { attachments: d.attachments } : {}),
+      };
+    }
+    case T.roomCreated:
+      return { type: 'room_created', ...event.data };
+    case T.memberJoined:
+      return { type: 'member_joined', ...event.data };
+    case T.memberLeft:
+      return { type: 'member_left', ...event.data };
+    case T.memberRoleChanged:
+      return { type: 'member_role_changed', ...event.data };
+    case T.roomRenamed:
+      return { type: 'room_renamed', ...event.data };
+    case T.roomTopicSet:
+      return { type: 'room_topic_set', ...event.data };
+    case T.roomArchived:
+      return { type: 'room_archived', ...event.data };
+    case T.messageEdited:
+      return { type: 'message_edited', ...event.data };
+    case T.messageDeleted:
+      return { type: 'message_deleted', ...event.data };
+    case T.reactionAdded:
+      return { type: 'reaction_added', ...event.data };
+    case T.reactionRemoved:
+      return { type: 'reaction_removed', ...event.data };
+    case T.receiptsUpdated:
+      return { type: 'receipts_updated', ...event.data };
+    case T.messageNotified:
+    case T.botCommandIssued:
+      return undefined; // the outbox's events are for other services, not for members
   }
-  return { type, ...(event.data as Kwargs) };
 }
+
+/** The log holds only what chat appended (typed `ChatEvent`s): read back, they are that again. */
+export const asChatEvent = (event: RecordedEvent): ChatEvent => event as unknown as ChatEvent;
 
 /** Who receives each event: the room's members at that point of the log. */
 export function recipientsOf(
@@ -127,12 +152,13 @@ export function createChatRealtimeRelay(options: ChatRealtimeRelayOptions): Subs
         }
       }
       const recipients = recipientsOf(events, membersNow);
-      const perUser = new Map<string, Kwargs[]>();
+      const perUser = new Map<string, RoomRealtimeEvent[]>();
       events.forEach((event, index) => {
-        let payload: Kwargs | undefined;
+        let payload: RoomRealtimeEvent | undefined;
         for (const userId of recipients[index] ?? []) {
           if (!isSafeUriComponent(userId)) continue; // bots and malformed ids have no topic
-          payload ??= realtimePayload(event);
+          payload ??= realtimePayload(asChatEvent(event));
+          if (!payload) break;
           const list = perUser.get(userId) ?? [];
           list.push(payload);
           perUser.set(userId, list);
@@ -141,17 +167,18 @@ export function createChatRealtimeRelay(options: ChatRealtimeRelayOptions): Subs
       const publications: Promise<void>[] = [];
       for (const [userId, payloads] of perUser) {
         const topic = userTopic(userId, 'rooms');
-        let chunk: Kwargs[] = [];
+        let chunk: RoomRealtimeEvent[] = [];
         let bytes = 0;
         const send = () => {
           if (chunk.length === 0) return;
-          const payload = chunk.length === 1 ? chunk[0]! : { type: 'batch', events: chunk };
+          const payload: RoomRealtimePublication =
+            chunk.length === 1 ? chunk[0]! : { type: 'batch', events: chunk };
           publications.push(options.session.publish(topic, payload, { acknowledge: true, timeoutMs }));
           chunk = [];
           bytes = 0;
         };
         for (const payload of payloads) {
-          const size = typeof payload['text'] === 'string' ? payload['text'].length * 3 + 300 : 300;
+          const size = 'text' in payload ? payload.text.length * 3 + 300 : 300;
           if (chunk.length >= maxEventsPerPublication || bytes + size > maxBytesPerPublication) send();
           chunk.push(payload);
           bytes += size;

@@ -9,13 +9,13 @@ import { isVecheError } from '@veche/errors';
 import type { Kysely } from '@veche/db';
 import type { AppendResult, EventMetadata, EventStore, NewEvent, RecordedEvent } from '@veche/event-store';
 import type { Logger } from '@veche/log';
-import { roomOutboxStream, roomStream } from './domain/events.ts';
+import { roomOutboxStream, roomStream, type ChatEvent } from './domain/events.ts';
 
 export interface RoomCommand {
   /** The events, given the `seq` the first one takes; throw to refuse (only this command fails). */
-  build(firstSeq: number): NewEvent[];
+  build(firstSeq: number): ChatEvent[];
   /** Events for the room's outbox stream, derived from the built ones, committed with them. */
-  outbox?: (built: NewEvent[]) => NewEvent[];
+  outbox?: (built: ChatEvent[]) => ChatEvent[];
   metadata: Partial<EventMetadata>;
 }
 
@@ -67,13 +67,11 @@ export function createRoomWriter(options: {
     const outbox: NewEvent[] = [];
     for (const item of batch) {
       try {
-        const built = item.build(version + events.length + 1).map((event) => ({
+        const chatEvents = item.build(version + events.length + 1);
+        const built = chatEvents.map((event) => ({ ...event, metadata: item.metadata }));
+        const sideEvents = (item.outbox?.(chatEvents) ?? []).map((event) => ({
           ...event,
-          metadata: { ...item.metadata, ...event.metadata },
-        }));
-        const sideEvents = (item.outbox?.(built) ?? []).map((event) => ({
-          ...event,
-          metadata: { ...item.metadata, ...event.metadata },
+          metadata: item.metadata,
         }));
         kept.push(item);
         counts.push(built.length);

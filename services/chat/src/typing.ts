@@ -4,6 +4,7 @@
  * publishes the stop when no renewal came within the TTL. A lost stop costs nothing but a few seconds
  * of "typing…", since clients expire it too.
  */
+import type { RoomRealtimeEvent } from '@veche/contracts';
 import type { Logger } from '@veche/log';
 import type { WampService } from '@veche/wamp';
 import { isSafeUriComponent, userTopic } from '@veche/wamp-policy';
@@ -24,7 +25,13 @@ export function createTyping(options: {
   const publish = async (roomId: string, userId: string, typing: boolean, members: readonly string[]) => {
     const session = options.session();
     if (!session) return;
-    const payload = { type: 'typing', roomId, userId, typing, expiresInMs: typing ? options.ttlMs : 0 };
+    const payload: RoomRealtimeEvent = {
+      type: 'typing',
+      roomId,
+      userId,
+      typing,
+      expiresInMs: typing ? options.ttlMs : 0,
+    };
     await Promise.all(
       members
         .filter((member) => member !== userId && isSafeUriComponent(member))

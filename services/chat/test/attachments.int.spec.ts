@@ -20,6 +20,7 @@ before(async () => {
     name: 'Files',
     visibility: 'private',
   }));
+  await h.register('friend');
   await h.call('uploader', 'inviteMember', { roomId, userId: 'friend' });
 });
 after(() => h.close());
@@ -133,6 +134,22 @@ it('size, type and content limits; non-members cannot upload', async () => {
     headers: { ...as('uploader'), 'content-type': 'application/json' },
   });
   assert.equal(notMultipart.status, 400);
+  // Unreadable multipart bodies are the client's fault (they were 500): no boundary, a part cut short.
+  const noBoundary = await fetch(`${base}/rooms/${roomId}/attachments`, {
+    method: 'POST',
+    body: 'whatever',
+    headers: { ...as('uploader'), 'content-type': 'multipart/form-data' },
+  });
+  assert.equal(noBoundary.status, 400);
+  assert.equal(((await noBoundary.json()) as { error: { code: string } }).error.code, 'validation');
+  const cutShort = await fetch(`${base}/rooms/${roomId}/attachments`, {
+    method: 'POST',
+    body:
+      '--b\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n' +
+      'Content-Type: text/plain\r\n\r\nthe body stops here',
+    headers: { ...as('uploader'), 'content-type': 'multipart/form-data; boundary=b' },
+  });
+  assert.equal(cutShort.status, 400);
   const text = await upload('uploader', new Blob(['hello'], { type: 'text/plain' }), 'hello.txt');
   assert.equal(text.status, 201);
   assert.equal(((await text.json()) as { hasThumbnail: boolean }).hasThumbnail, false);

@@ -4,14 +4,16 @@
  * token as ticket, and upload and download attachments through the gateway's streamed routes.
  */
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, it } from 'node:test';
-import { createGateway, type Gateway } from '@veche/gateway';
-// The gateway exports only its app; its config loader is read from its source, as its own tests do.
-import { loadGatewayConfig } from '../../gateway/src/env.ts';
+import { createGateway, loadGatewayConfig, type Gateway } from '@veche/gateway';
 import { createLogger } from '@veche/log';
 import {
   createTestDatabase,
+  curl,
   eventually,
   testAmqpUrl,
   testDatabaseUrl,
@@ -222,4 +224,49 @@ it('two users chat through /api and the router: messages, receipts, typing, atta
   assert.equal(refused.status, 404);
   const anonymous = await fetch(`${api}/rooms/${roomId}/attachments/${attachmentId}`);
   assert.equal(anonymous.status, 401);
+});
+
+it('uploads with curl’s defaults (Expect: 100-continue over 1 MB) at 500 KB, 2 MB and 25 MB through the gateway', async () => {
+  const dee = await signUp('Dee');
+  const created = await dee.request<{ roomId: string }>('POST', '/rooms', {
+    name: 'Big files',
+    visibility: 'private',
+  });
+  const { roomId } = created.body;
+  const dir = await mkdtemp(join(tmpdir(), 'veche-upload-'));
+  try {
+    for (const [name, bytes] of [
+      ['500KB', 500_000],
+      ['2MB', 2_000_000],
+      ['25MB', 25_000_000],
+    ] as const) {
+      const file = join(dir, `${name}.bin`);
+      await writeFile(file, randomBytes(bytes));
+      const result = await curl(`${api}/rooms/${roomId}/attachments`, {
+        form: [`file=@${file};type=application/zip`],
+        headers: { authorization: `Bearer ${dee.token}` },
+      });
+      assert.equal(result.status, 201, `${name}: ${result.body}\n${result.trace}`);
+      assert.equal((JSON.parse(result.body) as { size: number }).size, bytes, name);
+      if (bytes > 1_048_576) {
+        assert.ok(result.sentExpect, `${name}: curl sent Expect: 100-continue`);
+        assert.ok(result.gotContinue, `${name}: the gateway answered 100 Continue`);
+      }
+    }
+    // Refused before the body travels: no "100 Continue" for a caller who is not signed in.
+    const anonymous = await curl(`${api}/rooms/${roomId}/attachments`, {
+      form: [`file=@${join(dir, '2MB.bin')}`],
+    });
+    assert.equal(anonymous.status, 401);
+    assert.ok(anonymous.sentExpect && !anonymous.gotContinue, anonymous.trace);
+    // A multipart type without its boundary is the client's mistake.
+    const noBoundary = await curl(`${api}/rooms/${roomId}/attachments`, {
+      dataFile: join(dir, '500KB.bin'),
+      headers: { authorization: `Bearer ${dee.token}`, 'content-type': 'multipart/form-data' },
+    });
+    assert.equal(noBoundary.status, 400, noBoundary.body);
+    assert.equal((JSON.parse(noBoundary.body) as { error: { code: string } }).error.code, 'validation');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -34,25 +34,28 @@ const hostileKwargs: [string, Record<string, unknown>][] = [
   ['extra top-level field', { actor: goodActor, input: {}, sudo: true }],
 ];
 
+/** What no text field accepts: a NUL, lone surrogates (JSON carries them as `\ud800` escapes). */
+const notText = ['a\u0000b', '\u0000', 'a\uD800b', 'end\uD83D', '\uDC00start'];
+
 /** Per-field attacks for the fields a procedure declares. */
 const badValues: Record<string, unknown[]> = {
   roomId: ['', '../../etc/passwd', 'a b', 'x'.repeat(65), 42, null, { $ne: 1 }, '%00'],
   userId: ['', 'bob.rooms', '#', 'x'.repeat(65), 7],
   messageId: ['', "'; drop table messages; --", 1],
-  text: ['', '   ', 'x'.repeat(10_001), 5, null],
+  text: ['', '   ', 'x'.repeat(10_001), 5, null, ...notText],
   idempotencyKey: ['', 'has space', 'x'.repeat(101), 1],
-  name: ['', ' ', 'x'.repeat(101), []],
+  name: ['', ' ', 'x'.repeat(101), [], ...notText],
   visibility: ['secret', '', 1],
-  topic: ['x'.repeat(501), 3],
+  topic: ['x'.repeat(501), 3, ...notText],
   role: ['admin', 'OWNER', ''],
-  emoji: ['', 'two words', 'x'.repeat(33)],
+  emoji: ['', 'two words', 'x'.repeat(33), ...notText],
   before: [-1, 1.5, 'abc', 2 ** 40],
   after: [-1, 1.5, 'abc'],
   limit: [0, 501, -5, 'ten', 1.5],
   deliveredUpTo: [-1, 1.5, '9'],
   readUpTo: [-1, 2 ** 40],
   typing: ['yes', 1, null],
-  q: ['', ' ', 'x'.repeat(201)],
+  q: ['', ' ', 'x'.repeat(201), ...notText],
   offset: [-1, 10_001],
   scope: ['all', 1],
   replyTo: ['', '../x'],

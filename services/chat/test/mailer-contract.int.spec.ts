@@ -1,13 +1,13 @@
 /**
- * The integration events chat publishes are exactly what the mailer consumes: the payloads of
- * `chat.message_posted` (a mention, a direct message) and `chat.receipts_updated` pass the mailer's own
- * schemas (services/mailer/src/events.ts), and the notify lists say who should hear of what.
+ * What chat appends is what its contract declares (@veche/contracts chat-events.ts), and the
+ * integration events it publishes pass the schemas the mailer checks them with: `chat.message_posted`
+ * (a mention, a direct message) and `chat.receipts_updated`; the notify lists say who should hear of what.
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { sql } from '@veche/db';
-// The mailer's consumed contract, read from its source: the one definition both sides answer to.
-import { parseEvent } from '../../mailer/src/events.ts';
+import { Value } from '@sinclair/typebox/value';
+import { chatEventData, parseIntegrationEvent, type ChatEventType } from '@veche/contracts';
 import { startHarness, type Harness } from './support/harness.ts';
 
 let h: Harness;
@@ -21,6 +21,7 @@ it('message_posted (for messages that notify) and receipts_updated match the mai
     name: 'Mail',
     visibility: 'public',
   });
+  await h.register('noa');
   await h.call('noa', 'joinRoom', { roomId });
   const mention = await h.call<{ seq: number }>('mia', 'postMessage', {
     roomId,
@@ -34,10 +35,22 @@ it('message_posted (for messages that notify) and receipts_updated match the mai
     select type, data from events where type in ('chat.message_notified', 'chat.receipts_updated')
     order by global_position`.execute(h.database.db);
   assert.equal(rows.length, 3);
+  const all = await sql<{ type: ChatEventType; data: unknown }>`
+    select type, data from events where type like 'chat.%' order by global_position`.execute(h.database.db);
+  assert.ok(all.rows.length > 8);
+  for (const event of all.rows)
+    assert.ok(
+      Value.Check(chatEventData[event.type], event.data),
+      `${event.type} is what the contract declares`,
+    );
   for (const row of rows) {
     // A notifying message is published as `chat.message_posted` with the message's data.
     const published = row.type === 'chat.message_notified' ? 'chat.message_posted' : row.type;
-    const parsed = parseEvent(published, row.data);
+    const parsed = parseIntegrationEvent(
+      ['chat.message_posted', 'chat.receipts_updated'],
+      published,
+      row.data,
+    );
     assert.ok(parsed.ok, `${row.type}: ${parsed.ok ? '' : parsed.problems.join('; ')}`);
   }
   const [room, direct] = rows

@@ -6,6 +6,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { eventually } from '@veche/testing';
+import { roomStream } from '../src/domain/events.ts';
+import { foldRoom } from '../src/domain/room.ts';
+import { asChatEvent } from '../src/realtime.ts';
 import { startHarness, type Harness } from './support/harness.ts';
 
 let h: Harness;
@@ -201,6 +204,7 @@ describe('rooms and messages', () => {
       name: 'Private',
       visibility: 'private',
     });
+    await h.register('mem4', 'out4');
     await h.call('own4', 'inviteMember', { roomId, userId: 'mem4' });
     await h.call('own4', 'postMessage', { roomId, text: 'secret 1', idempotencyKey: '1' });
     assert.equal(await refusal(h.call('out4', 'listMessages', { roomId })), 'not_found');
@@ -211,6 +215,7 @@ describe('rooms and messages', () => {
     );
     assert.equal(await refusal(h.call('out4', 'getRoom', { roomId })), 'not_found');
     assert.equal(await refusal(h.call('mem4', 'inviteMember', { roomId, userId: 'out4' })), 'forbidden');
+    assert.equal(await refusal(h.call('own4', 'inviteMember', { roomId, userId: 'ghost4' })), 'not_found');
     await eventually(() => member.ofType('message_posted', roomId).length === 1, {
       message: 'member got secret 1',
     });
@@ -390,7 +395,8 @@ describe('rooms and messages', () => {
         ['oli8', 'moderator'],
       ],
     );
-    assert.equal(members.find((m) => m.userId === 'oli8')!.online, true);
+    // No presence-router here: nobody can say who is online, so nobody is (chat keeps no state of its own).
+    assert.equal(members.find((m) => m.userId === 'oli8')!.online, false);
     await h.call('ned8', 'archiveRoom', { roomId });
     assert.equal(
       await refusal(h.call('oli8', 'postMessage', { roomId, text: 'late', idempotencyKey: 'l' })),
@@ -406,9 +412,13 @@ describe('rooms and messages', () => {
       list.rooms.some((r) => r.roomId === roomId),
       false,
     );
+    // What commands decide on (the read model) is exactly the room's stream folded by `evolve`.
+    const stream = await h.app.store.readStream(roomStream(roomId));
+    assert.deepEqual(foldRoom(stream.map(asChatEvent)), await h.app.chat.roomState(roomId));
   });
 
   it('direct messages: one room per pair, notify the other side', async () => {
+    await h.register('quin9', 'rae9');
     const a = await h.call<{ roomId: string; created: boolean }>('quin9', 'openDirectRoom', {
       userId: 'rae9',
     });
@@ -428,6 +438,8 @@ describe('rooms and messages', () => {
       [[a.roomId, 'dm', 1, 'quin9']],
     );
     assert.equal(await refusal(h.call('quin9', 'openDirectRoom', { userId: 'quin9' })), 'validation');
+    // Nobody of that id has an account: no room named after a typo.
+    assert.equal(await refusal(h.call('quin9', 'openDirectRoom', { userId: 'nobody9' })), 'not_found');
     assert.equal(await refusal(h.call('quin9', 'leaveRoom', { roomId: a.roomId })), 'conflict');
   });
 

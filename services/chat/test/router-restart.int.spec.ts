@@ -21,16 +21,27 @@ it('survives a router restart with nothing lost or duplicated', async () => {
     visibility: 'public',
   });
   await h.call('rr-b', 'joinRoom', { roomId });
-  let bob = await h.user('rr-b');
+  const before = await h.user('rr-b');
   // Posted in-process right before the router goes away: committed, perhaps not yet published.
   const actor = { userId: 'rr-a', role: 'user' as const };
   for (let i = 0; i < 20; i += 1)
     await h.app.chat.postMessage(actor, { roomId, text: `m${i}`, idempotencyKey: `m${i}` });
   await h.restartRouter(500);
+  // The first client's connection died with the router (it does not reconnect): what it holds is a
+  // prefix of the room, cut where the router went away, and never with a hole in it.
+  const seen = new Map<number, string>();
+  for (const event of before.ofType('message_posted', roomId)) seen.set(event.seq!, String(event['text']));
+  before.close();
+  const highWater = (await committedSeqs(roomId)).filter((seq) => seen.has(seq)).at(-1) ?? 0;
+  for (const seq of await committedSeqs(roomId, { upTo: highWater }))
+    assert.ok(seen.has(seq), `message ${seq} was published before ${highWater} yet never arrived`);
+
+  // The client reconnects; every message committed after it subscribed must come by realtime (the
+  // relay republishes what the router took down with it), and only older ones from the catch-up.
+  const bob = await h.user('rr-b');
+  const subscribedAt = (await committedSeqs(roomId)).at(-1) ?? 0;
   for (let i = 20; i < 30; i += 1)
     await h.app.chat.postMessage(actor, { roomId, text: `m${i}`, idempotencyKey: `m${i}` });
-  bob.close();
-  bob = await h.user('rr-b');
   // The procedures are served again through the new router.
   await eventually(
     async () =>
@@ -38,24 +49,48 @@ it('survives a router restart with nothing lost or duplicated', async () => {
     { timeoutMs: 20_000, message: 'chat serves calls through the new router' },
   );
   await h.app.chat.postMessage(actor, { roomId, text: 'm30', idempotencyKey: 'm30' });
-  await eventually(() => bob.ofType('message_posted', roomId).some((e) => e['text'] === 'm30'), {
-    timeoutMs: 40_000,
-    message: 'realtime flows again',
-  });
-  const bySeq = new Map<number, string>();
-  for (const event of bob.ofType('message_posted', roomId)) bySeq.set(event.seq!, String(event['text']));
+  const live = new Map<number, string>();
+  const mustArrive = await committedSeqs(roomId, { after: subscribedAt });
+  assert.equal(mustArrive.length >= 11, true, 'm20..m30 were committed after the client subscribed');
+  await eventually(
+    () => {
+      for (const event of bob.ofType('message_posted', roomId)) live.set(event.seq!, String(event['text']));
+      return mustArrive.every((seq) => live.has(seq));
+    },
+    {
+      timeoutMs: 40_000,
+      message: 'every message committed after the client subscribed arrives by realtime',
+    },
+  );
+
+  // Catch-up as a client does it: everything after the last seq it holds, over the API.
   const page = await h.call<{ messages: { seq: number; text: string }[] }>('rr-b', 'listMessages', {
     roomId,
-    after: 0,
+    after: highWater,
     limit: 100,
   });
-  for (const message of page.messages) if (!bySeq.has(message.seq)) bySeq.set(message.seq, message.text);
-  const texts = [...bySeq.entries()].sort((a, b) => a[0] - b[0]).map(([, text]) => text);
+  const caughtUp = new Map(page.messages.map((m) => [m.seq, m.text]));
+  // Realtime and history agree wherever both have a message.
+  for (const [seq, text] of live) if (caughtUp.has(seq)) assert.equal(caughtUp.get(seq), text);
+  const merged = new Map([...seen, ...caughtUp, ...live]);
+  const texts = [...merged.entries()].sort((a, b) => a[0] - b[0]).map(([, text]) => text);
   assert.deepEqual(
     texts,
     Array.from({ length: 31 }, (_, i) => `m${i}`),
   );
 });
+
+/** The seqs of the room's messages as committed, ascending (optionally only a range of them). */
+async function committedSeqs(
+  roomId: string,
+  range: { after?: number; upTo?: number } = {},
+): Promise<number[]> {
+  const { rows } = await sql<{ seq: number }>`
+    select seq from messages where room_id = ${roomId}
+      and seq > ${range.after ?? 0} and seq <= ${range.upTo ?? 2_147_483_647}
+    order by seq`.execute(h.database.db);
+  return rows.map((row) => row.seq);
+}
 
 it('PostgreSQL cutting the chat’s connections: calls answer unavailable at worst, then work; nothing is lost', async () => {
   const { roomId } = await h.call<{ roomId: string }>('pg-a', 'createRoom', {

@@ -5,10 +5,12 @@
  * fleet. Nothing here knows about HTTP: the routes and the WAMP procedures both call these.
  */
 import { randomUUID } from 'node:crypto';
-import { v7 as uuidv7 } from 'uuid';
+import { uuidV7 as uuidv7 } from '@veche/event-store';
 import { pgErrorCode, pgErrorCodes, sql, type Executor } from '@veche/db';
 import { conflict, forbidden, isVecheError, notFound, unauthorized, validationError } from '@veche/errors';
-import type { AppendContext, EventStore, NewEvent } from '@veche/event-store';
+import { sealMailToken, type MailTokenPurpose } from '@veche/contracts';
+import type { AppendContext, EventStore } from '@veche/event-store';
+import type { AccountEvent, SessionEvent } from './domain/events.ts';
 import type { Logger } from '@veche/log';
 import {
   accountStream,
@@ -17,17 +19,24 @@ import {
   checkTimeZone,
   normalizeDisplayName,
   normalizeEmail,
-  profileEvents,
-  registrationEvents,
-  resendEvents,
+  decide,
   sessionStream,
+  type AccountCommand,
   type AccountState,
   type ProfileChange,
   type Role,
 } from './domain/account.ts';
 import { hashPassword, needsRehash, verifyPassword, type Argon2Parameters } from './domain/passwords.ts';
-import { createAccessTokens, hashToken, newOpaqueToken, type AccessClaims } from './domain/tokens.ts';
-import type { GatewayConfig } from './env.ts';
+import { loginGuards, throttleKeys, type DelayPolicy, type LoginPolicies } from './domain/login-throttle.ts';
+import {
+  createAccessTokens,
+  createDeviceTokens,
+  hashToken,
+  newOpaqueToken,
+  type VerifiedAccess,
+} from './domain/tokens.ts';
+import { mailTokenSecret, type GatewayConfig } from './env.ts';
+import { longestWait, tooManyFailures, type LoginThrottle } from './login-throttle.ts';
 import type { RateLimiter } from './rate-limit.ts';
 
 /** Who is asking, as the edge saw it. */
@@ -35,12 +44,18 @@ export interface RequestContext {
   ip: string;
   userAgent: string;
   correlationId: string;
+  /** The device token the client sent (a cookie), if any. */
+  deviceToken?: string | undefined;
+  /** Hands the client a new device token (sets the cookie); absent outside HTTP. */
+  issueDeviceToken?: ((token: string) => void) | undefined;
 }
 
 export interface Principal {
   userId: string;
   sessionId: string;
   role: Role;
+  /** When the access token it came from expires (absent for principals not from a token). */
+  expiresAtMs?: number;
 }
 
 export interface TokenPair {
@@ -86,26 +101,56 @@ export interface AccountsOptions {
   db: Executor<unknown>;
   store: EventStore;
   limiter: RateLimiter;
+  throttle: LoginThrottle;
   config: GatewayConfig;
   log: Logger;
   tokenSecret: string;
-  /** Ends a user's live WAMP sessions (disable); best effort. */
-  killWampSessions?: (userId: string, reason: string) => Promise<void>;
+  /**
+   * Ends, now, the live WAMP sessions whose account session or account has just ended (wamp-sessions.ts).
+   * The decision is already committed with the event (the read model says which sessions are doomed);
+   * a kill the router does not confirm is retried in the background until it does.
+   */
+  endDoomedWampSessions?: () => Promise<unknown>;
+  /** Ends every live WAMP session of a disabled user at once (`wamp.session.kill_by_authid`). */
+  killWampSessionsOf?: (userId: string, reason: string) => Promise<unknown>;
 }
 
 export type Accounts = ReturnType<typeof createAccounts>;
 
 export function createAccounts(options: AccountsOptions) {
-  const { db, store, limiter, config, log } = options;
+  const { db, store, limiter, throttle, config, log } = options;
   const argon: Argon2Parameters = {
     memory: config.ARGON2_MEMORY_KIB,
     passes: config.ARGON2_PASSES,
     parallelism: config.ARGON2_PARALLELISM,
   };
   const access = createAccessTokens(options.tokenSecret, config.ACCESS_TOKEN_TTL_SECONDS);
+  const devices = createDeviceTokens(options.tokenSecret);
+  const policy = (freeFailures: number): DelayPolicy => ({
+    freeFailures,
+    firstDelaySeconds: config.LOGIN_FIRST_DELAY_SECONDS,
+    maxDelaySeconds: config.LOGIN_MAX_DELAY_SECONDS,
+  });
+  const loginPolicies: LoginPolicies = {
+    address: policy(config.LOGIN_FAILURES_PER_IP),
+    account: policy(config.LOGIN_FAILURES_PER_ACCOUNT),
+    device: policy(config.LOGIN_FAILURES_PER_DEVICE),
+  };
   const window = config.RATE_WINDOW_SECONDS;
   // Verified against when the address is unknown, so a miss costs as long as a wrong password.
   const dummyHash = hashPassword(randomUUID(), argon);
+
+  /**
+   * A fresh mail-link token: its hash for the read model, and the token sealed for the mailer. The
+   * token itself is dropped here; only the recipient's mailbox ever sees it.
+   */
+  const mailToken = (purpose: MailTokenPurpose, userId: string) => {
+    const token = newOpaqueToken();
+    return {
+      hash: hashToken(token),
+      sealed: sealMailToken(mailTokenSecret(config), purpose, userId, token),
+    };
+  };
 
   const appendContext = (ctx: RequestContext, actor: string): AppendContext => ({
     actor,
@@ -115,12 +160,12 @@ export function createAccounts(options: AccountsOptions) {
 
   async function append(
     streamId: string,
-    events: NewEvent[],
+    events: readonly (AccountEvent | SessionEvent)[],
     expectedVersion: number | 'no_stream' | 'any',
     context: AppendContext,
   ) {
     try {
-      return await store.append(streamId, events, { expectedVersion, ...context });
+      return await store.append(streamId, [...events], { expectedVersion, ...context });
     } catch (error) {
       if (pgErrorCode(error) === pgErrorCodes.uniqueViolation) {
         const constraint = (error as { constraint?: string }).constraint ?? '';
@@ -132,6 +177,25 @@ export function createAccounts(options: AccountsOptions) {
       }
       throw error;
     }
+  }
+
+  /**
+   * decide → append: the events `command` yields on `account` (or a new account), appended at the
+   * version they were decided on unless `expectedVersion` says otherwise. Returns the events appended.
+   */
+  async function execute(
+    account: AccountState | undefined,
+    command: AccountCommand,
+    ctx: RequestContext,
+    actor: string,
+    expectedVersion: number | 'no_stream' | 'any' = account?.version ?? 'no_stream',
+  ): Promise<AccountEvent[]> {
+    const events = decide(account, command);
+    if (events.length === 0) return events;
+    const userId = account?.userId ?? (command.type === 'register' ? command.facts.userId : undefined);
+    if (userId === undefined) throw notFound('No such user');
+    await append(accountStream(userId), events, expectedVersion, appendContext(ctx, actor));
+    return events;
   }
 
   async function accountById(userId: string): Promise<AccountState | undefined> {
@@ -214,18 +278,65 @@ export function createAccounts(options: AccountsOptions) {
     return { accessToken: token, refreshToken, expiresIn, userId: account.userId, sessionId };
   }
 
-  /** Ends the user's live WAMP sessions (best effort: the router may lack the meta procedure). */
-  async function endLiveSessions(userId: string, reason: string): Promise<void> {
-    await options
-      .killWampSessions?.(userId, reason)
-      .catch((error: unknown) =>
-        log.warn(
-          { err: error, userId },
-          'could not end the live WAMP sessions (they end when their token expires)',
-        ),
+  /**
+   * Ends the WAMP sessions the event just committed doomed (every way an account session ends). The
+   * request waits for a first attempt, so a device is normally cut off before the answer; a kill that
+   * fails now is retried until the router confirms it (wamp-sessions.ts), not forgotten.
+   */
+  async function endLiveSessions(userId: string, disabled = false): Promise<void> {
+    try {
+      if (disabled) await options.killWampSessionsOf?.(userId, 'veche.close.account_disabled');
+      await options.endDoomedWampSessions?.();
+    } catch (error) {
+      log.warn(
+        { err: error, userId },
+        'could not end the live WAMP sessions yet (retried in the background)',
       );
+    }
   }
 
+  /**
+   * Registering an address that already has an account answers exactly like a new registration
+   * (201 and a user id, one that belongs to no one), so the answer does not tell who has an account;
+   * the owner is told by mail that someone tried (ADR 0007, 10). The mail is limited per address like
+   * every mail a stranger can cause; past the limit it is skipped, the answer the same.
+   */
+  async function registrationOfTakenAddress(
+    owner: AccountState,
+    ctx: RequestContext,
+  ): Promise<{ userId: string }> {
+    try {
+      await limiter.hit(`mail:email:${owner.email.toLowerCase()}`, config.MAIL_LIMIT_PER_ACCOUNT, window);
+      await execute(owner, { type: 'noteRegistrationAttempt' }, ctx, owner.userId, 'any');
+      log.info({ userId: owner.userId, ip: ctx.ip }, 'registration with a taken address; the owner is told');
+    } catch (error) {
+      if (!isVecheError(error, 'rate_limited')) throw error;
+      log.info({ userId: owner.userId, ip: ctx.ip }, 'registration with a taken address; owner already told');
+    }
+    return { userId: uuidv7() };
+  }
+
+  /**
+   * A signed-in user typing their password again (to change it or the address). Failures count on the
+   * session, not on the account: a stolen session is slowed down, and nobody else can use this to make
+   * the owner wait at the log-in.
+   */
+  async function checkPasswordAgain(
+    principal: Principal,
+    account: AccountState,
+    password: string,
+    path: string,
+  ) {
+    const key = throttleKeys.session(principal.sessionId);
+    const wait = longestWait(await throttle.read([key]), [key]);
+    if (wait !== undefined) throw tooManyFailures(wait);
+    if (!account.passwordHash || !(await verifyPassword(password, account.passwordHash))) {
+      await throttle.fail([{ key, policy: loginPolicies.account }]);
+      throw forbidden('The password is wrong', { details: [{ path, message: 'wrong password' }] });
+    }
+  }
+
+  /** Ends one account session, and the WAMP sessions opened with its tokens (every way it can end). */
   async function revokeSession(sessionId: string, reason: string, ctx: RequestContext, actor: string) {
     await append(
       sessionStream(sessionId),
@@ -233,12 +344,30 @@ export function createAccounts(options: AccountsOptions) {
       'any',
       appendContext(ctx, actor),
     );
+    await endLiveSessions(actor);
+  }
+
+  /** The active account a verified Kerberos principal logs in as (refused the same way otherwise). */
+  async function accountOfPrincipal(principal: string): Promise<AccountState> {
+    const { rows } = await sql<AccountRow>`
+      select a.* from kerberos_principals k join accounts a on a.user_id = k.user_id
+      where k.principal = ${principal}`.execute(db);
+    const account = rows[0] ? toState(rows[0]) : undefined;
+    if (!account || account.status !== 'active') {
+      log.info({ principal, userId: account?.userId }, 'Kerberos principal with no active account');
+      throw unauthorized('No active account for this Kerberos principal', {
+        details: { reason: 'unknown_principal' },
+      });
+    }
+    return account;
   }
 
   return {
+    /** The account aggregate's state as commands see it (the read model's row). */
+    accountState: accountById,
     /** The principal behind an access token, checked against the live session and account. */
     async authenticate(accessToken: string): Promise<Principal> {
-      const claims: AccessClaims = await access.verify(accessToken);
+      const claims: VerifiedAccess = await access.verify(accessToken);
       const { rows } = await sql<{ status: string; role: Role; revoked_at: Date | null; expires_at: Date }>`
         select a.status, a.role, s.revoked_at, s.expires_at from sessions s join accounts a using (user_id)
         where s.session_id = ${claims.sessionId} and s.user_id = ${claims.userId}`.execute(db);
@@ -248,7 +377,12 @@ export function createAccounts(options: AccountsOptions) {
       }
       if (row.status !== 'active')
         throw unauthorized('The account is disabled', { details: { reason: 'disabled' } });
-      return { userId: claims.userId, sessionId: claims.sessionId, role: row.role };
+      return {
+        userId: claims.userId,
+        sessionId: claims.sessionId,
+        role: row.role,
+        expiresAtMs: claims.expiresAtMs,
+      };
     },
 
     async register(
@@ -266,31 +400,42 @@ export function createAccounts(options: AccountsOptions) {
       const displayName = normalizeDisplayName(input.displayName);
       const timeZone = checkTimeZone(input.timeZone ?? 'UTC');
       checkPasswordStrength(input.password, email);
-      if (await accountByEmail(email))
-        throw conflict('This e-mail address is already in use', { details: { field: 'email' } });
-      const userId = uuidv7();
+      // Hashed whether or not the address is taken, so both answers take as long.
       const passwordHash = await hashPassword(input.password, argon);
-      const verificationToken = newOpaqueToken();
+      const existing = await accountByEmail(email);
+      if (existing) return registrationOfTakenAddress(existing, ctx);
+      const userId = uuidv7();
+      const verification = mailToken('verify_email', userId);
       const role = await roleForNewAccount(email, userId, ctx);
-      await append(
-        accountStream(userId),
-        registrationEvents({
+      try {
+        await execute(
+          undefined,
+          {
+            type: 'register',
+            facts: {
+              userId,
+              email,
+              displayName,
+              locale: input.locale ?? 'en',
+              timeZone,
+              passwordHash,
+              sealedVerificationToken: verification.sealed,
+              verificationTokenHash: verification.hash,
+              verificationExpiresAt: new Date(
+                Date.now() + config.VERIFICATION_TOKEN_TTL_HOURS * 3_600_000,
+              ).toISOString(),
+              role,
+            },
+          },
+          ctx,
           userId,
-          email,
-          displayName,
-          locale: input.locale ?? 'en',
-          timeZone,
-          passwordHash,
-          verificationToken,
-          verificationTokenHash: hashToken(verificationToken),
-          verificationExpiresAt: new Date(
-            Date.now() + config.VERIFICATION_TOKEN_TTL_HOURS * 3_600_000,
-          ).toISOString(),
-          role,
-        }),
-        'no_stream',
-        appendContext(ctx, userId),
-      );
+        );
+      } catch (error) {
+        // Someone registered the address in the meantime: the same answer as for a taken one.
+        const winner = isVecheError(error, 'conflict') ? await accountByEmail(email) : undefined;
+        if (winner) return registrationOfTakenAddress(winner, ctx);
+        throw error;
+      }
       log.info({ userId, role }, 'account registered');
       return { userId };
     },
@@ -298,12 +443,7 @@ export function createAccounts(options: AccountsOptions) {
     async verifyEmail(token: string, ctx: RequestContext) {
       const live = await liveToken(token, 'verify');
       const account = await requireAccount(live.userId);
-      await append(
-        accountStream(account.userId),
-        [{ type: 'account.email_verified', data: { tokenHash: live.tokenHash } }],
-        account.version,
-        appendContext(ctx, account.userId),
-      );
+      await execute(account, { type: 'verifyEmail', tokenHash: live.tokenHash }, ctx, account.userId);
       return ok;
     },
 
@@ -312,17 +452,18 @@ export function createAccounts(options: AccountsOptions) {
       const email = normalizeEmail(emailInput);
       await limiter.hit(`mail:email:${email.toLowerCase()}`, config.MAIL_LIMIT_PER_ACCOUNT, window);
       const account = await accountByEmail(email);
-      if (account && !account.emailVerified && account.status === 'active') {
-        const token = newOpaqueToken();
+      if (account) {
+        const verification = mailToken('verify_email', account.userId);
         const expiresAt = new Date(
           Date.now() + config.VERIFICATION_TOKEN_TTL_HOURS * 3_600_000,
         ).toISOString();
-        await append(
-          accountStream(account.userId),
-          resendEvents(account, token, hashToken(token), expiresAt),
-          account.version,
-          appendContext(ctx, account.userId),
-        );
+        const command = {
+          type: 'resendVerification',
+          sealedToken: verification.sealed,
+          tokenHash: verification.hash,
+          expiresAt,
+        } as const;
+        await execute(account, command, ctx, account.userId);
       }
       return ok;
     },
@@ -331,39 +472,61 @@ export function createAccounts(options: AccountsOptions) {
       input: { email: string; password: string; device?: string },
       ctx: RequestContext,
     ): Promise<TokenPair> {
-      await limiter.hit(`login:ip:${ctx.ip}`, config.LOGIN_LIMIT_PER_IP, window);
-      const account = await accountByEmail(normalizeEmail(input.email));
-      const failures = account ? `login:fail:${account.userId}` : undefined;
-      if (failures) await limiter.check(failures, config.LOGIN_FAILURES_PER_ACCOUNT, config.LOCKOUT_SECONDS);
+      const email = normalizeEmail(input.email);
+      const account = await accountByEmail(email);
+      const device = ctx.deviceToken === undefined ? undefined : devices.verify(ctx.deviceToken);
+      const deviceKey =
+        device && account && device.userId === account.userId
+          ? throttleKeys.device(device.deviceId)
+          : undefined;
+      const accountKey = throttleKeys.account(email);
+      const known = await throttle.read([
+        throttleKeys.address(ctx.ip),
+        accountKey,
+        ...(deviceKey ? [deviceKey] : []),
+      ]);
+      // A known device that failed too often itself is judged like any other client.
+      const knownDeviceId =
+        deviceKey && device && !longestWait(known, [deviceKey]) ? device.deviceId : undefined;
+      const guards = loginGuards({ ip: ctx.ip, email, knownDeviceId }, loginPolicies);
+      const wait = longestWait(
+        known,
+        guards.map((g) => g.key),
+      );
+      if (wait !== undefined) {
+        log.info({ userId: account?.userId, ip: ctx.ip }, 'log-in refused while its wait runs');
+        throw tooManyFailures(wait);
+      }
+      if (knownDeviceId === undefined)
+        await limiter.hit(`login:ip:${ctx.ip}`, config.LOGIN_LIMIT_PER_IP, window);
       const valid = account?.passwordHash
         ? await verifyPassword(input.password, account.passwordHash)
         : (await verifyPassword(input.password, await dummyHash), false);
       if (!account || !valid) {
-        if (failures) {
-          await limiter.hit(failures, Number.MAX_SAFE_INTEGER, config.LOCKOUT_SECONDS);
-          log.info({ userId: account?.userId, ip: ctx.ip }, 'failed log-in');
-        }
+        await throttle.fail(guards);
+        log.info(
+          { userId: account?.userId, ip: ctx.ip, knownDevice: knownDeviceId !== undefined },
+          'failed log-in',
+        );
         throw unauthorized('Wrong e-mail address or password');
       }
-      if (failures) await limiter.reset(failures);
+      // The owner got in: the account's and this device's count starts again (an address's does not,
+      // or an attacker could clear it by logging in to an account of their own).
+      const cleared = [accountKey, ...(deviceKey ? [deviceKey] : [])].filter((key) => known.has(key));
+      await throttle.clear(cleared);
       assertActive(account);
-      if (config.REQUIRE_VERIFIED_EMAIL && !account.emailVerified) {
-        throw forbidden('Confirm your e-mail address first (see the mail we sent)', {
-          details: { reason: 'email_not_verified' },
-        });
-      }
+      // The same answer as a wrong password: otherwise registering an address and then logging in
+      // with the password just chosen would tell a new account (this answer) from a taken address.
+      if (config.REQUIRE_VERIFIED_EMAIL && !account.emailVerified)
+        throw unauthorized('Wrong e-mail address or password');
       if (account.passwordHash && needsRehash(account.passwordHash, argon)) {
         const passwordHash = await hashPassword(input.password, argon);
-        await append(
-          accountStream(account.userId),
-          [{ type: 'account.password_changed', data: { passwordHash, reason: 'rehash' } }],
-          account.version,
-          appendContext(ctx, account.userId),
-        ).catch((error: unknown) =>
-          log.warn({ err: error, userId: account.userId }, 'password re-hash skipped'),
+        await execute(account, { type: 'rehashPassword', passwordHash }, ctx, account.userId).catch(
+          (error: unknown) => log.warn({ err: error, userId: account.userId }, 'password re-hash skipped'),
         );
       }
       const pair = await startSession(account, input.device ?? ctx.userAgent ?? 'unknown', ctx);
+      ctx.issueDeviceToken?.(devices.issue(account.userId));
       log.info({ userId: account.userId, sessionId: pair.sessionId }, 'logged in');
       return pair;
     },
@@ -444,13 +607,9 @@ export function createAccounts(options: AccountsOptions) {
     },
 
     async logoutEverywhere(principal: Principal, ctx: RequestContext) {
-      await append(
-        accountStream(principal.userId),
-        [{ type: 'account.sessions_revoked', data: { reason: 'logout_all' } }],
-        'any',
-        appendContext(ctx, principal.userId),
-      );
-      await endLiveSessions(principal.userId, 'veche.close.logged_out');
+      const account = await requireAccount(principal.userId);
+      await execute(account, { type: 'logoutEverywhere' }, ctx, principal.userId, 'any');
+      await endLiveSessions(principal.userId);
       return ok;
     },
 
@@ -459,28 +618,16 @@ export function createAccounts(options: AccountsOptions) {
       const email = normalizeEmail(emailInput);
       await limiter.hit(`mail:email:${email.toLowerCase()}`, config.MAIL_LIMIT_PER_ACCOUNT, window);
       const account = await accountByEmail(email);
-      if (account && account.status === 'active') {
-        const resetToken = newOpaqueToken();
+      if (account) {
+        const reset = mailToken('reset_password', account.userId);
         const expiresAt = new Date(Date.now() + config.RESET_TOKEN_TTL_MINUTES * 60_000).toISOString();
-        await append(
-          accountStream(account.userId),
-          [
-            {
-              type: 'account.password_reset_requested',
-              data: {
-                userId: account.userId,
-                email: account.email,
-                displayName: account.displayName,
-                locale: account.locale,
-                resetToken,
-                expiresAt,
-              },
-            },
-            { type: 'account.reset_issued', data: { tokenHash: hashToken(resetToken), expiresAt } },
-          ],
-          account.version,
-          appendContext(ctx, account.userId),
-        );
+        const command = {
+          type: 'requestPasswordReset',
+          sealedToken: reset.sealed,
+          tokenHash: reset.hash,
+          expiresAt,
+        } as const;
+        await execute(account, command, ctx, account.userId);
       }
       return ok;
     },
@@ -489,27 +636,12 @@ export function createAccounts(options: AccountsOptions) {
       await limiter.hit(`mail:ip:${ctx.ip}`, config.MAIL_LIMIT_PER_IP * 3, window);
       const live = await liveToken(input.token, 'reset');
       const account = await requireAccount(live.userId);
-      assertActive(account);
       checkPasswordStrength(input.password, account.email);
       const passwordHash = await hashPassword(input.password, argon);
-      await append(
-        accountStream(account.userId),
-        [
-          {
-            type: 'account.password_changed',
-            data: { passwordHash, tokenHash: live.tokenHash, reason: 'reset' },
-          },
-          { type: 'account.sessions_revoked', data: { reason: 'password_reset' } },
-          // Receiving the mail proves the address.
-          ...(account.emailVerified
-            ? []
-            : [{ type: 'account.email_verified', data: { tokenHash: live.tokenHash } }]),
-        ],
-        account.version,
-        appendContext(ctx, account.userId),
-      );
-      await limiter.reset(`login:fail:${account.userId}`);
-      await endLiveSessions(account.userId, 'veche.close.password_reset');
+      const command = { type: 'resetPassword', passwordHash, tokenHash: live.tokenHash } as const;
+      await execute(account, command, ctx, account.userId);
+      await throttle.clear([throttleKeys.account(account.email)]);
+      await endLiveSessions(account.userId);
       return ok;
     },
 
@@ -519,30 +651,13 @@ export function createAccounts(options: AccountsOptions) {
       ctx: RequestContext,
     ) {
       const account = await requireAccount(principal.userId);
-      const failures = `login:fail:${account.userId}`;
-      await limiter.check(failures, config.LOGIN_FAILURES_PER_ACCOUNT, config.LOCKOUT_SECONDS);
-      if (!account.passwordHash || !(await verifyPassword(input.currentPassword, account.passwordHash))) {
-        await limiter.hit(failures, Number.MAX_SAFE_INTEGER, config.LOCKOUT_SECONDS);
-        throw forbidden('The current password is wrong', {
-          details: [{ path: '/currentPassword', message: 'wrong password' }],
-        });
-      }
+      await checkPasswordAgain(principal, account, input.currentPassword, '/currentPassword');
       checkPasswordStrength(input.newPassword, account.email, '/newPassword');
       const passwordHash = await hashPassword(input.newPassword, argon);
-      await append(
-        accountStream(account.userId),
-        [
-          { type: 'account.password_changed', data: { passwordHash, reason: 'change' } },
-          {
-            type: 'account.sessions_revoked',
-            data: { reason: 'password_changed', exceptSessionId: principal.sessionId },
-          },
-        ],
-        account.version,
-        appendContext(ctx, account.userId),
-      );
-      // Other devices' live WAMP sessions end; this device reconnects with its still-valid token.
-      await endLiveSessions(account.userId, 'veche.close.password_changed');
+      const command = { type: 'changePassword', passwordHash, exceptSessionId: principal.sessionId } as const;
+      await execute(account, command, ctx, account.userId);
+      // Other devices' live WAMP sessions end; this device's account session, and so its WAMP session, stays.
+      await endLiveSessions(account.userId);
       return ok;
     },
 
@@ -553,35 +668,20 @@ export function createAccounts(options: AccountsOptions) {
     ) {
       await limiter.hit(`mail:user:${principal.userId}`, config.MAIL_LIMIT_PER_ACCOUNT, window);
       const account = await requireAccount(principal.userId);
-      if (!account.passwordHash || !(await verifyPassword(input.password, account.passwordHash))) {
-        throw forbidden('The password is wrong', {
-          details: [{ path: '/password', message: 'wrong password' }],
-        });
-      }
+      await checkPasswordAgain(principal, account, input.password, '/password');
       const newEmail = normalizeEmail(input.newEmail);
       if (await accountByEmail(newEmail))
         throw conflict('This e-mail address is already in use', { details: { field: 'email' } });
-      const token = newOpaqueToken();
+      const confirmation = mailToken('confirm_email_change', account.userId);
       const expiresAt = new Date(Date.now() + config.VERIFICATION_TOKEN_TTL_HOURS * 3_600_000).toISOString();
-      await append(
-        accountStream(account.userId),
-        [
-          {
-            type: 'account.email_change_requested',
-            data: {
-              userId: account.userId,
-              currentEmail: account.email,
-              newEmail,
-              displayName: account.displayName,
-              locale: account.locale,
-              verificationToken: token,
-            },
-          },
-          { type: 'account.email_change_issued', data: { tokenHash: hashToken(token), newEmail, expiresAt } },
-        ],
-        account.version,
-        appendContext(ctx, account.userId),
-      );
+      const command = {
+        type: 'requestEmailChange',
+        newEmail,
+        sealedToken: confirmation.sealed,
+        tokenHash: confirmation.hash,
+        expiresAt,
+      } as const;
+      await execute(account, command, ctx, account.userId);
       return ok;
     },
 
@@ -589,15 +689,12 @@ export function createAccounts(options: AccountsOptions) {
       const live = await liveToken(token, 'email_change');
       const account = await requireAccount(live.userId);
       if (!live.newEmail) throw validationError('This link is invalid, expired or already used');
-      await append(
-        accountStream(account.userId),
-        [
-          { type: 'account.email_changed', data: { userId: account.userId, email: live.newEmail } },
-          { type: 'account.email_change_confirmed', data: { tokenHash: live.tokenHash } },
-        ],
-        account.version,
-        appendContext(ctx, account.userId),
-      );
+      const command = {
+        type: 'confirmEmailChange',
+        newEmail: live.newEmail,
+        tokenHash: live.tokenHash,
+      } as const;
+      await execute(account, command, ctx, account.userId);
       return ok;
     },
 
@@ -625,14 +722,7 @@ export function createAccounts(options: AccountsOptions) {
       if (input.locale !== undefined) change.locale = input.locale;
       if (input.timeZone !== undefined) change.timeZone = checkTimeZone(input.timeZone);
       if (input.extension !== undefined) change.extension = input.extension;
-      const events = profileEvents(account, change);
-      if (events.length > 0)
-        await append(
-          accountStream(account.userId),
-          events,
-          account.version,
-          appendContext(ctx, account.userId),
-        );
+      await execute(account, { type: 'changeProfile', change }, ctx, account.userId);
       return this.me(principal.userId);
     },
 
@@ -703,19 +793,60 @@ export function createAccounts(options: AccountsOptions) {
       };
     },
 
-    async setDisabled(admin: Principal, userId: string, disabled: boolean, ctx: RequestContext) {
-      if (userId === admin.userId) throw conflict('Administrators cannot disable themselves');
+    /** The admin's mapping of Kerberos client principals to this account: exactly `principals`. */
+    async setKerberosPrincipals(admin: Principal, userId: string, principals: string[], ctx: RequestContext) {
       const account = await requireAccount(userId);
-      if ((account.status === 'disabled') === disabled) return ok;
-      const events: NewEvent[] = disabled
-        ? [
-            { type: 'account.disabled', data: { by: admin.userId } },
-            { type: 'account.sessions_revoked', data: { reason: 'disabled' } },
-          ]
-        : [{ type: 'account.enabled', data: { by: admin.userId } }];
-      await append(accountStream(userId), events, account.version, appendContext(ctx, admin.userId));
+      const wanted = [...new Set(principals)].sort();
+      const { rows: taken } = await sql<{ principal: string; user_id: string }>`
+        select principal, user_id from kerberos_principals
+        where principal = any(${wanted}::text[]) and user_id <> ${userId}`.execute(db);
+      if (taken[0])
+        throw conflict('This Kerberos principal logs in as another account', {
+          details: { principal: taken[0].principal, userId: taken[0].user_id },
+        });
+      await execute(
+        account,
+        { type: 'setKerberosPrincipals', by: admin.userId, principals: wanted },
+        ctx,
+        admin.userId,
+      );
+      log.info({ userId, by: admin.userId, principals: wanted.length }, 'Kerberos principals set');
+      return ok;
+    },
+
+    async listKerberosPrincipals() {
+      const { rows } = await sql<{ principal: string; user_id: string; linked_at: Date }>`
+        select principal, user_id, linked_at from kerberos_principals order by principal`.execute(db);
+      return {
+        principals: rows.map((r) => ({
+          principal: r.principal,
+          userId: r.user_id,
+          linkedAt: r.linked_at.toISOString(),
+        })),
+      };
+    },
+
+    accountOfPrincipal,
+
+    /** `POST /api/auth/negotiate`: a session for the account a verified principal maps to. */
+    async loginWithPrincipal(principal: string, ctx: RequestContext): Promise<TokenPair> {
+      const account = await accountOfPrincipal(principal);
+      const pair = await startSession(account, ctx.userAgent ?? 'kerberos', ctx);
+      log.info({ userId: account.userId, sessionId: pair.sessionId, principal }, 'logged in with Kerberos');
+      return pair;
+    },
+
+    async setDisabled(admin: Principal, userId: string, disabled: boolean, ctx: RequestContext) {
+      const account = await requireAccount(userId);
+      const events = await execute(
+        account,
+        { type: 'setDisabled', by: admin.userId, disabled },
+        ctx,
+        admin.userId,
+      );
+      if (events.length === 0) return ok;
       log.info({ userId, by: admin.userId, disabled }, disabled ? 'account disabled' : 'account enabled');
-      if (disabled) await endLiveSessions(userId, 'veche.close.account_disabled');
+      if (disabled) await endLiveSessions(userId, true);
       return ok;
     },
   };

@@ -5,23 +5,39 @@
  */
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import { mailerProcedures, type ApiRoute } from '@veche/contracts';
+import {
+  AuthenticateTokenRequest,
+  NegotiateRequest,
+  TokenPair,
+  gatewayServiceProcedures,
+  type ApiRoute,
+  type AuthenticatedPrincipal,
+  type NegotiatedPrincipal,
+} from '@veche/contracts';
 import { createBusConnection, createOutboxRelay, type BusConnection, type OutboxRelay } from '@veche/bus';
-import { createDatabase, ensureDatabaseExists, migrate, sql, type Database } from '@veche/db';
-import { unavailable } from '@veche/errors';
+import { createDatabase, ensureDatabaseExists, migrate, type Database } from '@veche/db';
+import { notFound, unauthorized } from '@veche/errors';
 import { createEventStore, type EventStore } from '@veche/event-store';
 import type { Logger } from '@veche/log';
+import { checkReadiness, postgresCheck } from '@veche/service';
 import { connectService, type WampService } from '@veche/wamp';
 import type { FastifyInstance } from 'fastify';
 import { gatewayMigrations } from '../migrations/index.ts';
-import { createAccounts, type Accounts, type Principal } from './accounts.ts';
+import { createAccounts, type Accounts } from './accounts.ts';
 import { integrationEventTypes } from './domain/account.ts';
 import type { GatewayConfig } from './env.ts';
-import { parseTrustProxy } from './env.ts';
-import { buildHttp, declaredRoutes, type LocalCall, type LocalHandler } from './http.ts';
+import { mailTokenSecret, parseTrustProxy } from './env.ts';
+import { createNegotiateAcceptor, negotiateToken, type NegotiateAcceptor } from './kerberos.ts';
+import { gatewayProcedures, localHandlersOf } from './api/procedures.ts';
+import { buildHttp, declaredRoutes, type LocalHandler } from './http.ts';
 import { accountsProjection } from './projections/accounts.ts';
+import { createLoginThrottle } from './login-throttle.ts';
 import { createRateLimiter } from './rate-limit.ts';
 import { createWampSecurity, type WampSecurity } from './wamp-security.ts';
+import { createWampSessionTracker } from './wamp-sessions.ts';
+
+/** The typed configuration from an environment, for whoever embeds the gateway (tests of other services). */
+export { loadGatewayConfig, type GatewayConfig } from './env.ts';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -32,6 +48,8 @@ export interface GatewayOptions {
   internalUrls?: Record<string, string>;
   /** Routes served besides every one @veche/contracts declares (tests and benches). */
   extraRoutes?: readonly ApiRoute[];
+  /** How often expired users' WAMP sessions are looked for and ended (default 1 s). */
+  wampSessionSweepMs?: number;
 }
 
 export interface Gateway {
@@ -68,11 +86,6 @@ function trustProxyOption(value: boolean | number | string[] | undefined) {
   return value ?? 'loopback';
 }
 
-const need = (principal: Principal | null): Principal => {
-  if (!principal) throw new Error('route declared public but needs a principal');
-  return principal;
-};
-
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { config, log } = options;
   const ownsDatabase = options.database === undefined;
@@ -86,6 +99,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     });
   const store = createEventStore({ database, log, inlineProjections: [accountsProjection] });
   const limiter = createRateLimiter(database.db);
+  const throttle = createLoginThrottle(database.db, config.LOGIN_FAILURE_MEMORY_SECONDS);
   const relayConnection: BusConnection = createBusConnection({
     url: config.AMQP_URL,
     name: `gateway:relay:${hostname()}:${process.pid}`,
@@ -107,131 +121,35 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     log,
     serviceSecret: config.VECHE_SERVICE_SECRET,
     authenticateToken: (token) => accounts.authenticate(token),
+    recordWampSession: (wampSessionId, owner) => wampSessions.record(wampSessionId, owner),
+  });
+  const wampSessions = createWampSessionTracker({
+    db: database.db,
+    killer: { killSession: (id, reason, message) => security.killSession(id, reason, message) },
+    log,
   });
   const accounts = createAccounts({
     db: database.db,
     store,
     limiter,
+    throttle,
     config,
     log,
     tokenSecret: tokenSecretOf(config),
-    killWampSessions: async (userId, reason) => {
+    endDoomedWampSessions: () => wampSessions.endDoomed(),
+    killWampSessionsOf: async (userId, reason) => {
       if (!(await security.killSessions(userId, reason)))
-        log.warn({ userId }, 'the router could not end the user’s live WAMP sessions');
+        log.warn({ userId }, 'the router could not end the user’s live WAMP sessions by authid');
     },
   });
 
-  const s = (value: unknown) => value as string;
-  const local: [string, LocalHandler][] = [
-    ['veche.gateway.auth.register', ({ input, context }) => accounts.register(input as never, context)],
-    ['veche.gateway.auth.verify', ({ input, context }) => accounts.verifyEmail(s(input['token']), context)],
-    [
-      'veche.gateway.auth.resend_verification',
-      ({ input, context }) => accounts.resendVerification(s(input['email']), context),
-    ],
-    ['veche.gateway.auth.login', ({ input, context }) => accounts.login(input as never, context)],
-    [
-      'veche.gateway.auth.refresh',
-      ({ input, context }) => accounts.refresh(s(input['refreshToken']), context),
-    ],
-    ['veche.gateway.auth.logout', ({ principal, context }) => accounts.logout(need(principal), context)],
-    [
-      'veche.gateway.auth.logout_all',
-      ({ principal, context }) => accounts.logoutEverywhere(need(principal), context),
-    ],
-    [
-      'veche.gateway.auth.request_password_reset',
-      ({ input, context }) => accounts.requestPasswordReset(s(input['email']), context),
-    ],
-    [
-      'veche.gateway.auth.confirm_password_reset',
-      ({ input, context }) => accounts.confirmPasswordReset(input as never, context),
-    ],
-    ['veche.gateway.account.me', ({ principal }) => accounts.me(need(principal).userId)],
-    [
-      'veche.gateway.account.update_profile',
-      ({ principal, input, context }) => accounts.updateProfile(need(principal), input, context),
-    ],
-    [
-      'veche.gateway.account.change_password',
-      ({ principal, input, context }) => accounts.changePassword(need(principal), input as never, context),
-    ],
-    [
-      'veche.gateway.account.request_email_change',
-      ({ principal, input, context }) =>
-        accounts.requestEmailChange(need(principal), input as never, context),
-    ],
-    [
-      'veche.gateway.account.confirm_email_change',
-      ({ input, context }) => accounts.confirmEmailChange(s(input['token']), context),
-    ],
-    ['veche.gateway.account.list_sessions', ({ principal }) => accounts.listSessions(need(principal))],
-    [
-      'veche.gateway.account.revoke_session',
-      ({ principal, input, context }) =>
-        accounts.revokeOwnSession(need(principal), s(input['sessionId']), context),
-    ],
-    [
-      'veche.gateway.account.search_users',
-      ({ input }) => accounts.searchUsers(s(input['q']), input['limit'] as number | undefined),
-    ],
-    ['veche.gateway.admin.list_users', ({ input }) => accounts.listUsers(input)],
-    [
-      'veche.gateway.admin.disable_user',
-      ({ principal, input, context }) =>
-        accounts.setDisabled(need(principal), s(input['userId']), true, context),
-    ],
-    [
-      'veche.gateway.admin.enable_user',
-      ({ principal, input, context }) =>
-        accounts.setDisabled(need(principal), s(input['userId']), false, context),
-    ],
-  ];
-  // The mailer's procedures take flat arguments: the acting user as `userId`, then the input.
-  const flatCall =
-    (procedure: string, withUser: boolean, shape?: (result: unknown) => unknown): LocalHandler =>
-    async ({ principal, input, context }: LocalCall) => {
-      const session = wamp;
-      if (!session?.isConnected) throw unavailable('The service is unavailable', { details: { procedure } });
-      const result = await session.call(
-        procedure,
-        { ...(withUser && principal ? { userId: principal.userId } : {}), ...input },
-        {
-          timeoutMs: config.FORWARD_TIMEOUT_MS,
-          calleeWaitMs: config.FORWARD_CALLEE_WAIT_MS,
-          correlationId: context.correlationId,
-        },
-      );
-      return shape ? shape(result) : result;
-    };
-  for (const procedure of [
-    mailerProcedures.listMails,
-    mailerProcedures.getMail,
-    mailerProcedures.listSuppressions,
-    mailerProcedures.removeSuppression,
-  ]) {
-    local.push([procedure, flatCall(procedure, true)]);
-  }
-  local.push([
-    mailerProcedures.setNotificationPreference,
-    flatCall(mailerProcedures.setNotificationPreference, true),
-  ]);
-  local.push([
-    mailerProcedures.unsubscribe,
-    flatCall(mailerProcedures.unsubscribe, false, () => ({ ok: true })),
-  ]);
-
-  async function ready(): Promise<Record<string, boolean>> {
-    const postgres = await sql`select 1`
-      .execute(database.db)
-      .then(() => true)
-      .catch(() => false);
-    return {
-      postgres,
-      rabbitmq: relayConnection.isConnected(),
-      wamp: (wamp?.isConnected ?? false) && security.isConnected,
-    };
-  }
+  const local: [string, LocalHandler][] = localHandlersOf(gatewayProcedures(accounts));
+  const readiness = {
+    postgres: postgresCheck(database),
+    rabbitmq: () => relayConnection.isConnected(),
+    wamp: () => (wamp?.isConnected ?? false) && security.isConnected,
+  };
+  const ready = async () => (await checkReadiness(readiness)).checks;
 
   const app = await buildHttp({
     log,
@@ -246,10 +164,58 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     calleeWaitMs: config.FORWARD_CALLEE_WAIT_MS,
     serviceSecret: config.VECHE_SERVICE_SECRET,
     internalUrls: options.internalUrls ?? internalUrlsFromEnv(),
-    ready,
+    readiness,
     publicUrl: config.VECHE_PUBLIC_URL,
   });
 
+  // Kerberos (issue 20): on when a keytab is configured.
+  const negotiate: NegotiateAcceptor | undefined = config.GATEWAY_KERBEROS_KEYTAB
+    ? createNegotiateAcceptor({
+        keytab: config.GATEWAY_KERBEROS_KEYTAB,
+        service: config.GATEWAY_KERBEROS_SERVICE,
+        db: database.db,
+        log,
+      })
+    : undefined;
+  /** A verified Negotiate token → the account it logs in as, and the mutual-authentication token. */
+  const acceptNegotiate = async (token: string) => {
+    if (!negotiate)
+      throw unauthorized('Kerberos is not configured here', { details: { reason: 'negotiate_off' } });
+    const { principal, responseToken } = await negotiate.accept(token);
+    const account = await accounts.accountOfPrincipal(principal);
+    return { account, principal, responseToken };
+  };
+  app.post(
+    '/api/auth/negotiate',
+    {
+      schema: {
+        summary:
+          'Log in with Kerberos: send Authorization: Negotiate <SPNEGO token>; the answer carries the mutual-authentication token in WWW-Authenticate',
+        tags: ['auth'],
+        response: { 200: TokenPair },
+      },
+    },
+    async (request, reply) => {
+      if (!negotiate) throw notFound('Kerberos is not configured here');
+      // Every refusal names the scheme again, as HTTP's Negotiate asks.
+      reply.header('www-authenticate', 'Negotiate');
+      await limiter.hit(`login:ip:${request.ip}`, config.LOGIN_LIMIT_PER_IP, config.RATE_WINDOW_SECONDS);
+      const token = negotiateToken(request.headers.authorization);
+      if (!token)
+        throw unauthorized('Send Authorization: Negotiate <token>', { details: { reason: 'missing_token' } });
+      const { principal, responseToken } = await negotiate.accept(token);
+      const pair = await accounts.loginWithPrincipal(principal, {
+        ip: request.ip,
+        userAgent: String(request.headers['user-agent'] ?? 'kerberos').slice(0, 200),
+        correlationId: request.id,
+      });
+      if (responseToken) reply.header('www-authenticate', `Negotiate ${responseToken}`);
+      else reply.removeHeader('www-authenticate');
+      return pair;
+    },
+  );
+
+  let pruneTimer: NodeJS.Timeout | undefined;
   return {
     app,
     accounts,
@@ -258,7 +224,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     ready,
     async start({ listen = true } = {}) {
       if (ownsDatabase) await ensureDatabaseExists(config.DATABASE_URL);
-      const { applied } = await migrate(database, gatewayMigrations);
+      const { applied } = await migrate(database, gatewayMigrations(mailTokenSecret(config)));
       if (applied.length > 0) log.info({ applied }, 'migrations applied');
       await relayConnection.start();
       await relay.start();
@@ -271,7 +237,39 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         log,
         defaultTimeoutMs: config.FORWARD_TIMEOUT_MS,
       });
+      // Other doors that take access tokens (the presence-router's /pubsub) ask here.
+      await wamp.register(
+        gatewayServiceProcedures.authenticateToken,
+        AuthenticateTokenRequest,
+        async ({ token }): Promise<AuthenticatedPrincipal> => {
+          const { userId, role, sessionId } = await accounts.authenticate(token);
+          return { userId, role, sessionId };
+        },
+      );
+      // …and /pubsub's Negotiate tokens too (the presence-router forwards them).
+      await wamp.register(
+        gatewayServiceProcedures.authenticateNegotiate,
+        NegotiateRequest,
+        async ({ token }): Promise<NegotiatedPrincipal> => {
+          const { account, principal, responseToken } = await acceptNegotiate(token);
+          return {
+            userId: account.userId,
+            role: account.role,
+            principal,
+            ...(responseToken ? { responseToken } : {}),
+          };
+        },
+      );
       await security.ready(30_000);
+      wampSessions.start(options.wampSessionSweepMs);
+      pruneTimer = setInterval(() => {
+        throttle
+          .prune()
+          .catch((error: unknown) => log.warn({ err: error }, 'pruning the log-in failure counters failed'));
+        negotiate
+          ?.prune()
+          .catch((error: unknown) => log.warn({ err: error }, 'pruning the used Negotiate tokens failed'));
+      }, 600_000).unref();
       await app.ready();
       let port = 0;
       if (listen) {
@@ -283,6 +281,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       return { port };
     },
     async stop() {
+      clearInterval(pruneTimer);
+      await wampSessions.stop();
       await app.close();
       await security.stop();
       await wamp?.close();

@@ -4,42 +4,20 @@
  * either served by the gateway itself or forwarded: `rpc` routes as WAMP calls with `{actor, input}`,
  * `stream` routes as raw HTTP to the owning service with a signed actor header.
  */
-import { randomUUID } from 'node:crypto';
 import { Transform } from 'node:stream';
+import fastifyCookie from '@fastify/cookie';
 import fastifyHelmet from '@fastify/helmet';
 import fastifyReplyFrom from '@fastify/reply-from';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import * as contracts from '@veche/contracts';
 import { internalHeaders, signActor, type ApiRoute, type RpcRoute, type StreamRoute } from '@veche/contracts';
-import {
-  VecheError,
-  asVecheError,
-  errorBody,
-  errorCodes,
-  forbidden,
-  httpStatusOf,
-  notFound,
-  unauthorized,
-  unavailable,
-  validationError,
-  type ErrorCode,
-} from '@veche/errors';
+import { errorCodes, forbidden, unauthorized, unavailable, validationError } from '@veche/errors';
 import { withCorrelationId, type Logger } from '@veche/log';
+import { createServiceHttp, sendError, type ReadinessChecks } from '@veche/service';
 import type { WampService } from '@veche/wamp';
-import Fastify, {
-  LogController,
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-} from 'fastify';
-
-/** One line per request (when it completes, with its status and time), not two. */
-class QuietLogController extends LogController {
-  override incomingRequest(): void {}
-}
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal, RequestContext } from './accounts.ts';
 import type { RateLimiter } from './rate-limit.ts';
 
@@ -69,9 +47,18 @@ export interface HttpOptions {
   serviceSecret: string;
   /** `VECHE_INTERNAL_URL_<SERVICE>` values, by lower-case service name. */
   internalUrls: Readonly<Record<string, string>>;
-  ready: () => Promise<Record<string, boolean>>;
+  /** What /api/ready checks. */
+  readiness: ReadinessChecks;
   publicUrl: string;
 }
+
+/** The device-token cookie (see domain/tokens.ts): sent only to the log-in routes, never to scripts. */
+export const deviceCookie = {
+  name: 'veche_device',
+  path: '/api/auth',
+  /** A year: a device stays known as long as it keeps coming back. */
+  maxAgeSeconds: 365 * 86_400,
+} as const;
 
 const isApiRoute = (value: unknown): value is ApiRoute =>
   typeof value === 'object' &&
@@ -84,8 +71,7 @@ const isApiRoute = (value: unknown): value is ApiRoute =>
 export function declaredRoutes(): ApiRoute[] {
   const routes: ApiRoute[] = [];
   for (const value of Object.values(contracts)) {
-    if (Array.isArray(value) && value.length > 0 && value.every(isApiRoute))
-      routes.push(...(value as ApiRoute[]));
+    if (Array.isArray(value) && value.length > 0 && value.every(isApiRoute)) routes.push(...value);
   }
   return routes;
 }
@@ -103,7 +89,6 @@ const ErrorResponse = Type.Object(
 );
 
 const bearer = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/;
-const requestIdPattern = /^[A-Za-z0-9._:-]{8,128}$/;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -111,73 +96,12 @@ declare module 'fastify' {
   }
 }
 
-function statusCodeFor(error: VecheError, fallback?: number): number {
-  return fallback ?? httpStatusOf(error.code);
-}
+/** Fastify's own error for a body over the limit, which the kit's error handler answers with 413. */
+const bodyTooLarge = () =>
+  Object.assign(new Error('body too large'), { statusCode: 413, code: 'FST_ERR_CTP_BODY_TOO_LARGE' });
 
-/** Fastify's own 4xx errors (bad JSON, body too large, wrong media type) as our typed errors. */
-function fromFastifyError(error: {
-  statusCode?: number;
-  message: string;
-  code?: string;
-  validation?: unknown;
-  validationContext?: string;
-}): { error: VecheError; status: number } | undefined {
-  if (Array.isArray(error.validation)) {
-    const details = (error.validation as { instancePath?: string; message?: string }[])
-      .slice(0, 20)
-      .map((v) => ({
-        in: error.validationContext ?? 'body',
-        path: v.instancePath ?? '',
-        message: v.message ?? 'invalid',
-      }));
-    return { error: validationError('The request does not match its schema', { details }), status: 400 };
-  }
-  const status = error.statusCode;
-  if (status === undefined || status < 400 || status >= 500) return undefined;
-  const codes: Record<number, ErrorCode> = {
-    401: 'unauthorized',
-    403: 'forbidden',
-    404: 'not_found',
-    409: 'conflict',
-    429: 'rate_limited',
-  };
-  const code = codes[status] ?? 'validation';
-  const messages: Record<string, string> = {
-    FST_ERR_CTP_BODY_TOO_LARGE: 'The request body is too large',
-    FST_ERR_CTP_INVALID_MEDIA_TYPE: 'Unsupported content type (send application/json)',
-    FST_ERR_CTP_EMPTY_JSON_BODY: 'The body is empty but the content type says JSON',
-    FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'Content-Length does not match the body',
-  };
-  const message =
-    messages[error.code ?? ''] ??
-    (code === 'validation' ? 'The request body is not valid JSON' : error.message);
-  return {
-    error: new VecheError(code, message, { details: { reason: error.code ?? 'bad_request' } }),
-    status,
-  };
-}
-
-const unreachableCodes = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  '57P01',
-  '57P02',
-  '57P03',
-  '53300',
-]);
-
-/** PostgreSQL (or another dependency) unreachable or restarting: a 503 the client may retry, not a bug. */
-export function isDependencyDown(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && (unreachableCodes.has(code) || code.startsWith('08'))) return true;
-  const message = error instanceof Error ? error.message : '';
-  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
-    message,
-  );
-}
+const expectsContinue = (request: FastifyRequest) =>
+  /^100-continue$/i.test(String(request.headers.expect ?? '').trim());
 
 /** Passes a streamed body through, failing it once it exceeds `limit` bytes (chunked uploads). */
 function limitStream(source: NodeJS.ReadableStream, limit: number): Transform {
@@ -193,57 +117,17 @@ function limitStream(source: NodeJS.ReadableStream, limit: number): Transform {
   return source.pipe(counter);
 }
 
-function sendError(reply: FastifyReply, error: VecheError, status?: number): FastifyReply {
-  if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
-  return reply
-    .code(statusCodeFor(error, status))
-    .type('application/json; charset=utf-8')
-    .send(errorBody(error));
-}
-
 export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> {
   const { log } = options;
-  const app = Fastify({
-    loggerInstance: log,
+  // The kit's server: /api/health, /api/ready, the one error handler and the error shape.
+  const app = await createServiceHttp({
+    log,
+    readiness: options.readiness,
+    probePrefix: '/api',
     trustProxy: options.trustProxy,
     bodyLimit: options.bodyLimit,
-    requestIdHeader: false,
-    logController: new QuietLogController({ requestIdLogLabel: 'correlationId' }),
-    genReqId: (request) => {
-      const given = request.headers['x-request-id'];
-      return typeof given === 'string' && requestIdPattern.test(given) ? given : randomUUID();
-    },
-    return503OnClosing: true,
-    routerOptions: { maxParamLength: 200, ignoreTrailingSlash: true },
   });
-  app.setValidatorCompiler(TypeBoxValidatorCompiler);
   app.decorateRequest('principal', null);
-  // JSON only: a text body is refused as an unsupported media type rather than parsed as a string.
-  app.removeContentTypeParser('text/plain');
-
-  app.addHook('onRequest', async (request, reply) => {
-    reply.header('x-request-id', request.id);
-  });
-
-  app.setErrorHandler((thrown, request, reply) => {
-    const mapped = thrown instanceof VecheError ? undefined : fromFastifyError(thrown as never);
-    const error =
-      mapped?.error ??
-      (isDependencyDown(thrown)
-        ? unavailable('A dependency is unavailable; try again shortly', {
-            retryAfterSeconds: 1,
-            cause: thrown,
-          })
-        : asVecheError(thrown));
-    if (error.code === 'internal') request.log.error({ err: thrown }, 'request failed');
-    else if (error.code === 'unavailable')
-      request.log.warn({ code: error.code, message: error.message }, 'dependency unavailable');
-    else request.log.info({ code: error.code, message: error.message }, 'request refused');
-    return sendError(reply, error, mapped?.status);
-  });
-  app.setNotFoundHandler((request, reply) =>
-    sendError(reply, notFound(`No route ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}`)),
-  );
 
   await app.register(fastifyHelmet, {
     // The API answers JSON only; the docs page needs its own scripts and styles (see below).
@@ -257,6 +141,7 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
     },
     crossOriginResourcePolicy: { policy: 'same-origin' },
   });
+  await app.register(fastifyCookie);
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
@@ -275,11 +160,15 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
     undici: { connectTimeout: 2_000, headersTimeout: 30_000 },
   });
 
-  app.get('/api/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
-  app.get('/api/ready', { schema: { hide: true } }, async (_request, reply) => {
-    const checks = await options.ready();
-    const ok = Object.values(checks).every(Boolean);
-    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not_ready', checks });
+  // `Expect: 100-continue` (curl sends it for bodies over 1 MB): Node would answer "100 Continue" at
+  // once; the gateway answers it only when the request may go on (signed in, allowed, its declared
+  // size within the route's limit), so a refused upload is refused before its body travels.
+  app.server.on('checkContinue', (request, response) => app.server.emit('request', request, response));
+  app.addHook('preParsing', async (request, reply, payload) => {
+    if (!expectsContinue(request)) return payload;
+    if (Number(request.headers['content-length'] ?? 0) > request.routeOptions.bodyLimit) throw bodyTooLarge();
+    reply.raw.writeContinue();
+    return payload;
   });
 
   const routes = options.routes ?? declaredRoutes();
@@ -290,10 +179,21 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
     seen.add(key);
   }
 
-  const contextOf = (request: FastifyRequest): RequestContext => ({
+  const secureCookies = new URL(options.publicUrl).protocol === 'https:';
+  const contextOf = (request: FastifyRequest, reply: FastifyReply): RequestContext => ({
     ip: request.ip,
     userAgent: String(request.headers['user-agent'] ?? 'unknown').slice(0, 200),
     correlationId: request.id,
+    deviceToken: request.cookies[deviceCookie.name],
+    issueDeviceToken: (token) => {
+      reply.setCookie(deviceCookie.name, token, {
+        path: deviceCookie.path,
+        maxAge: deviceCookie.maxAgeSeconds,
+        httpOnly: true,
+        sameSite: 'strict',
+        secure: secureCookies,
+      });
+    },
   });
 
   const authenticateRoute = (route: ApiRoute) => async (request: FastifyRequest) => {
@@ -352,7 +252,12 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
         !route.body &&
         request.body !== undefined &&
         request.body !== null &&
-        !(typeof request.body === 'object' && Object.keys(request.body).length === 0)
+        // `{}` is no body; `[]` is one (it passed as "no keys" until the /api fuzzing sent it).
+        !(
+          typeof request.body === 'object' &&
+          !Array.isArray(request.body) &&
+          Object.keys(request.body).length === 0
+        )
       ) {
         throw validationError('This request takes no body', {
           details: [{ in: 'body', path: '', message: 'must be empty' }],
@@ -361,7 +266,7 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
       const input = mergedInput(request);
       const principal = request.principal;
       const result = await withCorrelationId(request.id, async () => {
-        if (local) return local({ input, principal, context: contextOf(request) });
+        if (local) return local({ input, principal, context: contextOf(request, reply) });
         const wamp = options.wamp();
         if (!wamp?.isConnected)
           throw unavailable('The service is unavailable', { details: { procedure: route.procedure } });
@@ -390,9 +295,12 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
     const principal = request.principal;
     return reply.from(`${base.replace(/\/+$/, '')}${path}${query}`, {
       rewriteRequestHeaders: (_req, headers) => {
+        // The client's Expect was answered here (above); the body is on its way, so the service
+        // needs no Expect of its own (undici would refuse to send one anyway).
         const {
           authorization: _drop,
           [internalHeaders.actor]: _forged,
+          expect: _answered,
           ...rest
         } = headers as Record<string, unknown>;
         return {
@@ -413,6 +321,7 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
         sendError(
           proxyReply as unknown as FastifyReply,
           unavailable('The service is unavailable', { details: { service: route.service } }),
+          503,
         );
       },
     });
@@ -436,13 +345,7 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
         scope.addContentTypeParser('*', (request, payload, done) => {
           const declared = Number(request.headers['content-length'] ?? 0);
           if (declared > limit) {
-            done(
-              Object.assign(new Error('body too large'), {
-                statusCode: 413,
-                code: 'FST_ERR_CTP_BODY_TOO_LARGE',
-              }),
-              undefined,
-            );
+            done(bodyTooLarge(), undefined);
             return;
           }
           done(null, limitStream(payload, limit));
@@ -458,5 +361,5 @@ export async function buildHttp(options: HttpOptions): Promise<FastifyInstance> 
       });
     }
   }
-  return app as unknown as FastifyInstance; // pino’s Logger and FastifyBaseLogger differ only in generics
+  return app;
 }

@@ -9,15 +9,15 @@ import { rateLimited } from '@veche/errors';
 export interface RateLimiter {
   /** Counts one hit on `key`; rejects with `rate_limited` (and its Retry-After) past `max` in the window. */
   hit(key: string, max: number, windowSeconds: number): Promise<void>;
-  /** Throws `rate_limited` when `key` is already at `max`, without counting (lockout checks). */
-  check(key: string, max: number, windowSeconds: number): Promise<void>;
-  reset(key: string): Promise<void>;
 }
 
 export function createRateLimiter(db: Executor<unknown>): RateLimiter {
-  const refuse = (retryAfterSeconds: number, message: string) => {
+  const refuse = (retryAfterSeconds: number) => {
     const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
-    return rateLimited(message, { retryAfterSeconds: seconds, details: { retryAfterSeconds: seconds } });
+    return rateLimited('Too many attempts; try again later', {
+      retryAfterSeconds: seconds,
+      details: { retryAfterSeconds: seconds },
+    });
   };
   return {
     async hit(key, max, windowSeconds) {
@@ -30,20 +30,7 @@ export function createRateLimiter(db: Executor<unknown>): RateLimiter {
         db,
       );
       const row = rows[0];
-      if (row && row.hits > max) throw refuse(row.retry_after, 'Too many attempts; try again later');
-    },
-    async check(key, max, windowSeconds) {
-      const { rows } = await sql<{ hits: number; retry_after: number }>`
-        select hits, extract(epoch from (window_start + make_interval(secs => ${windowSeconds}) - now()))::float8 as retry_after
-        from rate_limits where key = ${key} and window_start > now() - make_interval(secs => ${windowSeconds})`.execute(
-        db,
-      );
-      const row = rows[0];
-      if (row && row.hits >= max)
-        throw refuse(row.retry_after, 'Too many failed attempts; the account is locked for a while');
-    },
-    async reset(key) {
-      await sql`delete from rate_limits where key = ${key}`.execute(db);
+      if (row && row.hits > max) throw refuse(row.retry_after);
     },
   };
 }

@@ -4,6 +4,11 @@
  * `veche.gateway.authorize` (Crossbar's dynamic authorizer contract, deciding with the shared pure
  * policy of @veche/wamp-policy). Both are called with positional arguments, which @veche/wamp's
  * kwargs-only `register` does not offer, so this module keeps its own autobahn session.
+ *
+ * Every gateway replica registers both procedures as shared registrations (`invoke: roundrobin`):
+ * Crossbar refuses a second callee of a single registration, and a gateway that cannot register its
+ * authenticator cannot start. Reconnection is done here, not by autobahn, which stops retrying for good
+ * after any leave (ours after a refused registration, or the router's GOODBYE).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -17,6 +22,7 @@ import {
   type WampPolicy,
 } from '@veche/wamp-policy';
 import type { Principal } from './accounts.ts';
+import type { KillOutcome } from './wamp-sessions.ts';
 
 export const securityProcedures = {
   authenticate: 'veche.gateway.authenticate',
@@ -25,9 +31,14 @@ export const securityProcedures = {
 
 type Kwargs = Record<string, unknown>;
 interface Session {
-  register(procedure: string, endpoint: (args: unknown[], kwargs: Kwargs) => unknown): Promise<unknown>;
+  register(
+    procedure: string,
+    endpoint: (args: unknown[], kwargs: Kwargs) => unknown,
+    options?: Kwargs,
+  ): Promise<unknown>;
   call(procedure: string, args: unknown[], kwargs?: Kwargs, options?: Kwargs): Promise<unknown>;
   leave(reason: string): void;
+  unregister(registration: unknown): Promise<unknown>;
 }
 interface Connection {
   onopen: (session: Session) => void;
@@ -54,6 +65,15 @@ export interface AuthenticateDeps {
   serviceSecret: string;
   /** The access token's principal, checked against the live session (rejects otherwise). */
   authenticateToken: (token: string) => Promise<Principal>;
+  /**
+   * Remembers the router's session id of an admitted user, so the session can be ended with its token
+   * and its account session (wamp-sessions.ts). A failure refuses the session: one that could not be
+   * ended later must not open.
+   */
+  recordWampSession?: (
+    wampSessionId: number,
+    owner: { userId: string; sessionId: string; expiresAtMs: number },
+  ) => Promise<void>;
 }
 
 export interface WampIdentity {
@@ -84,6 +104,17 @@ export async function authenticateWamp(deps: AuthenticateDeps, args: unknown[]):
   const principal = await deps.authenticateToken(ticket);
   if (claimed !== '' && claimed !== principal.userId)
     throw unauthorized('The authid is not the token’s subject');
+  if (deps.recordWampSession) {
+    // Crossbar (and the local router) pass the id the session will have as `session`.
+    const wampSessionId = fields['session'];
+    if (!Number.isSafeInteger(wampSessionId) || principal.expiresAtMs === undefined)
+      throw unauthorized('No session id to end the session with');
+    await deps.recordWampSession(wampSessionId as number, {
+      userId: principal.userId,
+      sessionId: principal.sessionId,
+      expiresAtMs: principal.expiresAtMs,
+    });
+  }
   return {
     role: 'user',
     authid: principal.userId,
@@ -109,7 +140,8 @@ export function authorizeWamp(
     return { allow: false, disclose: false, cache: false };
   }
   const allowed = policy.isAllowed({ authid, authrole }, action as WampAction, uri);
-  // The decision depends only on (session, uri, action): Crossbar may cache it for the session.
+  // Crossbar 21.x ignores `cache` (every user subscribe/call/publish is one call of this procedure),
+  // so the decision is pure and in memory: no database round trip (bench/wamp-authorizer.ts).
   return { allow: allowed, disclose: false, cache: true };
 }
 
@@ -127,6 +159,11 @@ export interface WampSecurity {
   readonly isConnected: boolean;
   /** Ends a user's live sessions (Crossbar's meta procedure; answers `false` where the router lacks it). */
   killSessions(authid: string, reason: string): Promise<boolean>;
+  /**
+   * Ends one session by its router id (`wamp.session.kill`): `killed`, `gone` (the router knows no such
+   * session) or `failed` (no router connection, a refusal, a timeout).
+   */
+  killSession(wampSessionId: number, reason: string, message: string): Promise<KillOutcome>;
   stop(): Promise<void>;
 }
 
@@ -142,47 +179,64 @@ export function createWampSecurity(options: WampSecurityOptions): WampSecurity {
     authmethods: ['ticket'],
     authid: 'service:gateway',
     onchallenge: () => options.serviceSecret,
-    max_retries: -1,
-    initial_retry_delay: 0.2,
-    max_retry_delay: 5,
-    retry_delay_growth: 1.5,
-    retry_if_unreachable: true,
+    // onclose below reconnects; autobahn's own retry would stop after any leave.
+    max_retries: 0,
     // Refusals are logged by the endpoints themselves; autobahn would print them on the console.
     on_user_error: () => {},
     on_internal_error: (error: unknown, message: string) => log.error({ err: error }, message),
   });
+  const shared = { invoke: 'roundrobin' };
   const refuse = (error: unknown) => {
     const e = asVecheError(error);
     return new autobahn.Error(`veche.error.${e.code === 'internal' ? 'internal' : e.code}`, [], {
       message: e.code === 'internal' ? 'Internal error' : e.message,
     });
   };
+  /** This session's registrations, unregistered first when the gateway stops (a rolling update). */
+  let registrations: unknown[] = [];
+  /** Authentications under way: stop lets them finish after unregistering. */
+  let inFlight = 0;
   connection.onopen = (newSession) => {
     void (async () => {
       try {
-        await newSession.register(securityProcedures.authenticate, async (args) => {
-          try {
-            const identity = await authenticateWamp(options, args);
-            log.debug({ authid: identity.authid, role: identity.role }, 'WAMP session authenticated');
-            return identity;
-          } catch (error) {
-            log.info(
-              {
-                err: asVecheError(error).code === 'internal' ? error : undefined,
-                reason: asVecheError(error).message,
-              },
-              'WAMP authentication refused',
-            );
-            throw refuse(error);
-          }
-        });
-        await newSession.register(securityProcedures.authorize, (args) => {
-          const decision = authorizeWamp(policy, args);
-          if (!decision.allow)
-            log.info({ session: args[0], uri: args[1], action: args[2] }, 'WAMP action refused');
-          return decision;
-        });
+        registrations = [];
+        const authenticate = await newSession.register(
+          securityProcedures.authenticate,
+          async (args) => {
+            inFlight += 1;
+            try {
+              const identity = await authenticateWamp(options, args);
+              log.debug({ authid: identity.authid, role: identity.role }, 'WAMP session authenticated');
+              return identity;
+            } catch (error) {
+              log.info(
+                {
+                  err: asVecheError(error).code === 'internal' ? error : undefined,
+                  reason: asVecheError(error).message,
+                },
+                'WAMP authentication refused',
+              );
+              throw refuse(error);
+            } finally {
+              inFlight -= 1;
+            }
+          },
+          shared,
+        );
+        registrations.push(authenticate);
+        const authorize = await newSession.register(
+          securityProcedures.authorize,
+          (args) => {
+            const decision = authorizeWamp(policy, args);
+            if (!decision.allow)
+              log.info({ session: args[0], uri: args[1], action: args[2] }, 'WAMP action refused');
+            return decision;
+          },
+          shared,
+        );
+        registrations.push(authorize);
         session = newSession;
+        retryDelayMs = initialRetryDelayMs;
         log.info('WAMP authenticator and authorizer registered');
         for (const resolve of waiters.splice(0)) resolve();
       } catch (error) {
@@ -195,11 +249,26 @@ export function createWampSecurity(options: WampSecurityOptions): WampSecurity {
       }
     })();
   };
+  const initialRetryDelayMs = 200;
+  let retryDelayMs = initialRetryDelayMs;
+  let retryTimer: NodeJS.Timeout | undefined;
   connection.onclose = (reason, details) => {
     session = undefined;
     if (stopped) return true;
-    log.warn({ reason, details }, 'WAMP security session closed; reconnecting');
-    return false;
+    log.warn({ reason, details, retryInMs: retryDelayMs }, 'WAMP security session closed; reconnecting');
+    clearTimeout(retryTimer);
+    // open() only once autobahn has finished closing this connection.
+    retryTimer = setTimeout(() => {
+      retryTimer = undefined;
+      if (stopped) return;
+      try {
+        connection.open();
+      } catch (error) {
+        log.debug({ err: error }, 'reopening the WAMP security connection');
+      }
+    }, retryDelayMs);
+    retryDelayMs = Math.min(Math.ceil(retryDelayMs * 1.5), 5_000);
+    return true;
   };
   return {
     start: () => connection.open(),
@@ -229,9 +298,31 @@ export function createWampSecurity(options: WampSecurityOptions): WampSecurity {
         return false;
       }
     },
+    async killSession(wampSessionId, reason, message) {
+      if (!session) return 'failed';
+      try {
+        await session.call('wamp.session.kill', [wampSessionId], { reason, message }, { timeout: 5_000 });
+        return 'killed';
+      } catch (error) {
+        if ((error as { error?: unknown }).error === 'wamp.error.no_such_session') return 'gone';
+        log.warn({ err: error, wampSessionId }, 'wamp.session.kill failed');
+        return 'failed';
+      }
+    },
     async stop() {
       stopped = true;
+      clearTimeout(retryTimer);
       waiters = [];
+      // The other replicas take new joins; the ones under way here finish (bounded waits).
+      const current = session;
+      if (current) {
+        await Promise.race([
+          Promise.allSettled(registrations.map((r) => current.unregister(r))),
+          new Promise((resolve) => setTimeout(resolve, 2_000)),
+        ]);
+        const deadline = Date.now() + 5_000;
+        while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      }
       try {
         connection.close('wamp.close.normal');
       } catch {

@@ -1,6 +1,8 @@
 /* eslint-disable @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return -- JSON response bodies are read loosely in assertions */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { accountStream, foldAccount } from '../src/domain/account.ts';
+import type { AccountEvent } from '../src/domain/events.ts';
 import { startHarness, type Harness } from './support/harness.ts';
 
 let h: Harness;
@@ -9,6 +11,7 @@ before(async () => {
     REGISTER_LIMIT_PER_IP: '1000',
     LOGIN_LIMIT_PER_IP: '1000',
     MAIL_LIMIT_PER_IP: '1000',
+    MAIL_LIMIT_PER_ACCOUNT: '20',
   });
 });
 after(() => h?.close());
@@ -44,8 +47,8 @@ async function registerVerified(name: string): Promise<{ userId: string; email: 
   const created = await call('POST', '/api/auth/register', { body: { email, password, displayName: name } });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   const userId = created.body['userId'] as string;
-  const registered = await h.lastEvent<{ verificationToken: string }>('account.registered', userId);
-  const verified = await call('POST', '/api/auth/verify', { body: { token: registered.verificationToken } });
+  const token = await h.mailToken('account.registered', userId);
+  const verified = await call('POST', '/api/auth/verify', { body: { token } });
   assert.equal(verified.status, 200);
   return { userId, email };
 }
@@ -68,13 +71,11 @@ describe('registration and verification', () => {
       body: { email, password, displayName: 'First', locale: 'ru', timeZone: 'Europe/Moscow' },
     });
     assert.equal(created.status, 201);
+    // Before verification the right password gets the wrong password's answer (see the next test).
     const early = await call('POST', '/api/auth/login', { body: { email, password } });
-    assert.equal(early.status, 403);
-    assert.equal(early.body['error'].details.reason, 'email_not_verified');
-    const { verificationToken } = await h.lastEvent<{ verificationToken: string }>(
-      'account.registered',
-      created.body['userId'],
-    );
+    assert.equal(early.status, 401);
+    assert.equal(early.body['error'].message, 'Wrong e-mail address or password');
+    const verificationToken = await h.mailToken('account.registered', created.body['userId']);
     assert.equal(
       (await call('POST', '/api/auth/verify', { body: { token: verificationToken } })).status,
       200,
@@ -94,23 +95,42 @@ describe('registration and verification', () => {
     assert.equal(secondMe.body['role'], 'user');
   });
 
-  it('a duplicate address (any case) is a conflict', async () => {
-    const { email } = await registerVerified('Dup');
-    const r = await call('POST', '/api/auth/register', {
-      body: { email: email.toUpperCase(), password, displayName: 'Dup 2' },
+  it('a taken address (any case) answers like a new one, tells its owner, and logging in tells nothing either', async () => {
+    const { email, userId } = await registerVerified('Dup');
+    const taken = await call('POST', '/api/auth/register', {
+      body: { email: email.toUpperCase(), password: 'the prober’s password', displayName: 'Dup 2' },
     });
-    assert.equal(r.status, 409);
-    assert.equal(r.body['error'].code, 'conflict');
+    const fresh = await call('POST', '/api/auth/register', {
+      body: { email: 'never-seen@example.org', password: 'the prober’s password', displayName: 'Dup 3' },
+    });
+    assert.deepEqual([taken.status, fresh.status], [201, 201]);
+    assert.deepEqual(Object.keys(taken.body), Object.keys(fresh.body));
+    assert.match(taken.body['userId'], /^[0-9a-f-]{36}$/);
+    assert.notEqual(taken.body['userId'], userId, 'not the owner’s id');
+    const told = await h.lastEvent<{ userId: string; email: string }>(
+      'account.registration_attempted',
+      userId,
+    );
+    assert.equal(told.email, email.replace('Example.ORG', 'example.org'));
+    // The prober logs in with the password just chosen: the same answer for both addresses.
+    const probeTaken = await call('POST', '/api/auth/login', {
+      body: { email, password: 'the prober’s password' },
+    });
+    const probeFresh = await call('POST', '/api/auth/login', {
+      body: { email: 'never-seen@example.org', password: 'the prober’s password' },
+    });
+    assert.equal(probeTaken.status, 401);
+    assert.deepEqual(probeTaken.body, probeFresh.body);
+    assert.equal(probeTaken.status, probeFresh.status);
+    // The owner still logs in.
+    await login(email);
   });
 
   it('resending gives a new working token and answers the same for unknown addresses', async () => {
     const created = await call('POST', '/api/auth/register', {
       body: { email: 'resend@example.org', password, displayName: 'Resend' },
     });
-    const first = await h.lastEvent<{ verificationToken: string }>(
-      'account.registered',
-      created.body['userId'],
-    );
+    const first = await h.mailToken('account.registered', created.body['userId']);
     assert.equal(
       (await call('POST', '/api/auth/verify/resend', { body: { email: 'resend@example.org' } })).status,
       202,
@@ -119,15 +139,14 @@ describe('registration and verification', () => {
       (await call('POST', '/api/auth/verify/resend', { body: { email: 'nobody@example.org' } })).status,
       202,
     );
-    const second = await h.lastEvent<{ verificationToken: string }>(
-      'account.registered',
-      created.body['userId'],
-    );
-    assert.notEqual(first.verificationToken, second.verificationToken);
+    const second = await h.mailToken('account.registered', created.body['userId']);
+    assert.notEqual(first, second);
     assert.equal(
-      (await call('POST', '/api/auth/verify', { body: { token: second.verificationToken } })).status,
-      200,
+      (await call('POST', '/api/auth/verify', { body: { token: first } })).status,
+      400,
+      'superseded',
     );
+    assert.equal((await call('POST', '/api/auth/verify', { body: { token: second } })).status, 200);
   });
 });
 
@@ -215,17 +234,18 @@ describe('passwords', () => {
       202,
     );
     assert.equal((await call('POST', '/api/auth/password-reset', { body: { email } })).status, 202);
-    const requested = await h.lastEvent<{ resetToken: string; email: string; expiresAt: string }>(
+    const requested = await h.lastEvent<{ email: string; expiresAt: string }>(
       'account.password_reset_requested',
       userId,
     );
     assert.equal(requested.email, email.replace('Example.ORG', 'example.org'));
+    const resetToken = await h.mailToken('account.password_reset_requested', userId);
     const confirm = await call('POST', '/api/auth/password-reset/confirm', {
-      body: { token: requested.resetToken, password: 'my reset password' },
+      body: { token: resetToken, password: 'my reset password' },
     });
     assert.equal(confirm.status, 200);
     const twice = await call('POST', '/api/auth/password-reset/confirm', {
-      body: { token: requested.resetToken, password: 'another password!' },
+      body: { token: resetToken, password: 'another password!' },
     });
     assert.equal(twice.status, 400);
     assert.equal((await call('GET', '/api/me', { token: session.accessToken })).status, 401);
@@ -235,7 +255,7 @@ describe('passwords', () => {
 
 describe('profile, e-mail change and the directory', () => {
   it('updates the profile; extension numbers are unique; users are found by name or number', async () => {
-    const { email } = await registerVerified('Profiler');
+    const { email, userId } = await registerVerified('Profiler');
     const t = await login(email);
     const r = await call('PATCH', '/api/me', {
       token: t.accessToken,
@@ -256,6 +276,11 @@ describe('profile, e-mail change and the directory', () => {
     assert.equal(wildcard.body['users'].length, 0);
     const bad = await call('PATCH', '/api/me', { token: t.accessToken, body: { timeZone: 'Mars/Olympus' } });
     assert.equal(bad.status, 400);
+    // What commands decide on (the read model) is exactly the account's stream folded by `evolve`.
+    const stream = (await h.gateway.store.readStream(accountStream(userId))) as unknown as AccountEvent[];
+    const folded = foldAccount(stream);
+    assert.equal(folded?.extension, '4711');
+    assert.deepEqual(folded, await h.gateway.accounts.accountState(userId));
   });
 
   it('changes the e-mail address after confirmation from the new one', async () => {
@@ -266,12 +291,9 @@ describe('profile, e-mail change and the directory', () => {
       body: { newEmail: 'moved@example.org', password },
     });
     assert.equal(r.status, 202);
-    const requested = await h.lastEvent<{ verificationToken: string; currentEmail: string }>(
-      'account.email_change_requested',
-      userId,
-    );
+    const confirmation = await h.mailToken('account.email_change_requested', userId);
     assert.equal(
-      (await call('POST', '/api/me/email/confirm', { body: { token: requested.verificationToken } })).status,
+      (await call('POST', '/api/me/email/confirm', { body: { token: confirmation } })).status,
       200,
     );
     const me = await call('GET', '/api/me', { token: t.accessToken });
@@ -308,5 +330,76 @@ describe('administration', () => {
     await login(victim.email);
     const self = await call('POST', `/api/admin/users/${admin.userId}/disable`, { token: admin.accessToken });
     assert.equal(self.status, 409);
+  });
+});
+
+describe('one live link per purpose (issue 13)', () => {
+  const reset = async (email: string, userId: string) => {
+    assert.equal((await call('POST', '/api/auth/password-reset', { body: { email } })).status, 202);
+    return h.mailToken('account.password_reset_requested', userId);
+  };
+  const confirmReset = async (token: string, newPassword = 'a fresh password!') =>
+    (await call('POST', '/api/auth/password-reset/confirm', { body: { token, password: newPassword } }))
+      .status;
+
+  it('three reset mails: only the latest link works, and once used none does', async () => {
+    const { email, userId } = await registerVerified('Thrice');
+    const tokens = [await reset(email, userId), await reset(email, userId), await reset(email, userId)];
+    assert.equal(await confirmReset(tokens[0] ?? ''), 400);
+    assert.equal(await confirmReset(tokens[1] ?? ''), 400);
+    assert.equal(await confirmReset(tokens[2] ?? ''), 200);
+    for (const token of tokens) assert.equal(await confirmReset(token, 'yet another one!'), 400);
+  });
+
+  it('changing the password in the settings ends every reset link mailed before', async () => {
+    const { email, userId } = await registerVerified('Settler');
+    const pending = await reset(email, userId);
+    const session = await login(email);
+    const changed = await call('POST', '/api/me/password', {
+      token: session.accessToken,
+      body: { currentPassword: password, newPassword: 'changed in the settings' },
+    });
+    assert.equal(changed.status, 200);
+    assert.equal(await confirmReset(pending), 400);
+  });
+
+  it('verification links: a resend supersedes the earlier ones, and verifying ends them all', async () => {
+    const created = await call('POST', '/api/auth/register', {
+      body: { email: 'relinked@example.org', password, displayName: 'Relinked' },
+    });
+    const userId = created.body['userId'] as string;
+    const tokens = [await h.mailToken('account.registered', userId)];
+    for (let i = 0; i < 2; i += 1) {
+      await call('POST', '/api/auth/verify/resend', { body: { email: 'relinked@example.org' } });
+      tokens.push(await h.mailToken('account.registered', userId));
+    }
+    const verify = async (token: string) =>
+      (await call('POST', '/api/auth/verify', { body: { token } })).status;
+    assert.equal(await verify(tokens[0] ?? ''), 400);
+    assert.equal(await verify(tokens[2] ?? ''), 200);
+    assert.equal(await verify(tokens[1] ?? ''), 400);
+  });
+
+  it('address-change links: a new request supersedes the earlier one', async () => {
+    const { email, userId } = await registerVerified('Twomoves');
+    const session = await login(email);
+    const request = async (newEmail: string) => {
+      const r = await call('POST', '/api/me/email', {
+        token: session.accessToken,
+        body: { newEmail, password },
+      });
+      assert.equal(r.status, 202);
+      return h.mailToken('account.email_change_requested', userId);
+    };
+    const first = await request('first-move@example.org');
+    const second = await request('second-move@example.org');
+    const confirm = async (token: string) =>
+      (await call('POST', '/api/me/email/confirm', { body: { token } })).status;
+    assert.equal(await confirm(first), 400);
+    assert.equal(await confirm(second), 200);
+    assert.equal(
+      (await call('GET', '/api/me', { token: session.accessToken })).body['email'],
+      'second-move@example.org',
+    );
   });
 });

@@ -231,6 +231,16 @@ describe('bad input is refused with a typed error', () => {
       'validation',
     ],
     [
+      'a JSON array on a body-less route (found by libs/fuzz)',
+      () =>
+        inject('POST', '/api/auth/logout', '[]', {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+        }),
+      400,
+      'validation',
+    ],
+    [
       'a path parameter that is not a session id',
       () =>
         inject('DELETE', "/api/me/sessions/1'%20or%20'1'='1", undefined, {

@@ -154,6 +154,18 @@ describe('crossbar/config.json', () => {
     });
   });
 
+  it('discloses no publisher or caller: browsers never learn a service’s session id or authid', () => {
+    const router = (config['workers'] as Json[])[0] as Json;
+    for (const realm of router['realms'] as Json[])
+      for (const role of realm['roles'] as Json[])
+        for (const permission of (role['permissions'] as Json[] | undefined) ?? [])
+          assert.deepEqual(
+            permission['disclose'] ?? { caller: false, publisher: false },
+            { caller: false, publisher: false },
+            `role ${String(role['name'])}`,
+          );
+  });
+
   it('gives every service of the fleet a principal with the role service', () => {
     const services = readdirSync(new URL('services/', root)).filter((name) => {
       try {

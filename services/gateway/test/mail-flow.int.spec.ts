@@ -8,10 +8,11 @@ import amqp from 'amqplib';
 import { unroutedQueueName } from '@veche/bus';
 import { createLogger } from '@veche/log';
 import { createTestDatabase, eventually, testAmqpUrl, type TestDatabase } from '@veche/testing';
-import { createMailer, type Mailer } from '../../mailer/src/app.ts';
-import { parseEvent } from '../../mailer/src/events.ts';
+import { accountEventTypes, parseIntegrationEvent } from '@veche/contracts';
+import { createMailer, type Mailer } from '@veche/mailer';
 import { queuesOf, testConfig } from '../../mailer/test/support/config.ts';
 import { startSinkProcess, type SinkProcess } from '../../mailer/test/support/sink-process.ts';
+import { mailTokenSecret } from '../src/env.ts';
 import { startHarness, type Harness } from './support/harness.ts';
 
 let h: Harness;
@@ -41,7 +42,11 @@ before(async () => {
   );
   sink = await startSinkProcess();
   mailerDatabase = await createTestDatabase({ name: 'gateway-mail-flow-mailer', poolSize: 5 });
-  const config = testConfig({ MAILER_EXCHANGE: h.config.GATEWAY_EXCHANGE });
+  // The mailer opens the link tokens with the key the gateway seals them with.
+  const config = testConfig({
+    MAILER_EXCHANGE: h.config.GATEWAY_EXCHANGE,
+    MAIL_TOKEN_SECRET: mailTokenSecret(h.config),
+  });
   mailerQueues = queuesOf(config);
   mailer = createMailer({
     config,
@@ -95,6 +100,24 @@ describe('mail through the mailer', () => {
     const verifyToken = await linkIn('mailflow@example.org', '/verify-email?token=');
     assert.equal((await inject('POST', '/api/auth/verify', { token: verifyToken })).statusCode, 200);
 
+    // Registering the address again answers as for a new one; the owner is told by mail.
+    const again = await inject('POST', '/api/auth/register', {
+      email: 'mailflow@example.org',
+      password: 'someone else’s password',
+      displayName: 'Someone',
+    });
+    assert.equal(again.statusCode, 201);
+    const [attempt] = await eventually(
+      async () => {
+        const found = (await sink.messagesTo('mailflow@example.org')).filter((m) =>
+          (m.subject ?? '').includes('someone tried to sign up'),
+        );
+        return found.length > 0 && found;
+      },
+      { message: 'the registration-attempt mail', timeoutMs: 20_000 },
+    );
+    assert.deepEqual(attempt?.links, ['https://veche.test/login', 'https://veche.test/reset-password']);
+
     assert.equal(
       (await inject('POST', '/api/auth/password-reset', { email: 'mailflow@example.org' })).statusCode,
       202,
@@ -138,12 +161,14 @@ describe('mail through the mailer', () => {
       'account.email_change_requested',
       'account.email_changed',
       'account.profile_updated',
+      'account.registration_attempted',
     ];
     await eventually(() => types.every((t) => onTheWire.some((e) => e.type === t)), {
       message: 'every integration event type on the wire',
     });
     for (const event of onTheWire) {
-      const parsed = parseEvent(event.type, event.data);
+      // The schema every consumer validates with, declared once in @veche/contracts.
+      const parsed = parseIntegrationEvent(Object.values(accountEventTypes), event.type, event.data);
       assert.ok(parsed.ok, `${event.type}: ${parsed.ok ? '' : parsed.problems.join('; ')}`);
     }
     // Internal events (password hashes, token hashes, sessions) never leave the gateway.

@@ -1,4 +1,4 @@
-/** Lockout and rate limits: per IP (the real client behind a trusted proxy), per account, with Retry-After. */
+/** Rate limits: per IP (the real client behind a trusted proxy), per address asked for, with Retry-After. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '@veche/log';
@@ -12,8 +12,6 @@ before(async () => {
     REQUIRE_VERIFIED_EMAIL: 'false',
     REGISTER_LIMIT_PER_IP: '3',
     LOGIN_LIMIT_PER_IP: '6',
-    LOGIN_FAILURES_PER_ACCOUNT: '3',
-    LOCKOUT_SECONDS: '2',
     MAIL_LIMIT_PER_IP: '100',
     MAIL_LIMIT_PER_ACCOUNT: '2',
     RATE_WINDOW_SECONDS: '60',
@@ -67,37 +65,12 @@ describe('rate limits', () => {
     );
   });
 
-  it('locks an account after repeated wrong passwords, from any address, then lets it in again', async () => {
-    for (let i = 0; i < 3; i += 1) {
-      assert.equal(
-        (
-          await post(
-            '/api/auth/login',
-            { email: 'r0@example.org', password: 'wrong password' },
-            `192.0.2.${i}`,
-          )
-        ).status,
-        401,
-      );
-    }
-    const locked = await post('/api/auth/login', { email: 'r0@example.org', password }, '192.0.2.50');
-    assert.equal(locked.status, 429);
-    assert.ok(Number(locked.retryAfter) >= 1);
-    await new Promise((resolve) => setTimeout(resolve, 2_100));
-    assert.equal(
-      (await post('/api/auth/login', { email: 'r0@example.org', password }, '192.0.2.50')).status,
-      200,
-    );
-  });
-
-  it('limits log-in attempts per address whatever the account', async () => {
+  it('limits log-in attempts per address whatever the account, successful ones included', async () => {
     const ip = '203.0.113.99';
     const statuses: number[] = [];
     for (let i = 0; i < 7; i += 1)
-      statuses.push(
-        (await post('/api/auth/login', { email: `nobody${i}@example.org`, password }, ip)).status,
-      );
-    assert.deepEqual(statuses, [401, 401, 401, 401, 401, 401, 429]);
+      statuses.push((await post('/api/auth/login', { email: 'r1@example.org', password }, ip)).status);
+    assert.deepEqual(statuses, [200, 200, 200, 200, 200, 200, 429]);
   });
 
   it('limits reset mails per address asked for, without saying whether it exists', async () => {

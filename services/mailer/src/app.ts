@@ -1,22 +1,24 @@
 /**
  * Wires the mailer: migrations, the RabbitMQ intake (bus consumer with inbox), the mail outbox sender
  * on a pooled SMTP transport, the digest scheduler, the dead-mail queue, the admin procedures and the
- * health server. `server.ts` only starts it; tests build it in-process with their own schema and names.
+ * kit's HTTP server (/health, /ready). `server.ts` only starts it; tests build it in-process with their
+ * own schema and names.
  */
 import { createBusConnection, createConsumer, type Consumer } from '@veche/bus';
-import { createDatabase, ensureDatabaseExists, migrate, sql, type Database } from '@veche/db';
+import { createDatabase, ensureDatabaseExists, migrate, type Database } from '@veche/db';
 import type { Logger } from '@veche/log';
+import { checkReadiness, createServiceHttp, postgresCheck, type ServiceApp } from '@veche/service';
 import { connectService, type WampService } from '@veche/wamp';
 import { mailerMigrations } from '../migrations/index.ts';
-import * as admin from './api/admin.ts';
-import * as preferences from './api/preferences.ts';
-import { registerProcedures } from './api/procedures.ts';
+import type * as admin from './api/admin.ts';
+import type * as preferences from './api/preferences.ts';
+import { inProcessProcedures, registerProcedures } from './api/procedures.ts';
 import { createDeadMailQueue } from './dead-letters.ts';
+import { createMailSink, type MailSink } from './dev-sink/sink.ts';
 import { createDigestScheduler, type DigestScheduler } from './digests.ts';
 import type { Brand } from './domain/templates.ts';
-import { parseDelays, unsubscribeSecret, type MailerConfig } from './env.ts';
-import { consumedEvents } from './events.ts';
-import { createHealthServer } from './http.ts';
+import { mailTokenSecret, parseDelays, unsubscribeSecret, type MailerConfig } from './env.ts';
+import { consumedEventTypes } from './events.ts';
 import { createIntakeHandler } from './intake.ts';
 import { createRetention } from './retention.ts';
 import { createSender, type Sender } from './sender.ts';
@@ -29,7 +31,7 @@ export interface MailerOptions {
   smtpUrl: string;
   /** A database the caller made (tests: an isolated schema); the mailer makes its own otherwise. */
   database?: Database<unknown>;
-  /** Serve /health and /ready (default true). */
+  /** Serve /health and /ready on HOST:PORT (default true). */
   http?: boolean;
 }
 
@@ -40,18 +42,21 @@ export interface Mailer {
   readonly digests: DigestScheduler;
   /** The queue exhausted mails go to. */
   readonly deadMailQueue: string;
-  /** Starts every part; resolves with the health server's port (0 without one). */
+  /** Starts every part; resolves with the HTTP server's port (0 without one). */
   start(): Promise<{ port: number }>;
   stop(): Promise<void>;
   ready(): Promise<Record<string, boolean>>;
-  /** The procedures, callable in-process until they are registered over WAMP (see README). */
+  /**
+   * The procedures, callable in-process with the `{actor, input}` kwargs they take over WAMP, and
+   * checked the same way (the route's schema, admin routes for administrators only).
+   */
   readonly procedures: {
-    listMails(input: unknown): ReturnType<typeof admin.listMails>;
-    getMail(input: unknown): ReturnType<typeof admin.getMail>;
-    listSuppressions(): ReturnType<typeof admin.listSuppressions>;
-    removeSuppression(input: unknown): ReturnType<typeof admin.removeSuppression>;
-    setNotificationPreference(input: unknown): ReturnType<typeof preferences.setNotificationPreference>;
-    unsubscribe(input: unknown): ReturnType<typeof preferences.unsubscribe>;
+    listMails(call: unknown): ReturnType<typeof admin.listMails>;
+    getMail(call: unknown): ReturnType<typeof admin.getMail>;
+    listSuppressions(call: unknown): ReturnType<typeof admin.listSuppressions>;
+    removeSuppression(call: unknown): ReturnType<typeof admin.removeSuppression>;
+    setNotificationPreference(call: unknown): ReturnType<typeof preferences.setNotificationPreference>;
+    unsubscribe(call: unknown): Promise<{ ok: true }>;
   };
 }
 
@@ -110,6 +115,7 @@ export function createMailer(options: MailerOptions): Mailer {
     pollIntervalMs: config.MAIL_POLL_INTERVAL_MS,
     sendingLeaseMs: config.MAIL_SENDING_LEASE_MS,
     deadLetter: (mails) => deadMails.publish(mails),
+    linkTokenSecret: mailTokenSecret(config),
   });
   const wake = () => sender.wake();
   const consumer = createConsumer({
@@ -118,7 +124,7 @@ export function createMailer(options: MailerOptions): Mailer {
     log,
     queue: config.MAILER_QUEUE,
     exchange: config.MAILER_EXCHANGE,
-    bindings: Object.keys(consumedEvents),
+    bindings: consumedEventTypes,
     retryDelaysMs: parseDelays(config.MAILER_EVENT_RETRY_DELAYS_MS) ?? [1_000],
     handle: createIntakeHandler({
       brand,
@@ -144,22 +150,16 @@ export function createMailer(options: MailerOptions): Mailer {
     mailDays: config.MAIL_RETENTION_DAYS,
     inboxDays: config.MAILER_INBOX_RETENTION_DAYS,
   });
-  const health = options.http === false ? undefined : createHealthServer(() => ready());
   let started = false;
   let wamp: WampService | undefined;
-
-  async function ready(): Promise<Record<string, boolean>> {
-    const postgres = await sql`select 1`
-      .execute(database.db)
-      .then(() => true)
-      .catch(() => false);
-    return {
-      postgres,
-      rabbitmq: connection.isConnected(),
-      ...(config.WAMP_URL ? { wamp: wamp?.isConnected ?? false } : {}),
-      started,
-    };
-  }
+  const readiness = {
+    postgres: postgresCheck(database),
+    rabbitmq: () => connection.isConnected(),
+    ...(config.VECHE_SERVICE_SECRET ? { wamp: () => wamp?.isConnected ?? false } : {}),
+    started: () => started,
+  };
+  const ready = async () => (await checkReadiness(readiness)).checks;
+  let http: Awaited<ReturnType<typeof createServiceHttp>> | undefined;
 
   return {
     database,
@@ -170,7 +170,13 @@ export function createMailer(options: MailerOptions): Mailer {
     ready,
     async start() {
       if (ownsDatabase) await ensureDatabaseExists(config.DATABASE_URL);
-      const port = health ? await health.listen(config.HOST, config.PORT) : 0;
+      let port = 0;
+      if (options.http !== false) {
+        http = await createServiceHttp({ log, readiness });
+        await http.listen({ host: config.HOST, port: config.PORT });
+        const address = http.server.address();
+        port = typeof address === 'object' && address ? address.port : 0;
+      }
       const { applied } = await migrate(database, mailerMigrations);
       if (applied.length > 0) log.info({ applied }, 'migrations applied');
       await connection.start();
@@ -179,7 +185,7 @@ export function createMailer(options: MailerOptions): Mailer {
       digests.start();
       retention.start();
       await consumer.start();
-      if (config.WAMP_URL && config.VECHE_SERVICE_SECRET) {
+      if (config.VECHE_SERVICE_SECRET) {
         wamp = await connectService({
           url: config.WAMP_URL,
           realm: config.WAMP_REALM,
@@ -189,7 +195,7 @@ export function createMailer(options: MailerOptions): Mailer {
         });
         await registerProcedures(wamp, database.db, secret);
       } else {
-        log.warn('WAMP_URL or VECHE_SERVICE_SECRET unset: the admin procedures are not registered');
+        log.warn('VECHE_SERVICE_SECRET unset: the admin procedures are not registered');
       }
       started = true;
       log.info({ port, queue: config.MAILER_QUEUE, relay: redactUrl(options.smtpUrl) }, 'mailer started');
@@ -206,19 +212,56 @@ export function createMailer(options: MailerOptions): Mailer {
       transport.close();
       await deadMails.stop();
       await connection.stop();
-      await health?.close();
+      await http?.close();
+      http = undefined;
       if (ownsDatabase) await database.close();
       log.info('mailer stopped');
     },
-    procedures: {
-      listMails: (input) => admin.listMails(database.db, input),
-      getMail: (input) => admin.getMail(database.db, input),
-      listSuppressions: () => admin.listSuppressions(database.db),
-      removeSuppression: (input) => admin.removeSuppression(database.db, input),
-      setNotificationPreference: (input) => preferences.setNotificationPreference(database.db, input),
-      unsubscribe: (input) => preferences.unsubscribe(database.db, secret, input),
+    // The handlers' own result types, which the route declarations leave open for the admin routes.
+    procedures: inProcessProcedures(database.db, secret, log) as unknown as Mailer['procedures'],
+  };
+}
+
+/**
+ * The mailer as `server.ts` runs it: sending to SMTP_URL, or, when it is unset (never in production),
+ * to the development mail sink started in-process, whose web page shows every mail.
+ */
+export async function createMailerService(context: {
+  config: MailerConfig;
+  log: Logger;
+}): Promise<ServiceApp> {
+  const { config, log } = context;
+  let smtpUrl = config.SMTP_URL;
+  let sink: MailSink | undefined;
+  if (smtpUrl === undefined) ({ sink, smtpUrl } = await startDevelopmentSink(config, log));
+  const mailer = createMailer({ config, log, smtpUrl });
+  return {
+    start: () => mailer.start(),
+    async stop() {
+      await mailer.stop();
+      await sink?.stop();
     },
   };
+}
+
+async function startDevelopmentSink(
+  config: MailerConfig,
+  log: Logger,
+): Promise<{ sink: MailSink; smtpUrl: string }> {
+  const make = (smtpPort: number, webPort: number) =>
+    createMailSink({ smtpPort, webPort, log, rules: false, host: '127.0.0.1' });
+  let sink = make(config.MAIL_SINK_SMTP_PORT, config.MAIL_SINK_WEB_PORT);
+  let ports;
+  try {
+    ports = await sink.start();
+  } catch (error) {
+    // Another checkout's fleet holds the usual ports: any free ones will do, the log says which.
+    log.warn({ err: error }, 'the usual mail sink ports are taken; using free ones');
+    sink = make(0, 0);
+    ports = await sink.start();
+  }
+  log.info(`development mail sink: read the mails at http://127.0.0.1:${ports.webPort}/`);
+  return { sink, smtpUrl: `smtp://127.0.0.1:${ports.smtpPort}` };
 }
 
 /** The relay's address without its credentials, for the log. */

@@ -10,15 +10,18 @@ import { validationError } from '@veche/errors';
 import { parseEvent, type NotifyPreference } from './events.ts';
 import {
   decideChatNotifications,
+  logAlertMail,
   mailsForEmailChange,
   mailsForPasswordReset,
   mailsForRegistration,
+  mailsForRegistrationAttempt,
   notificationMail,
   type MailDraft,
 } from './domain/mails.ts';
 import type { Brand } from './domain/templates.ts';
 import { unsubscribeToken } from './domain/unsubscribe.ts';
 import { enqueueMails } from './outbox.ts';
+import { recordAlertFiring } from './projections/log-alert-mails.ts';
 import { hasRead, queueForDigest, recordRead } from './projections/pending-notifications.ts';
 import {
   loadRecipients,
@@ -52,6 +55,9 @@ export function createIntakeHandler(options: IntakeOptions): EventHandler {
         await recordRegistration(trx, data);
         drafts.push(...mailsForRegistration(options.brand, eventId, data));
         break;
+      case 'account.registration_attempted':
+        drafts.push(...mailsForRegistrationAttempt(options.brand, eventId, data));
+        break;
       case 'account.password_reset_requested':
         drafts.push(...mailsForPasswordReset(options.brand, eventId, data));
         break;
@@ -73,6 +79,25 @@ export function createIntakeHandler(options: IntakeOptions): EventHandler {
             context.log.debug({ userId: data.userId, cancelled }, 'read before the digest went out');
         }
         break;
+      case 'logs.alert_fired': {
+        const recipient = (await loadRecipients(trx, [data.ownerId])).get(data.ownerId);
+        if (!recipient) {
+          context.log.warn({ userId: data.ownerId, alertId: data.alertId }, 'no address for an alert owner');
+          break;
+        }
+        const decision = await recordAlertFiring(
+          trx,
+          data.alertId,
+          new Date(data.firedAt),
+          data.coolDownSeconds,
+        );
+        if (decision.send) {
+          drafts.push(logAlertMail(options.brand, eventId, recipient, data, decision.suppressedBefore));
+        } else {
+          context.log.debug({ alertId: data.alertId }, 'alert firing held back by its cool-down');
+        }
+        break;
+      }
       case 'chat.message_posted': {
         const recipients = await loadRecipients(
           trx,

@@ -4,10 +4,12 @@
  * take an executor, so callers choose the transaction.
  */
 import { sql, type Executor } from '@veche/db';
-import { mailIdOf, messageIdOf, type MailCategory, type MailDraft, type MailKind } from './domain/mails.ts';
+import { mailTransitions } from '@veche/metrics';
+import { mailIdOf, messageIdOf, type MailDraft } from './domain/mails.ts';
 import type { NextState } from './domain/delivery.ts';
+import type { HistoryEntry, MailRow, MailState } from './tables.ts';
 
-export type MailState = 'queued' | 'sending' | 'sent' | 'deferred' | 'failed' | 'suppressed';
+export type { HistoryEntry, MailRow, MailState } from './tables.ts';
 export const mailStates: readonly MailState[] = [
   'queued',
   'sending',
@@ -16,44 +18,6 @@ export const mailStates: readonly MailState[] = [
   'failed',
   'suppressed',
 ];
-
-export interface HistoryEntry {
-  attempt: number;
-  at: string;
-  outcome: 'sent' | 'deferred' | 'rejected' | 'exhausted' | 'interrupted' | 'suppressed';
-  detail: string;
-}
-
-export interface MailRow {
-  id: string;
-  idempotency_key: string;
-  kind: MailKind;
-  category: MailCategory;
-  event_id: string;
-  correlation_id: string | null;
-  user_id: string | null;
-  to_address: string;
-  to_name: string;
-  locale: string;
-  subject: string;
-  text_body: string;
-  html_body: string;
-  headers: Record<string, string>;
-  message_id: string;
-  state: MailState;
-  attempts: number;
-  next_attempt_at: Date;
-  sending_since: Date | null;
-  relay_message_id: string | null;
-  relay_response: string | null;
-  failure: 'rejected' | 'exhausted' | null;
-  last_error: string | null;
-  history: HistoryEntry[];
-  dead_lettered_at: Date | null;
-  created_at: Date;
-  updated_at: Date;
-  sent_at: Date | null;
-}
 
 export interface EnqueueOptions {
   from: string;
@@ -72,14 +36,17 @@ export async function enqueueMails(
     const id = mailIdOf(d.idempotencyKey);
     const { rows } = await sql<{ id: string }>`
       insert into mails (id, idempotency_key, kind, category, event_id, correlation_id, user_id, to_address,
-                         to_name, locale, subject, text_body, html_body, headers, message_id)
+                         to_name, locale, subject, text_body, html_body, headers, link_token, message_id)
       values (${id}, ${d.idempotencyKey}, ${d.kind}, ${d.category}, ${d.eventId}, ${options.correlationId ?? null},
               ${d.userId ?? null}, ${d.to}, ${d.toName}, ${d.locale}, ${d.subject}, ${d.text}, ${d.html},
-              ${JSON.stringify(d.headers)}::jsonb, ${messageIdOf(id, options.from)})
+              ${JSON.stringify(d.headers)}::jsonb, ${d.linkToken ? JSON.stringify(d.linkToken) : null}::jsonb,
+              ${messageIdOf(id, options.from)})
       on conflict (idempotency_key) do nothing
       returning id`.execute(db);
     if (rows[0]) inserted.push(rows[0].id);
   }
+  // Counted when written: the caller's transaction rarely rolls back, and a redelivery then counts again.
+  if (inserted.length > 0) mailTransitions.inc({ state: 'queued' }, inserted.length);
   return inserted;
 }
 
@@ -111,7 +78,13 @@ export async function claimDueMails(db: Executor<unknown>, limit: number): Promi
            then (select s.reason from suppressions s where s.address = lower(m.to_address)) end as suppressed_reason`.execute(
     db,
   );
+  if (rows.length > 0) mailTransitions.inc({ state: 'sending' }, rows.length);
   return rows;
+}
+
+/** Counts a state entered by an update that changed the row (a stale claim changes nothing). */
+function countTransition(state: MailState, result: { numAffectedRows?: bigint }): void {
+  if (Number(result.numAffectedRows ?? 0) > 0) mailTransitions.inc({ state });
 }
 
 const entry = (attempt: number, outcome: HistoryEntry['outcome'], detail: string): string =>
@@ -127,34 +100,43 @@ export async function recordAttempt(
   mail: ClaimedMail,
   next: NextState,
 ): Promise<void> {
+  let result: { numAffectedRows?: bigint };
   switch (next.state) {
     case 'sent':
-      await sql`
+      result = await sql`
         update mails set state = 'sent', relay_message_id = ${next.relayMessageId}, relay_response = ${next.response},
           sent_at = now(), sending_since = null, last_error = null, updated_at = now(),
           history = history || ${entry(mail.attempts, 'sent', next.response)}::jsonb
         where id = ${mail.id} and state = 'sending' and attempts = ${mail.attempts}`.execute(db);
+      countTransition('sent', result);
       return;
     case 'deferred':
-      await sql`
+      result = await sql`
         update mails set state = 'deferred', next_attempt_at = ${next.nextAttemptAt}, sending_since = null,
           last_error = ${next.reason}, updated_at = now(),
           history = history || ${entry(mail.attempts, 'deferred', next.reason)}::jsonb
         where id = ${mail.id} and state = 'sending' and attempts = ${mail.attempts}`.execute(db);
+      countTransition('deferred', result);
       return;
-    case 'failed':
-      await sql`
-        update mails set state = 'failed', failure = ${next.failure}, sending_since = null,
-          last_error = ${next.reason}, updated_at = now(),
-          history = history || ${entry(mail.attempts, next.failure, next.reason)}::jsonb
-        where id = ${mail.id} and state = 'sending' and attempts = ${mail.attempts}`.execute(db);
-      if (next.failure === 'rejected' && next.suppressAddress) {
-        await sql`
+    case 'failed': {
+      // One statement: whoever sees the mail failed (an admin, a test) already finds its address
+      // suppressed; two statements left a moment between them.
+      const suppress = next.failure === 'rejected' && next.suppressAddress;
+      const { rows } = await sql<{ n: number }>`
+        with failed as (
+          update mails set state = 'failed', failure = ${next.failure}, sending_since = null,
+            last_error = ${next.reason}, updated_at = now(),
+            history = history || ${entry(mail.attempts, next.failure, next.reason)}::jsonb
+          where id = ${mail.id} and state = 'sending' and attempts = ${mail.attempts}
+          returning id, to_address),
+        suppressed as (
           insert into suppressions (address, reason, mail_id)
-          values (lower(${mail.to_address}), ${next.reason}, ${mail.id})
-          on conflict (address) do nothing`.execute(db);
-      }
+          select lower(to_address), ${next.reason}, id from failed where ${suppress}
+          on conflict (address) do nothing)
+        select count(*)::int as n from failed`.execute(db);
+      countTransition('failed', { numAffectedRows: BigInt(rows[0]?.n ?? 0) });
       return;
+    }
   }
 }
 
@@ -163,11 +145,12 @@ export async function recordSuppressed(
   mail: ClaimedMail,
   reason: string,
 ): Promise<void> {
-  await sql`
+  const result = await sql`
     update mails set state = 'suppressed', sending_since = null, attempts = attempts - 1,
       last_error = ${`address suppressed: ${reason}`}, updated_at = now(),
       history = history || ${entry(mail.attempts - 1, 'suppressed', reason)}::jsonb
     where id = ${mail.id} and state = 'sending' and attempts = ${mail.attempts}`.execute(db);
+  countTransition('suppressed', result);
 }
 
 /**
@@ -182,7 +165,9 @@ export async function releaseInterrupted(db: Executor<unknown>, leaseMs: number)
         'attempt', attempts, 'at', now(), 'outcome', 'interrupted',
         'detail', 'the sender stopped before recording the outcome'))
     where state = 'sending' and sending_since < now() - make_interval(secs => ${leaseMs / 1000})`.execute(db);
-  return Number(result.numAffectedRows ?? 0);
+  const released = Number(result.numAffectedRows ?? 0);
+  if (released > 0) mailTransitions.inc({ state: 'deferred' }, released);
+  return released;
 }
 
 /** Exhausted mails not yet handed to the dead-letter queue. */

@@ -3,9 +3,11 @@
  * concurrently, records each outcome right after the relay answers, and hands mails that used up their
  * retries to the dead-letter queue. Any number of replicas may run one (claims skip locked rows).
  */
+import { openMailToken } from '@veche/contracts';
 import type { Database } from '@veche/db';
 import type { Logger } from '@veche/log';
 import { decideAfterAttempt, type RetryPolicy } from './domain/delivery.ts';
+import { linkTokenPlaceholder } from './domain/mails.ts';
 import { createTokenBucket } from './domain/rate-limit.ts';
 import {
   claimDueMails,
@@ -31,6 +33,8 @@ export interface SenderOptions {
   sendingLeaseMs: number;
   /** Publishes exhausted mails (with their history) to the dead-letter queue; resolves once confirmed. */
   deadLetter?: ((mails: readonly MailRow[]) => Promise<void>) | undefined;
+  /** Opens the sealed link tokens (VECHE_SERVICE_SECRET, shared with the gateway). */
+  linkTokenSecret: string | undefined;
 }
 
 export interface SenderStats {
@@ -47,6 +51,24 @@ export interface Sender {
   /** Looks for due mails now rather than at the next poll (after an event queued some). */
   wake(): void;
   stats(): SenderStats;
+}
+
+/**
+ * The bodies as the recipient gets them: the link's token opened and put in place of the placeholder
+ * (the stored mail never holds it). Undefined when the token cannot be opened.
+ */
+export function withLinkToken(
+  mail: Pick<MailRow, 'text_body' | 'html_body' | 'link_token'>,
+  secret: string | undefined,
+): { text: string; html: string } | undefined {
+  if (!mail.link_token) return { text: mail.text_body, html: mail.html_body };
+  const { purpose, userId, sealed } = mail.link_token;
+  const token = secret === undefined ? undefined : openMailToken(secret, purpose, userId, sealed);
+  if (token === undefined) return undefined;
+  return {
+    text: mail.text_body.replaceAll(linkTokenPlaceholder, token),
+    html: mail.html_body.replaceAll(linkTokenPlaceholder, token),
+  };
 }
 
 export function createSender(options: SenderOptions): Sender {
@@ -79,12 +101,25 @@ export function createSender(options: SenderOptions): Sender {
       mailLog.info('not sent: the address is suppressed');
       return;
     }
+    const content = withLinkToken(mail, options.linkTokenSecret);
+    if (!content) {
+      // A secret that changed since the gateway sealed the token: no attempt can succeed.
+      await recordAttempt(db, mail, {
+        state: 'failed',
+        failure: 'rejected',
+        suppressAddress: false,
+        reason: 'the link token cannot be opened (VECHE_SERVICE_SECRET differs from the gateway’s?)',
+      });
+      stats.failed += 1;
+      mailLog.error('failed for good: its link token cannot be opened');
+      return;
+    }
     const result = await options.transport.send({
       from: options.from,
       to: { name: mail.to_name, address: mail.to_address },
       subject: mail.subject,
-      text: mail.text_body,
-      html: mail.html_body,
+      text: content.text,
+      html: content.html,
       messageId: mail.message_id,
       headers: mail.headers,
     });

@@ -41,7 +41,6 @@ describe('configuration', () => {
       'MAIL_UNSUBSCRIBE_SECRET',
       'SMTP_URL',
       'VECHE_SERVICE_SECRET',
-      'WAMP_URL',
     ]);
   });
 });
@@ -58,7 +57,7 @@ describe('event payload contracts', () => {
     });
     assert.equal(bad.ok, false);
     assert.ok(!bad.ok && bad.problems.some((p) => p.startsWith('/email')));
-    assert.ok(!bad.ok && bad.problems.some((p) => p.startsWith('/verificationToken')));
+    assert.ok(!bad.ok && bad.problems.some((p) => p.startsWith('/sealedToken')));
     const posted = parseEvent('chat.message_posted', {
       roomId: 'r',
       roomKind: 'dm',

@@ -10,10 +10,12 @@ import type { MailRow } from '../src/outbox.ts';
 import { createMailTransport } from '../src/transport.ts';
 import type { TestBus } from './support/bus.ts';
 import { startMailerHarness, type MailerHarness } from './support/harness.ts';
-import { testConfig } from './support/config.ts';
+import { sealedForTest, testConfig } from './support/config.ts';
 import type { SinkProcess } from './support/sink-process.ts';
 
 const config = testConfig();
+
+const admin = { userId: 'admin-1', role: 'admin' as const };
 let log: Logger;
 let database: TestDatabase;
 let sink: SinkProcess;
@@ -37,7 +39,7 @@ const registration = (n: string, email: string, locale = 'en') => ({
   email,
   displayName: `Person ${n}`,
   locale,
-  verificationToken: `verify-${n}`,
+  sealedToken: sealedForTest('verify_email', `user-${n}`, `verify-${n}`),
 });
 
 describe('mail delivery through a real SMTP server', { timeout: 60_000 }, () => {
@@ -117,7 +119,7 @@ describe('mail delivery through a real SMTP server', { timeout: 60_000 }, () => 
       newEmail: 'new-erin@example.org',
       displayName: 'Erin',
       locale: 'en',
-      verificationToken: 'change-e1',
+      sealedToken: sealedForTest('confirm_email_change', 'user-e1', 'change-e1'),
     });
     await eventually(
       async () => {
@@ -141,7 +143,7 @@ describe('mail delivery through a real SMTP server', { timeout: 60_000 }, () => 
       email: address,
       displayName: 'Fred',
       locale: 'en',
-      resetToken: 'reset-f1',
+      sealedToken: sealedForTest('reset_password', 'user-f1', 'reset-f1'),
     });
     await eventually(async () => (await mailsOf(eventId))[0]?.state === 'sent', {
       message: 'the mail sent on its third attempt',
@@ -179,13 +181,13 @@ describe('mail delivery through a real SMTP server', { timeout: 60_000 }, () => 
     assert.equal(failed?.failure, 'rejected');
     assert.equal(failed?.attempts, 1, 'a 5xx is not retried');
     assert.match(failed?.last_error ?? '', /550/);
-    const { suppressions } = await mailer.procedures.listSuppressions();
+    const { suppressions } = await mailer.procedures.listSuppressions({ actor: admin, input: {} });
     assert.ok(suppressions.some((s) => s.address === address && /550/.test(s.reason)));
 
     // A notification to the suppressed address is not even tried.
     await mailer.procedures.setNotificationPreference({
-      userId: 'user-s1',
-      emailNotifications: 'immediately',
+      actor: { userId: 'user-s1', role: 'user' },
+      input: { emailNotifications: 'immediately' },
     });
     const posted = await bus.publish('chat.message_posted', {
       roomId: 'room-s',
@@ -213,7 +215,7 @@ describe('mail delivery through a real SMTP server', { timeout: 60_000 }, () => 
       email: address,
       displayName: 'Rita',
       locale: 'en',
-      resetToken: 'reset-s1',
+      sealedToken: sealedForTest('reset_password', 'user-s1', 'reset-s1'),
     });
     await eventually(async () => (await mailsOf(reset))[0]?.state === 'failed', {
       message: 'the reset mail tried',
@@ -222,7 +224,9 @@ describe('mail delivery through a real SMTP server', { timeout: 60_000 }, () => 
     assert.equal(tries.length, 2, 'the registration and the reset were tried, the notification was not');
 
     // Lifting the suppression lets notifications through again.
-    assert.deepEqual(await mailer.procedures.removeSuppression({ address }), { removed: true });
+    assert.deepEqual(await mailer.procedures.removeSuppression({ actor: admin, input: { address } }), {
+      removed: true,
+    });
   });
 
   it('a mail that exhausts its retries goes to the dead-letter queue with its history', async () => {
@@ -252,22 +256,42 @@ describe('mail delivery through a real SMTP server', { timeout: 60_000 }, () => 
   });
 
   it('the admin procedures list mails by state and show one with its history', async () => {
-    const sent = await mailer.procedures.listMails({ state: 'sent', limit: 2 });
+    const sent = await mailer.procedures.listMails({ actor: admin, input: { state: 'sent', limit: 2 } });
     assert.equal(sent.mails.length, 2);
     assert.ok(sent.mails.every((m) => m.state === 'sent' && m.relayMessageId));
     assert.ok(sent.nextBefore, 'more than one page of sent mail');
-    const next = await mailer.procedures.listMails({ state: 'sent', limit: 2, before: sent.nextBefore });
+    const next = await mailer.procedures.listMails({
+      actor: admin,
+      input: { state: 'sent', limit: 2, before: sent.nextBefore },
+    });
     assert.ok(
       next.mails.every((m) => !sent.mails.some((s) => s.mailId === m.mailId)),
       'pages do not overlap',
     );
-    const failed = await mailer.procedures.listMails({ address: 'DEFER-dan@example.org' });
+    const failed = await mailer.procedures.listMails({
+      actor: admin,
+      input: { address: 'DEFER-dan@example.org' },
+    });
     assert.equal(failed.mails[0]?.state, 'failed');
-    const detail = await mailer.procedures.getMail({ mailId: failed.mails[0].mailId });
+    const detail = await mailer.procedures.getMail({
+      actor: admin,
+      input: { mailId: failed.mails[0].mailId },
+    });
     assert.equal(detail.history.length, 4);
     assert.ok(detail.deadLetteredAt);
-    await assert.rejects(mailer.procedures.getMail({ mailId: 'nope' }), { code: 'not_found' });
-    await assert.rejects(mailer.procedures.listMails({ state: 'lost' }), { code: 'validation' });
+    await assert.rejects(mailer.procedures.getMail({ actor: admin, input: { mailId: 'nope' } }), {
+      code: 'not_found',
+    });
+    await assert.rejects(mailer.procedures.listMails({ actor: admin, input: { state: 'lost' } }), {
+      code: 'validation',
+    });
+    // The flat arguments of old, and a caller who is not an administrator, are refused.
+    await assert.rejects(mailer.procedures.listMails({ userId: 'admin-1', state: 'sent' }), {
+      code: 'validation',
+    });
+    await assert.rejects(mailer.procedures.listMails({ actor: { userId: 'u-1', role: 'user' }, input: {} }), {
+      code: 'forbidden',
+    });
   });
 
   it('an invalid payload is dead-lettered by the bus, not turned into a mail', async () => {

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   decideChatNotifications,
+  hideLinkTokens,
   idempotencyKey,
+  linkTokenPlaceholder,
   mailIdOf,
   mailsForEmailChange,
   mailsForRegistration,
@@ -11,6 +13,8 @@ import {
   type Recipient,
 } from '../src/domain/mails.ts';
 import type { ChatMessagePosted } from '../src/events.ts';
+import { withLinkToken } from '../src/sender.ts';
+import { sealedForTest, testMailTokenSecret } from './support/config.ts';
 
 const brand = { productName: 'Veche', publicUrl: 'https://veche.test/' };
 
@@ -51,16 +55,17 @@ describe('which mails an event produces', () => {
       email: 'a@example.org',
       displayName: 'A',
       locale: 'en',
-      verificationToken: 't',
+      sealedToken: 'sealed-t',
     };
     const [first, ...rest] = mailsForRegistration(brand, 'e1', data);
     assert.equal(rest.length, 0);
     assert.deepEqual(mailsForRegistration(brand, 'e1', data), [first]);
     assert.equal(first?.category, 'security');
     assert.ok(
-      first?.text.includes('https://veche.test/verify-email?token=t'),
-      'no double slash from the public URL',
+      first?.text.includes(`https://veche.test/verify-email?token=${linkTokenPlaceholder}`),
+      'no double slash from the public URL; the token is put in only when sending',
     );
+    assert.deepEqual(first?.linkToken, { purpose: 'verify_email', userId: 'u1', sealed: 'sealed-t' });
     assert.deepEqual(first?.headers, {});
   });
 
@@ -71,7 +76,7 @@ describe('which mails an event produces', () => {
       newEmail: 'new@example.org',
       displayName: 'A',
       locale: 'ru',
-      verificationToken: 't',
+      sealedToken: 'sealed-t',
     };
     const mails = mailsForEmailChange(brand, 'e2', data);
     assert.deepEqual(
@@ -140,5 +145,46 @@ describe('which mails an event produces', () => {
     assert.equal(mail.idempotencyKey, 'e9/u1/chat_digest');
     assert.equal(mail.category, 'notification');
     assert.equal(mail.headers['List-Unsubscribe'], '<https://veche.test/unsubscribe?token=tok>');
+  });
+});
+
+describe('link tokens', () => {
+  const mail = (userId: string) => {
+    const [draft] = mailsForRegistration(brand, 'e9', {
+      userId,
+      email: 'a@example.org',
+      displayName: 'A',
+      locale: 'en',
+      sealedToken: sealedForTest('verify_email', userId, 'the-real-token'),
+    });
+    assert.ok(draft);
+    return { text_body: draft.text, html_body: draft.html, link_token: draft.linkToken ?? null };
+  };
+
+  it('are stored sealed and put into the bodies only as the mail is sent', () => {
+    const stored = mail('u9');
+    assert.ok(!stored.text_body.includes('the-real-token') && !stored.html_body.includes('the-real-token'));
+    const sent = withLinkToken(stored, testMailTokenSecret);
+    assert.ok(sent?.text.includes('https://veche.test/verify-email?token=the-real-token'));
+    assert.match(sent?.html ?? '', /href="https:\/\/veche\.test\/verify-email\?token=the-real-token"/);
+    assert.ok(!sent?.text.includes(linkTokenPlaceholder));
+  });
+
+  it('cannot be opened with another secret or for another account', () => {
+    assert.equal(withLinkToken(mail('u9'), 'another-secret-0123456789'), undefined);
+    const moved = { ...mail('u9'), link_token: { ...mail('u9').link_token!, userId: 'u10' } };
+    assert.equal(withLinkToken(moved, testMailTokenSecret), undefined);
+    assert.equal(withLinkToken(mail('u9'), undefined), undefined);
+  });
+
+  it('are hidden in what an administrator sees, unsubscribe tokens and old stored ones included', () => {
+    assert.equal(
+      hideLinkTokens(
+        'a https://x.test/verify-email?token=abc_DEF-1 b\n<a href="https://x.test/unsubscribe?token=dTE.sig">' +
+          '<a href="https://x.test/r?x=1&amp;token=zz">',
+      ),
+      'a https://x.test/verify-email?token=[hidden] b\n<a href="https://x.test/unsubscribe?token=[hidden]">' +
+        '<a href="https://x.test/r?x=1&amp;token=[hidden]">',
+    );
   });
 });

@@ -6,7 +6,7 @@ import type { Mailer } from '../src/app.ts';
 import type { MailRow } from '../src/outbox.ts';
 import type { TestBus } from './support/bus.ts';
 import { startMailerHarness, type MailerHarness } from './support/harness.ts';
-import { testConfig } from './support/config.ts';
+import { sealedForTest, testConfig } from './support/config.ts';
 import type { SinkProcess } from './support/sink-process.ts';
 
 const digestDelayMs = 800;
@@ -33,7 +33,7 @@ async function register(userId: string, email: string, extra: Record<string, unk
     email,
     displayName: userId,
     locale: 'en',
-    verificationToken: `t-${userId}`,
+    sealedToken: sealedForTest('verify_email', userId, `t-${userId}`),
     ...extra,
   });
   await eventually(
@@ -70,10 +70,20 @@ const notificationsTo = async (userId: string): Promise<MailRow[]> =>
 describe('offline notifications', { timeout: 60_000 }, () => {
   it('messages to a user who does not read them arrive as one digest after the delay', async () => {
     await register('u-dig', 'dig@example.org');
+    // The digest waits until all three are in: on a busy machine, publishing them can take longer
+    // than the delay, and the first would go out alone.
+    await mailer.digests.stop();
     const started = Date.now();
     await post('general', 'u-dig', 'first, hello @dig');
     await post('general', 'u-dig', 'second');
     await post('dm-1', 'u-dig', 'a direct word', 'dm');
+    await eventually(
+      async () =>
+        (await sql`select 1 from pending_notifications where user_id = 'u-dig'`.execute(database.db)).rows
+          .length === 3,
+      { message: 'three messages waiting for the digest' },
+    );
+    mailer.digests.start();
     const [message] = await eventually(
       async () => {
         const found = (await sink.messagesTo('dig@example.org')).filter(
@@ -115,10 +125,23 @@ describe('offline notifications', { timeout: 60_000 }, () => {
 
   it('reading one room leaves the other room in the digest', async () => {
     await register('u-half', 'half@example.org');
+    // Held until both messages are in and room a is read: on a busy machine the delay could pass
+    // between them, and a digest of room a alone would go out first.
+    await mailer.digests.stop();
     await post('room-a', 'u-half', 'in a');
     const readA = seq;
     await post('room-b', 'u-half', 'in b');
+    const pendingRooms = async () =>
+      (
+        await sql<{ room_id: string }>`
+          select room_id from pending_notifications where user_id = 'u-half'`.execute(database.db)
+      ).rows.map((r) => r.room_id);
+    await eventually(async () => (await pendingRooms()).length === 2, { message: 'both messages pending' });
     await bus.publish('chat.receipts_updated', { roomId: 'room-a', userId: 'u-half', readUpTo: readA });
+    await eventually(async () => (await pendingRooms()).join() === 'room-b', {
+      message: 'room a read, room b still pending',
+    });
+    mailer.digests.start();
     const [mail] = await eventually(
       async () => {
         const rows = await notificationsTo('u-half');
@@ -191,8 +214,10 @@ describe('offline notifications', { timeout: 60_000 }, () => {
 
     const token = /unsubscribe\?token=([\w.-]+)/.exec(message?.text ?? '')?.[1];
     assert.ok(token);
-    assert.deepEqual(await mailer.procedures.unsubscribe({ token }), { userId: 'u-move' });
-    await assert.rejects(mailer.procedures.unsubscribe({ token: `${token}x` }), { code: 'validation' });
+    assert.deepEqual(await mailer.procedures.unsubscribe({ actor: null, input: { token } }), { ok: true });
+    await assert.rejects(mailer.procedures.unsubscribe({ actor: null, input: { token: `${token}x` } }), {
+      code: 'validation',
+    });
     await post('news', 'u-move', 'после отписки');
     await sleep(digestDelayMs + 500);
     assert.equal((await notificationsTo('u-move')).length, 1);

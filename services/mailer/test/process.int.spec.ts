@@ -16,7 +16,7 @@ import type { MailSummary } from '../src/api/admin.ts';
 import type { MailRow } from '../src/outbox.ts';
 import { cleanUp } from './support/cleanup.ts';
 import { openTestBus, type TestBus } from './support/bus.ts';
-import { queuesOf, testConfig } from './support/config.ts';
+import { queuesOf, sealedForTest, testConfig, testMailTokenSecret } from './support/config.ts';
 import { startMailerProcess, type MailerProcess } from './support/mailer-process.ts';
 import { startSinkProcess, type SinkProcess } from './support/sink-process.ts';
 
@@ -45,6 +45,7 @@ const env = (overrides: Record<string, string> = {}): Record<string, string> => 
   SMTP_URL: sink.smtpUrl,
   WAMP_URL: router.url,
   VECHE_SERVICE_SECRET: secret,
+  MAIL_TOKEN_SECRET: testMailTokenSecret,
   VECHE_PUBLIC_URL: 'https://veche.test',
   MAIL_FROM: 'Veche <no-reply@veche.test>',
   MAIL_POLL_INTERVAL_MS: '20',
@@ -89,7 +90,7 @@ const registration = (n: string, email: string) => ({
   email,
   displayName: `Person ${n}`,
   locale: 'en',
-  verificationToken: `verify-${n}`,
+  sealedToken: sealedForTest('verify_email', `user-${n}`, `verify-${n}`),
 });
 
 describe('the mailer process', { timeout: 90_000 }, () => {
@@ -100,6 +101,7 @@ describe('the mailer process', { timeout: 90_000 }, () => {
     const ready = await fetch(`http://127.0.0.1:${mailer.port}/ready`);
     assert.equal(ready.status, 200);
     assert.deepEqual(await ready.json(), {
+      status: 'ready',
       checks: { postgres: true, rabbitmq: true, wamp: true, started: true },
     });
 
@@ -115,14 +117,20 @@ describe('the mailer process', { timeout: 90_000 }, () => {
       connectTimeoutMs: 5_000,
     });
     const listed = await gateway.call<{ mails: MailSummary[] }>('veche.mailer.admin.list_mails', {
-      userId: 'admin-1',
-      address: 'wanda@example.org',
+      actor: { userId: 'admin-1', role: 'admin' },
+      input: { address: 'wanda@example.org' },
     });
     assert.equal(listed.mails.length, 1);
     assert.equal(listed.mails[0]?.state, 'sent');
-    await assert.rejects(gateway.call('veche.mailer.admin.list_mails', { state: 'lost' }), {
-      code: 'validation',
-    });
+    await assert.rejects(
+      gateway.call('veche.mailer.admin.list_mails', {
+        actor: { userId: 'admin-1', role: 'admin' },
+        input: { state: 'lost' },
+      }),
+      {
+        code: 'validation',
+      },
+    );
 
     mailer.kill('SIGTERM');
     assert.equal(await mailer.exited, 0);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { migrate, sql } from '@veche/db';
 import { createLogger } from '@veche/log';
+import { mailTransitions } from '@veche/metrics';
 import { createTestDatabase, eventually, type TestDatabase } from '@veche/testing';
 import { mailerMigrations } from '../migrations/index.ts';
 import { mailsForRegistration } from '../src/domain/mails.ts';
@@ -11,6 +12,7 @@ import { createSender } from '../src/sender.ts';
 import { createMailTransport } from '../src/transport.ts';
 import { cleanUp } from './support/cleanup.ts';
 import { startSinkProcess, type SinkProcess } from './support/sink-process.ts';
+import { sealedForTest, testMailTokenSecret } from './support/config.ts';
 
 const log = createLogger({ service: 'mailer-test', level: 'silent' });
 const from = 'Veche <no-reply@veche.test>';
@@ -38,14 +40,20 @@ async function queue(prefix: string, count: number): Promise<void> {
       email: `${prefix}-${n}@example.org`,
       displayName: 'R',
       locale: 'en',
-      verificationToken: 't',
+      sealedToken: sealedForTest('verify_email', `${prefix}-${n}`, 't'),
     });
     await enqueueMails(database.db, drafts, { from });
   }
 }
 
+async function transitions(): Promise<Record<string, number>> {
+  const { values } = await mailTransitions.get();
+  return Object.fromEntries(values.map((v) => [String(v.labels.state), v.value]));
+}
+
 describe('the sender', { timeout: 30_000 }, () => {
   it('holds the global send rate', async () => {
+    const before = await transitions();
     await queue('rate', 30);
     const transport = createMailTransport({ url: sink.smtpUrl, maxConnections: 5, log });
     const sender = createSender({
@@ -58,6 +66,7 @@ describe('the sender', { timeout: 30_000 }, () => {
       maxInFlight: 100,
       pollIntervalMs: 10,
       sendingLeaseMs: 60_000,
+      linkTokenSecret: testMailTokenSecret,
     });
     const started = Date.now();
     sender.start();
@@ -80,6 +89,10 @@ describe('the sender', { timeout: 30_000 }, () => {
     assert.ok(elapsed >= 450, `30 mails at 20/s took ${elapsed} ms`);
     const early = times.filter((t) => t - started < 400).length;
     assert.ok(early <= 28, `${early} mails in the first 400 ms`);
+    // Each mail counted once into each state it went through (veche_mail_transitions_total).
+    const now = await transitions();
+    for (const state of ['queued', 'sending', 'sent'])
+      assert.equal((now[state] ?? 0) - (before[state] ?? 0), 30, `mails counted into ${state}`);
   });
 
   it('forgets finished mails and handled events after their retention, never mails still to send', async () => {

@@ -7,6 +7,7 @@ import {
   renderEmailChangeConfirm,
   renderEmailChangeNotice,
   renderPasswordReset,
+  renderRegistrationAttempt,
   renderVerifyEmail,
   type ChatNotificationItem,
   type Locale,
@@ -60,6 +61,11 @@ describe('templates', () => {
             token: 't2',
           }),
           'https://chat.example.org/confirm-email?token=t2',
+        ],
+        [renderRegistrationAttempt(brand, { locale, displayName: 'Anna' }), 'https://chat.example.org/login'],
+        [
+          renderRegistrationAttempt(brand, { locale, displayName: 'Anna' }),
+          'https://chat.example.org/reset-password',
         ],
       ] as const;
       for (const [mail, link] of mails) {

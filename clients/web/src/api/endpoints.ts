@@ -1,7 +1,15 @@
 /** The `/api` calls the client makes, named for what they do; types come from the contracts. */
 import { request } from './http.ts';
 import { call } from './routes.ts';
-import type { Attachment, NotifyPreference } from './types.ts';
+import type {
+  Attachment,
+  GroupRule,
+  NotifyPreference,
+  PresenceStatusCode,
+  PrivacyRules,
+  Tokens,
+} from './types.ts';
+import type { LogAlertFilter } from '@veche/contracts';
 
 const enc = encodeURIComponent;
 
@@ -17,6 +25,11 @@ export const auth = {
   resendVerification: (email: string) => call('POST', '/auth/verify/resend', { email }, { auth: false }),
   login: (body: { email: string; password: string; device?: string }) =>
     call('POST', '/auth/login', body, { auth: false }),
+  /**
+   * Kerberos: the browser answers the gateway's `WWW-Authenticate: Negotiate` with its SPNEGO token
+   * by itself (for servers its policy allows), so the request carries nothing of ours.
+   */
+  negotiate: () => request<Tokens>('POST', '/auth/negotiate', { auth: false }),
   refresh: (refreshToken: string) => call('POST', '/auth/refresh', { refreshToken }, { auth: false }),
   logout: () => call('POST', '/auth/logout'),
   logoutAll: () => call('POST', '/auth/logout-all'),
@@ -81,4 +94,65 @@ export const chat = {
   },
   attachmentPath: (roomId: string, attachmentId: string, thumbnail = false) =>
     `/rooms/${enc(roomId)}/attachments/${enc(attachmentId)}${thumbnail ? '/thumbnail' : ''}`,
+};
+
+export const presence = {
+  mine: () => call('GET', '/presence/status'),
+  /** A status that stays until changed; `null` goes back to the automatic one. */
+  choose: (status: PresenceStatusCode | null) =>
+    status === null ? call('DELETE', '/presence/status') : call('PUT', '/presence/status', { status }),
+  activity: () => call('POST', '/presence/activity'),
+  /** Subscribes (changes then arrive on veche.user.<me>.presence) and answers the current statuses. */
+  watch: async (userIds: string[]) =>
+    (await call('POST', '/presence/subscriptions', { subscribe: userIds })).statuses,
+  statuses: async (userIds: string[]) =>
+    (await call('GET', '/presence', { users: userIds.join(',') })).statuses,
+  privacy: () => call('GET', '/presence/privacy'),
+  setPrivacy: (rules: PrivacyRules) => call('PUT', '/presence/privacy', rules),
+};
+
+/** Presence groups and the rules between them (administrators only); each answers the whole policy. */
+export const presenceAdmin = {
+  groups: () => call('GET', '/presence/groups'),
+  setGroup: (name: string, members: string[]) => call('PUT', '/presence/groups/:name', { name, members }),
+  deleteGroup: (name: string) => call('DELETE', '/presence/groups/:name', { name }),
+  setRules: (rules: GroupRule[]) => call('PUT', '/presence/group-rules', { rules }),
+};
+
+/** Log sources and their lines (the log-listener). */
+export const logs = {
+  sources: async () => (await call('GET', '/logs/sources')).sources,
+  create: (input: { name: string; timeZone: string; tls?: boolean; allowedIps?: string[] }) =>
+    call('POST', '/logs/sources', input),
+  remove: (sourceId: string) => call('DELETE', '/logs/sources/:sourceId', { sourceId }),
+  source: (sourceId: string) => call('GET', '/logs/sources/:sourceId', { sourceId }),
+  events: (
+    sourceId: string,
+    query: {
+      before?: string;
+      after?: string;
+      limit?: number;
+      q?: string;
+      severity?: number;
+      senderIp?: string;
+      fileName?: string;
+      hostname?: string;
+    },
+  ) => call('GET', '/logs/sources/:sourceId/events', { sourceId, ...query }),
+  alerts: async (sourceId: string) =>
+    (await call('GET', '/logs/sources/:sourceId/alerts', { sourceId })).alerts,
+  createAlert: (
+    sourceId: string,
+    input: {
+      name: string;
+      filter: LogAlertFilter;
+      threshold: number;
+      windowSeconds: number;
+      coolDownSeconds: number;
+    },
+  ) => call('POST', '/logs/sources/:sourceId/alerts', { sourceId, ...input }),
+  updateAlert: (sourceId: string, alertId: string, input: { enabled?: boolean }) =>
+    call('PATCH', '/logs/sources/:sourceId/alerts/:alertId', { sourceId, alertId, ...input }),
+  removeAlert: (sourceId: string, alertId: string) =>
+    call('DELETE', '/logs/sources/:sourceId/alerts/:alertId', { sourceId, alertId }),
 };

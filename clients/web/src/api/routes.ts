@@ -6,7 +6,10 @@ import type {
   accountRoutes,
   authRoutes,
   chatRoutes,
+  logAlertRoutes,
+  logRoutes,
   mailerRoutes,
+  presenceRoutes,
   RouteInput,
   RouteOutput,
   RpcRoute,
@@ -18,7 +21,10 @@ type AnyRoute =
   | (typeof authRoutes)[number]
   | (typeof accountRoutes)[number]
   | (typeof chatRoutes)[number]
-  | (typeof mailerRoutes)[number];
+  | (typeof mailerRoutes)[number]
+  | (typeof presenceRoutes)[number]
+  | (typeof logRoutes)[number]
+  | (typeof logAlertRoutes)[number];
 type RpcRoutes = Extract<AnyRoute, RpcRoute>;
 
 export type Method = RpcRoutes['method'];

@@ -5,7 +5,9 @@
  */
 import { account, chat } from '../api/endpoints.ts';
 import { ApiError } from '../api/http.ts';
-import type { Me, Member, Message, Receipt, Room, RoomEvent } from '../api/types.ts';
+import { Value } from '@sinclair/typebox/value';
+import { RoomRealtimePublication } from '@veche/contracts';
+import type { Me, Member, Message, Receipt, Room, RoomEvent, RoomPublication } from '../api/types.ts';
 import type { RealtimeStatus } from '../realtime/connection.ts';
 import { loadOutbox, nextToSend, saveOutbox, updatePending, type PendingMessage } from './outbox.ts';
 import { judgeSeq, mentions, mergeMessages, patchMessage } from './timeline.ts';
@@ -51,26 +53,22 @@ function emptyView(room: Room): RoomView {
   };
 }
 
-const text = (value: unknown): string => (typeof value === 'string' ? value : '');
-
-/** The message a `chat.message_posted` realtime event describes. */
-function fromPosted(event: RoomEvent): Message | undefined {
-  const e = event as RoomEvent & Partial<Message> & { senderDisplayName?: string };
-  if (typeof e.messageId !== 'string' || typeof e.seq !== 'number') return undefined;
+/** The message a `message_posted` realtime event describes. */
+function fromPosted(e: Extract<RoomEvent, { type: 'message_posted' }>): Message {
   return {
     messageId: e.messageId,
     roomId: e.roomId,
     seq: e.seq,
-    senderId: typeof e.senderId === 'string' ? e.senderId : '',
-    text: typeof e.text === 'string' ? e.text : '',
-    sentAt: typeof e.sentAt === 'string' ? e.sentAt : new Date().toISOString(),
+    senderId: e.senderId,
+    text: e.text,
+    sentAt: e.sentAt,
     replyTo: e.replyTo ?? null,
-    mentions: Array.isArray(e.mentions) ? e.mentions : [],
-    attachments: Array.isArray(e.attachments) ? e.attachments : [],
+    mentions: e.mentions ?? [],
+    attachments: e.attachments ?? [],
     reactions: [],
     editedAt: null,
     deleted: false,
-    ...(e.senderDisplayName ? { senderName: e.senderDisplayName } : {}),
+    senderName: e.senderDisplayName,
   };
 }
 
@@ -331,13 +329,9 @@ export function createChatStore(userId: string, log: (message: string, error?: u
   /** Applies one event's effect on what is loaded (idempotent: a replay changes nothing). */
   function apply(event: RoomEvent) {
     const roomId = event.roomId;
-    // Realtime types drop the integration events' `chat.` prefix; accept both spellings.
-    const type = event.type.replace(/^chat\./, '');
-    const messageId = typeof event['messageId'] === 'string' ? event['messageId'] : undefined;
-    switch (type) {
+    switch (event.type) {
       case 'message_posted': {
         const message = fromPosted(event);
-        if (!message) return;
         setRoom(roomId, (v) => {
           const typing = { ...v.typing };
           delete typing[message.senderId];
@@ -346,25 +340,21 @@ export function createChatStore(userId: string, log: (message: string, error?: u
         receive(roomId, [message], { live: true });
         return;
       }
-      case 'message_edited':
-        if (messageId) {
-          const text = typeof event['text'] === 'string' ? event['text'] : '';
-          const editedAt =
-            typeof event['editedAt'] === 'string' ? event['editedAt'] : new Date().toISOString();
-          setRoom(roomId, (v) => ({ messages: patchMessage(v.messages, messageId, { text, editedAt }) }));
-        }
+      case 'message_edited': {
+        const { messageId, text, editedAt } = event;
+        setRoom(roomId, (v) => ({ messages: patchMessage(v.messages, messageId, { text, editedAt }) }));
         return;
-      case 'message_deleted':
-        if (messageId)
-          setRoom(roomId, (v) => ({
-            messages: patchMessage(v.messages, messageId, { deleted: true, text: '' }),
-          }));
+      }
+      case 'message_deleted': {
+        const { messageId } = event;
+        setRoom(roomId, (v) => ({
+          messages: patchMessage(v.messages, messageId, { deleted: true, text: '' }),
+        }));
         return;
+      }
       case 'reaction_added':
       case 'reaction_removed': {
-        const who = text(event['userId']);
-        const emoji = text(event['emoji']);
-        if (!messageId || !who || !emoji) return;
+        const { messageId, userId: who, emoji } = event;
         setRoom(roomId, (v) => {
           const message = v.messages.find((m) => m.messageId === messageId);
           if (!message) return {};
@@ -372,7 +362,7 @@ export function createChatStore(userId: string, log: (message: string, error?: u
             messages: patchMessage(
               v.messages,
               messageId,
-              withReaction(message, who, emoji, type === 'reaction_added'),
+              withReaction(message, who, emoji, event.type === 'reaction_added'),
             ),
           };
         });
@@ -381,7 +371,7 @@ export function createChatStore(userId: string, log: (message: string, error?: u
       case 'member_joined':
       case 'member_left':
       case 'member_role_changed':
-        if (event['userId'] === userId && type === 'member_left') void loadRooms();
+        if (event.userId === userId && event.type === 'member_left') void loadRooms();
         else void loadMembers(roomId);
         return;
       case 'room_renamed':
@@ -390,47 +380,44 @@ export function createChatStore(userId: string, log: (message: string, error?: u
       case 'room_created':
         void loadRooms();
         return;
-      default:
-        return;
+      case 'typing':
+      case 'receipts_updated':
+        return; // handled before the seq check: they take no seq
     }
   }
 
-  function onRoomEvent(event: RoomEvent) {
-    if (event.type === 'batch' && Array.isArray(event['events'])) {
-      for (const inner of event['events'] as RoomEvent[]) onRoomEvent(inner);
+  function onRoomEvent(publication: RoomPublication) {
+    if (publication.type === 'batch') {
+      for (const inner of publication.events) onRoomEvent(inner);
       return;
     }
+    const event = publication;
     const roomId = event.roomId;
-    if (typeof roomId !== 'string') return;
     if (!state.rooms[roomId]) {
       // A room we were just added to (invitation, new DM): list it; it is read when opened.
       void loadRooms();
       return;
     }
-    const type = String(event.type);
-    if (/typing/.test(type)) {
-      const who = text(event['userId']);
-      if (!who || who === userId) return;
-      const on = event['typing'] !== false;
-      const ttl = typeof event['expiresInMs'] === 'number' ? event['expiresInMs'] : typingTtlMs;
+    if (event.type === 'typing') {
+      const who = event.userId;
+      if (who === userId) return;
+      const ttl = event.expiresInMs > 0 ? event.expiresInMs : typingTtlMs;
       setRoom(roomId, (v) => {
         const typing = { ...v.typing };
-        if (on) typing[who] = Date.now() + ttl;
+        if (event.typing) typing[who] = Date.now() + ttl;
         else delete typing[who];
         return { typing };
       });
       return;
     }
-    if (/receipt/.test(type)) {
-      const receipts = Array.isArray(event['receipts'])
-        ? (event['receipts'] as Receipt[])
-        : [event as unknown as Receipt];
-      for (const r of receipts) if (typeof r.userId === 'string') updateReceipt(roomId, r);
+    if (event.type === 'receipts_updated') {
+      const { userId: who, deliveredUpTo, readUpTo } = event;
+      updateReceipt(roomId, { userId: who, deliveredUpTo, readUpTo });
       return;
     }
-    const seq = typeof event.seq === 'number' ? event.seq : undefined;
+    const seq = event.seq;
     const view = state.rooms[roomId];
-    if (seq === undefined || !view.loaded) {
+    if (!view.loaded) {
       // Not opened yet: keep the counters moving; the history is read on opening.
       apply(event);
       return;
@@ -555,7 +542,11 @@ export function createChatStore(userId: string, log: (message: string, error?: u
       void flush();
     },
     onEvent(stream: string, event: Record<string, unknown>) {
-      if (stream === 'rooms') onRoomEvent(event as RoomEvent);
+      if (stream === 'rooms') {
+        // Checked against the chat's contract: what does not match is dropped, never half-applied.
+        if (Value.Check(RoomRealtimePublication, event)) onRoomEvent(event);
+        else log('a realtime room event that is not in the contract was dropped', event['type']);
+      }
       if (stream === 'account' && state.me) {
         const name = event['displayName'];
         if (typeof name === 'string') set({ me: { ...state.me, displayName: name } });

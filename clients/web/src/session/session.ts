@@ -95,6 +95,10 @@ export function createSessionStore() {
     async login(email: string, password: string) {
       set(fromTokens(await auth.login({ email, password, device: describeDevice(navigator.userAgent) })));
     },
+    /** Kerberos (SPNEGO done by the browser): the same tokens as a password log-in. */
+    async loginWithKerberos() {
+      set(fromTokens(await auth.negotiate()));
+    },
     async logout() {
       const refreshToken = state?.refreshToken;
       try {

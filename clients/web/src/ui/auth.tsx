@@ -40,14 +40,22 @@ export function LoginScreen() {
     await session.login(email.trim(), password);
     await navigate(params.get('next') ?? '/', { replace: true });
   });
+  const kerberos = useAction(async () => {
+    await session.loginWithKerberos();
+    await navigate(params.get('next') ?? '/', { replace: true });
+  });
   const message =
     error instanceof ApiError && error.code === 'unauthorized'
       ? t('error.invalid_credentials')
-      : error instanceof ApiError && error.code === 'forbidden'
-        ? t('error.email_not_verified')
-        : error
-          ? errorText(t, error)
-          : undefined;
+      : error
+        ? errorText(t, error)
+        : kerberos.error instanceof ApiError && kerberos.error.code === 'unauthorized'
+          ? t('auth.kerberos.refused')
+          : kerberos.error instanceof ApiError && kerberos.error.code === 'not_found'
+            ? t('auth.kerberos.off')
+            : kerberos.error
+              ? errorText(t, kerberos.error)
+              : undefined;
   return (
     <AuthLayout title={t('auth.login.title')}>
       <form
@@ -80,6 +88,14 @@ export function LoginScreen() {
         />
         <button className="button button-primary" disabled={busy}>
           {t('auth.login.submit')}
+        </button>
+        <button
+          type="button"
+          className="button button-secondary"
+          disabled={kerberos.busy}
+          onClick={() => void kerberos.run()}
+        >
+          {t('auth.kerberos.submit')}
         </button>
       </form>
       <p className="auth-links">

@@ -6,7 +6,7 @@ import { useI18n } from '../i18n/index.tsx';
 import { Avatar, Dialog, ErrorNote, Field, useAction } from './common.tsx';
 import { useChatStore } from './context.tsx';
 
-type UserSummary = Awaited<ReturnType<typeof account.searchUsers>>[number];
+export type UserSummary = Awaited<ReturnType<typeof account.searchUsers>>[number];
 
 export function CreateRoomDialog({ onClose }: { onClose: () => void }) {
   const { t } = useI18n();
@@ -62,14 +62,16 @@ export function CreateRoomDialog({ onClose }: { onClose: () => void }) {
 }
 
 /** Finds people by display-name prefix (the gateway's user directory) and offers them to pick. */
-function UserPicker({
+export function UserPicker({
   label,
   onPick,
   busy,
+  autoFocus = true,
 }: {
   label: string;
   onPick: (user: UserSummary) => void;
   busy: boolean;
+  autoFocus?: boolean;
 }) {
   const { t } = useI18n();
   const [q, setQ] = useState('');
@@ -94,7 +96,13 @@ function UserPicker({
   }, [q]);
   return (
     <div className="stack">
-      <Field label={label} autoFocus value={q} onChange={(e) => setQ(e.target.value)} autoComplete="off" />
+      <Field
+        label={label}
+        autoFocus={autoFocus}
+        value={q}
+        onChange={(e) => setQ(e.target.value)}
+        autoComplete="off"
+      />
       <ErrorNote error={error} />
       <ul className="user-results" aria-live="polite">
         {users.map((u) => (

@@ -1,17 +1,20 @@
 /** Profile, language, notification e-mail, and the sessions list (log out elsewhere). */
 import { useEffect, useState } from 'react';
 import { NavLink, useParams } from 'react-router';
-import { account, auth } from '../api/endpoints.ts';
-import type { NotifyPreference, Session } from '../api/types.ts';
+import { account, auth, presence } from '../api/endpoints.ts';
+import type { NotifyPreference, PrivacyRules, Session } from '../api/types.ts';
 import { useI18n } from '../i18n/index.tsx';
 import { describeDevice } from '../session/device.ts';
-import { ErrorNote, Field, LanguageSwitch, useAction } from './common.tsx';
+import { Avatar, ErrorNote, Field, LanguageSwitch, useAction } from './common.tsx';
 import { useChat, useChatStore, useSessionStore } from './context.tsx';
+import { UserPicker } from './dialogs.tsx';
+import { PresenceGroups } from './presence-groups.tsx';
 import { MenuButton } from './shell.tsx';
 
 export function SettingsScreen() {
   const { t } = useI18n();
   const { section = 'profile' } = useParams();
+  const admin = useChat((s) => s.me?.role === 'admin');
   return (
     <section className="room settings">
       <header className="room-head">
@@ -31,15 +34,27 @@ export function SettingsScreen() {
           >
             {t('settings.notifications')}
           </NavLink>
+          <NavLink to="/settings/privacy" className={() => (section === 'privacy' ? 'tab tab-on' : 'tab')}>
+            {t('settings.privacy')}
+          </NavLink>
           <NavLink to="/settings/sessions" className={() => (section === 'sessions' ? 'tab tab-on' : 'tab')}>
             {t('settings.sessions')}
           </NavLink>
+          {admin && (
+            <NavLink to="/settings/groups" className={() => (section === 'groups' ? 'tab tab-on' : 'tab')}>
+              {t('settings.groups')}
+            </NavLink>
+          )}
         </nav>
         <div className="settings-panel">
           {section === 'notifications' ? (
             <Notifications />
           ) : section === 'sessions' ? (
             <Sessions />
+          ) : section === 'privacy' ? (
+            <Privacy />
+          ) : section === 'groups' && admin ? (
+            <PresenceGroups />
           ) : (
             <Profile />
           )}
@@ -212,5 +227,103 @@ function Sessions() {
         {t('sessions.revokeOthers')}
       </button>
     </div>
+  );
+}
+
+/** Who may see my status (the presence-router's black and white lists): a mode and its list. */
+function Privacy() {
+  const { t } = useI18n();
+  const known = useChat((s) => s.names);
+  const [rules, setRules] = useState<PrivacyRules>();
+  const [names, setNames] = useState<Record<string, string>>({});
+  const [loadError, setLoadError] = useState<unknown>();
+  const [saved, setSaved] = useState(false);
+  useEffect(() => {
+    presence.privacy().then(setRules, (e: unknown) => setLoadError(e));
+  }, []);
+  const { busy, error, run } = useAction(async () => {
+    if (!rules) return;
+    setSaved(false);
+    setRules(await presence.setPrivacy(rules));
+    setSaved(true);
+  });
+  const change = (next: Partial<PrivacyRules>) => {
+    setSaved(false);
+    setRules((r) => (r ? { ...r, ...next } : r));
+  };
+  const nameOf = (userId: string) => names[userId] ?? known[userId] ?? userId;
+  const modes: { value: PrivacyRules['mode']; label: string }[] = [
+    { value: 'everyone', label: t('privacy.mode.everyone') },
+    { value: 'blacklist', label: t('privacy.mode.blacklist') },
+    { value: 'whitelist', label: t('privacy.mode.whitelist') },
+  ];
+  if (!rules) {
+    return loadError ? <ErrorNote error={loadError} /> : <p className="muted">{t('common.loading')}</p>;
+  }
+  return (
+    <form
+      className="stack narrow"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void run();
+      }}
+    >
+      <ErrorNote error={error} />
+      {saved && (
+        <p className="alert alert-ok" role="status">
+          {t('settings.saved')}
+        </p>
+      )}
+      <fieldset className="choice">
+        <legend>{t('privacy.legend')}</legend>
+        {modes.map((o) => (
+          <label key={o.value} className="choice-option">
+            <input
+              type="radio"
+              name="privacy-mode"
+              value={o.value}
+              checked={rules.mode === o.value}
+              onChange={() => change({ mode: o.value })}
+            />
+            {o.label}
+          </label>
+        ))}
+      </fieldset>
+      <p className="muted small">{t('privacy.hint')}</p>
+      {rules.mode !== 'everyone' && (
+        <section className="stack" aria-label={t('privacy.people')}>
+          <h2 className="privacy-heading">{t('privacy.people')}</h2>
+          {rules.users.length === 0 && <p className="muted small">{t('privacy.empty')}</p>}
+          <ul className="privacy-list" data-testid="privacy-list">
+            {rules.users.map((userId) => (
+              <li key={userId} className="privacy-person">
+                <Avatar name={nameOf(userId)} id={userId} size={28} />
+                <span className="privacy-name">{nameOf(userId)}</span>
+                <button
+                  type="button"
+                  className="button button-ghost"
+                  aria-label={t('privacy.remove', { name: nameOf(userId) })}
+                  onClick={() => change({ users: rules.users.filter((u) => u !== userId) })}
+                >
+                  ✕
+                </button>
+              </li>
+            ))}
+          </ul>
+          <UserPicker
+            label={t('privacy.find')}
+            busy={busy}
+            autoFocus={false}
+            onPick={(u) => {
+              setNames((n) => ({ ...n, [u.userId]: u.displayName }));
+              if (!rules.users.includes(u.userId)) change({ users: [...rules.users, u.userId] });
+            }}
+          />
+        </section>
+      )}
+      <button className="button button-primary" disabled={busy}>
+        {t('settings.save')}
+      </button>
+    </form>
   );
 }

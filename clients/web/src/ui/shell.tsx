@@ -4,8 +4,10 @@ import { NavLink, Outlet, useLocation } from 'react-router';
 import type { RoomView } from '../chat/store.ts';
 import { useI18n, type Translate } from '../i18n/index.tsx';
 import { Avatar, Logo } from './common.tsx';
-import { useChat, useSession, useSessionStore } from './context.tsx';
+import { statusFaces } from '../presence/statuses.ts';
+import { useChat, useSession, useSessionStore, useStatus } from './context.tsx';
 import { CreateRoomDialog, NewDmDialog } from './dialogs.tsx';
+import { StatusDot, StatusPicker } from './presence.tsx';
 
 // The signed-in user's id, set by the shell (one user per tab), so helpers need not thread it through.
 let currentUserId = '';
@@ -68,8 +70,12 @@ function RoomLink({ view, names }: { view: RoomView; names: Record<string, strin
   const unread = view.room.unread ?? 0;
   const mentions = view.room.mentions ?? 0;
   const title = roomTitle(view, names, t);
+  const peerId =
+    view.room.kind === 'dm' ? view.members?.find((m) => m.userId !== currentUserId)?.userId : undefined;
+  const peerStatus = useStatus(peerId);
   const label = [
     title,
+    peerStatus === undefined ? '' : t(statusFaces[peerStatus].label),
     unread ? t('rooms.unread', { count: unread }) : '',
     mentions ? t('rooms.mentions', { count: mentions }) : '',
   ]
@@ -85,11 +91,10 @@ function RoomLink({ view, names }: { view: RoomView; names: Record<string, strin
         aria-label={label}
       >
         {view.room.kind === 'dm' ? (
-          <Avatar
-            name={title}
-            id={view.members?.find((m) => m.userId !== currentUserId)?.userId ?? view.room.roomId}
-            size={22}
-          />
+          <span className="presence-wrap">
+            <Avatar name={title} id={peerId ?? view.room.roomId} size={22} />
+            <StatusDot status={peerStatus} overlay labelled={false} />
+          </span>
         ) : (
           <span className="room-sigil" aria-hidden="true">
             {view.room.kind === 'private' ? '🔒' : '#'}
@@ -152,6 +157,9 @@ export function Shell() {
               <NavLink to="/search" className="tool-link">
                 <span aria-hidden="true">⌕</span> {t('nav.search')}
               </NavLink>
+              <NavLink to="/logs" className="tool-link">
+                <span aria-hidden="true">≡</span> {t('nav.logs')}
+              </NavLink>
             </div>
             <div className="sidebar-section">
               <div className="section-head">
@@ -194,7 +202,10 @@ export function Shell() {
             </div>
             <div className="sidebar-me">
               <Avatar name={me?.displayName ?? '?'} id={session?.userId ?? ''} size={32} />
-              <span className="me-name">{me?.displayName}</span>
+              <span className="me-who">
+                <span className="me-name">{me?.displayName}</span>
+                <StatusPicker />
+              </span>
               <NavLink
                 to="/settings"
                 className="icon-button"

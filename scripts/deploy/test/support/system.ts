@@ -19,6 +19,10 @@ export const packageOf: Record<string, string> = {
   shellcheck: 'shellcheck',
   openssl: 'openssl',
   envsubst: 'gettext-base',
+  promtool: 'prometheus',
+  prometheus: 'prometheus',
+  amtool: 'prometheus-alertmanager',
+  'prometheus-alertmanager': 'prometheus-alertmanager',
   docker: 'docker.io (or docker-ce-cli)',
 };
 
@@ -104,7 +108,17 @@ export function nginxSite(options: {
   httpPort: number;
   httpsPort: number;
   domain?: string;
-  upstreams: { api: string; ws: string; pubsub: string; visualizer: string };
+  upstreams: {
+    api: string;
+    ws: string;
+    pubsub: string;
+    visualizer: string;
+    /** Default: the visualizer's. */
+    grafana?: string;
+    prometheus?: string;
+    jaeger?: string;
+    alertmanager?: string;
+  };
   uploadMax?: string;
 }): NginxSite {
   const dir = tempDir('nginx');
@@ -124,7 +138,12 @@ export function nginxSite(options: {
     VECHE_UPSTREAM_WS: options.upstreams.ws,
     VECHE_UPSTREAM_PUBSUB: options.upstreams.pubsub,
     VECHE_UPSTREAM_VISUALIZER: options.upstreams.visualizer,
+    VECHE_UPSTREAM_GRAFANA: options.upstreams.grafana ?? options.upstreams.visualizer,
+    VECHE_UPSTREAM_PROMETHEUS: options.upstreams.prometheus ?? options.upstreams.visualizer,
+    VECHE_UPSTREAM_JAEGER: options.upstreams.jaeger ?? options.upstreams.visualizer,
+    VECHE_UPSTREAM_ALERTMANAGER: options.upstreams.alertmanager ?? options.upstreams.visualizer,
     VECHE_RESOLVER: '127.0.0.1',
+    VECHE_IPV6: 'on',
     VECHE_UPLOAD_MAX: options.uploadMax ?? '25m',
     VECHE_WEB_ROOT: webRoot,
     VECHE_ACME_ROOT: acmeRoot,

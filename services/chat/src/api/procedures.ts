@@ -5,8 +5,7 @@
  */
 import { Type, type TObject, type TProperties, type TSchema } from '@sinclair/typebox';
 import { chatRoutes, type ApiRoute } from '@veche/contracts';
-import { isVecheError, notFound, unavailable } from '@veche/errors';
-import { pgErrorCode } from '@veche/db';
+import { notFound } from '@veche/errors';
 import type { WampService } from '@veche/wamp';
 import type { Actor, Chat } from '../chat.ts';
 import type { Typing } from '../typing.ts';
@@ -81,25 +80,11 @@ export function procedureHandlers(chat: Chat, typing: Typing): Record<string, Ha
     'veche.chat.listCommands': () => chat.listCommands(),
     'veche.chat.setTyping': async (actor, input: { roomId: string; typing: boolean }) => {
       if (!(await chat.memberRole(input.roomId, actor.userId))) throw notFound('No such room');
-      chat.touch(actor.userId);
       const members = await chat.memberIds(input.roomId);
       const expiresInMs = await typing.set(input.roomId, actor.userId, input.typing, members);
       return { ok: true as const, expiresInMs };
     },
   };
-}
-
-/**
- * PostgreSQL gone (restart, failover, connections cut): the caller may retry (posts are idempotent),
- * so it is `unavailable`, not `internal`.
- */
-export function databaseDown(error: unknown): boolean {
-  if (isVecheError(error)) return false;
-  const code = pgErrorCode(error);
-  if (code && /^(08|57P)/.test(code)) return true;
-  if (code && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(code)) return true;
-  const message = error instanceof Error ? error.message : '';
-  return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message);
 }
 
 export async function registerProcedures(wamp: WampService, chat: Chat, typing: Typing): Promise<void> {
@@ -109,15 +94,8 @@ export async function registerProcedures(wamp: WampService, chat: Chat, typing: 
     if (!handler) throw new Error(`No handler for ${procedure}`);
     await wamp.register(procedure, schema, (args) => {
       const { actor, input } = args as { actor: Actor; input: never };
-      // Every call is a sign of life: the members list's online state comes from here.
-      chat.touch(actor.userId);
-      return Promise.resolve()
-        .then(() => handler(actor, input))
-        .catch((error: unknown) => {
-          throw databaseDown(error)
-            ? unavailable('The database is unavailable; try again', { cause: error })
-            : error;
-        });
+      // A PostgreSQL that is down answers `unavailable` (@veche/wamp, isDependencyDown): posts are idempotent.
+      return handler(actor, input);
     });
   }
 }

@@ -55,6 +55,7 @@ export function decideInvite(
   room: RoomView | undefined,
   actorRole: MemberRole | undefined,
   targetRole: MemberRole | undefined,
+  targetKnown: boolean,
 ): 'invite' | 'noop' {
   const seen = mustBeMember(room, actorRole);
   mustBeWritable(seen);
@@ -62,7 +63,9 @@ export function decideInvite(
   if (seen.kind === 'private' && !atLeast(actorRole, 'moderator')) {
     throw forbidden('Only moderators and owners invite to a private room');
   }
-  return targetRole === undefined ? 'invite' : 'noop';
+  if (targetRole !== undefined) return 'noop';
+  if (!targetKnown) throw notFound('No such user');
+  return 'invite';
 }
 
 export function decideKick(

@@ -175,6 +175,15 @@ async function applyOne(trx: Trx, event: RecordedEvent): Promise<void> {
 
 export const readModelProjection: InlineProjection = {
   name: 'chat.read-model',
+  /**
+   * The tables the room events build. Not these, which the log does not hold: `users` (account
+   * events from RabbitMQ), `user_activity`, `attachments` (files), `bot_commands` (bot registrations)
+   * and `bot_command_requests` (the reply consumer counts replies there; replayed posts find their
+   * rows already present).
+   */
+  async reset(trx) {
+    await sql`truncate rooms, members, messages, reactions, mentions, receipts`.execute(trx);
+  },
   // The rooms' outbox events repeat a message for other services: nothing to read back.
   eventTypes: Object.values(T).filter((type) => type !== T.messageNotified && type !== T.botCommandIssued),
   async apply(trx, events) {

@@ -4,13 +4,17 @@
  * an isolated PostgreSQL schema, exchanges and queues of its own, and the chat app in-process. Calls
  * go through the router exactly as the gateway forwards them: `{actor, input}`.
  */
+import type { AccountRegistered } from '@veche/contracts';
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signActor, verifyActor } from '@veche/contracts';
 import { createLogger, type Logger } from '@veche/log';
+import { sql } from '@veche/db';
 import {
   createTestDatabase,
+  eventually,
   testAmqpUrl,
   testDatabaseUrl,
   uniqueName,
@@ -23,7 +27,7 @@ import {
   startRouter,
   type Authenticator,
 } from '@veche/wamp-router';
-import { createBusConnection, deleteTopology } from '@veche/bus';
+import { createBusConnection, createPublisher, deleteTopology } from '@veche/bus';
 import { chatBusNames, createChatApp, type ChatApp } from '../../src/app.ts';
 import { loadChatConfig, type ChatConfig } from '../../src/env.ts';
 import { connectUser, type UserClient } from './clients.ts';
@@ -75,6 +79,11 @@ export interface Harness {
     input?: Record<string, unknown>,
   ): Promise<T>;
   user(userId: string): Promise<UserClient>;
+  /**
+   * Registers users the way the gateway does (an `account.registered` on the chat's exchange) and
+   * waits until chat knows them: invitations and direct messages accept known users only.
+   */
+  register(...userIds: string[]): Promise<void>;
   /** Builds another chat app on the same schema and names (a second replica, or a restart). */
   newApp(overrides?: Partial<ChatConfig>): ChatApp;
   /** Stops the router, waits `downMs`, and starts a new one on the same port (a router restart). */
@@ -147,6 +156,44 @@ export async function startHarness(
       const client = await connectUser(router.url, userId, signActor({ userId, role: 'user' }, secret, 3600));
       users.push(client);
       return client;
+    },
+    async register(...userIds) {
+      const connection = createBusConnection({ url: config.AMQP_URL, name: 'chat-test-accounts', log });
+      await connection.start();
+      const publisher = createPublisher({ connection, log, exchange: config.CHAT_EXCHANGE });
+      try {
+        await publisher.start();
+        await publisher.publish(
+          userIds.map((userId) => ({
+            type: 'account.registered',
+            data: {
+              userId,
+              displayName: userId,
+              email: `${userId}@example.test`,
+              locale: 'en',
+              sealedToken: 'not-used-by-chat',
+            } satisfies AccountRegistered,
+            metadata: {
+              eventId: randomUUID(),
+              occurredAt: new Date().toISOString(),
+              actor: userId,
+              correlationId: randomUUID(),
+              causationId: randomUUID(),
+            },
+          })),
+        );
+      } finally {
+        await publisher.stop();
+        await connection.stop();
+      }
+      await eventually(
+        async () => {
+          const { rows } = await sql<{ n: string }>`
+            select count(*) as n from users where id = any(${userIds}::text[])`.execute(database.db);
+          return Number(rows[0]?.n) === userIds.length;
+        },
+        { message: `users ${userIds.join(', ')} known to chat` },
+      );
     },
     async restartRouter(downMs = 500) {
       const port = router.port;

@@ -13,6 +13,11 @@ export interface Push0kOptions {
   messagesPerUser: number;
   /** Posts each user keeps in flight. */
   inFlight: number;
+  /**
+   * When set, posts are paced at this many per second in all (spread evenly over the users, each on
+   * its own schedule) instead of as fast as the window allows: latency at a moderate load.
+   */
+  postsPerSecond?: number;
   /** Calls a chat procedure as `userId` (through the router, as the gateway does). */
   call<T>(userId: string, procedure: string, input: Record<string, unknown>): Promise<T>;
   /** The persisted delivery marks, read from the database at the end. */
@@ -120,12 +125,19 @@ export async function runPush0k(options: Push0kOptions): Promise<Push0kResult> {
     );
   }, 2_000);
   try {
+    const perUserInterval = options.postsPerSecond ? (1000 * n) / options.postsPerSecond : 0;
     const posters = users.map(async (user, s) => {
       let next = 0;
       let last = 0;
       const lane = async () => {
         while (next < m) {
           const i = next++;
+          if (perUserInterval > 0) {
+            // Each user's i-th post is due at a fixed time from the start, offset so users interleave.
+            const due = started + (i + s / n) * perUserInterval;
+            const wait = due - performance.now();
+            if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+          }
           const posted = await options.call<{ seq: number }>(user.userId, 'postMessage', {
             roomId,
             text: `p ${user.userId} ${i} ${performance.now()}`,

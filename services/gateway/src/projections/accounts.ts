@@ -8,6 +8,20 @@ import type { InlineProjection, RecordedEvent } from '@veche/event-store';
 
 type Data = Record<string, unknown>;
 
+type TokenPurpose = 'verify' | 'reset' | 'email_change';
+
+/** Ends every live mail link of these purposes: using one, or changing what it was for, ends the others. */
+async function endTokens(
+  trx: Transaction<unknown>,
+  userId: string,
+  purposes: readonly TokenPurpose[],
+  at: string,
+): Promise<void> {
+  await sql`
+    update account_tokens set used_at = ${at}
+    where user_id = ${userId} and purpose = any(${[...purposes]}::text[]) and used_at is null`.execute(trx);
+}
+
 async function applyAccountEvent(trx: Transaction<unknown>, event: RecordedEvent): Promise<void> {
   const d = event.data as Data;
   const at = event.metadata.occurredAt;
@@ -37,6 +51,8 @@ async function applyAccountEvent(trx: Transaction<unknown>, event: RecordedEvent
           : event.type === 'account.reset_issued'
             ? 'reset'
             : 'email_change';
+      // One live link per purpose: a new one supersedes those mailed before it.
+      await endTokens(trx, userId, [purpose], at);
       await sql`
         insert into account_tokens (token_hash, purpose, user_id, new_email, expires_at)
         values (${d['tokenHash']}, ${purpose}, ${userId}, ${d['newEmail'] ?? null}, ${d['expiresAt']})`.execute(
@@ -46,17 +62,14 @@ async function applyAccountEvent(trx: Transaction<unknown>, event: RecordedEvent
       return;
     }
     case 'account.email_verified':
-      await sql`update account_tokens set used_at = ${at} where token_hash = ${d['tokenHash']}`.execute(trx);
+      await endTokens(trx, userId, ['verify'], at);
       await sql`update accounts set email_verified = true, version = ${v}, updated_at = ${at} where user_id = ${userId}`.execute(
         trx,
       );
       return;
     case 'account.password_changed':
-      if (typeof d['tokenHash'] === 'string') {
-        await sql`update account_tokens set used_at = ${at} where token_hash = ${d['tokenHash']}`.execute(
-          trx,
-        );
-      }
+      // However it changed (a reset link, the settings, a re-hash): every reset link mailed before is dead.
+      await endTokens(trx, userId, ['reset'], at);
       await sql`
         update accounts set password_hash = ${d['passwordHash']}, version = ${v}, updated_at = ${at}
         where user_id = ${userId}`.execute(trx);
@@ -69,12 +82,14 @@ async function applyAccountEvent(trx: Transaction<unknown>, event: RecordedEvent
       await sql`update accounts set version = ${v} where user_id = ${userId}`.execute(trx);
       return;
     case 'account.email_changed':
+      // Links mailed to or for the old address are dead: the address they proved is no longer the account's.
+      await endTokens(trx, userId, ['verify', 'email_change'], at);
       await sql`
         update accounts set email = ${d['email']}, email_verified = true, version = ${v}, updated_at = ${at}
         where user_id = ${userId}`.execute(trx);
       return;
     case 'account.email_change_confirmed':
-      await sql`update account_tokens set used_at = ${at} where token_hash = ${d['tokenHash']}`.execute(trx);
+      await endTokens(trx, userId, ['email_change'], at);
       await sql`update accounts set version = ${v} where user_id = ${userId}`.execute(trx);
       return;
     case 'account.profile_updated':
@@ -98,6 +113,20 @@ async function applyAccountEvent(trx: Transaction<unknown>, event: RecordedEvent
           updated_at = ${at}
         where user_id = ${userId}`.execute(trx);
       return;
+    case 'account.kerberos_principals_set': {
+      // The admin states the whole list: the account's principals are exactly these from now on.
+      const principals = (d['principals'] as string[] | undefined) ?? [];
+      await sql`delete from kerberos_principals where user_id = ${userId}`.execute(trx);
+      for (const principal of principals) {
+        await sql`
+          insert into kerberos_principals (principal, user_id, linked_at)
+          values (${principal}, ${userId}, ${at})`.execute(trx);
+      }
+      await sql`update accounts set version = ${v}, updated_at = ${at} where user_id = ${userId}`.execute(
+        trx,
+      );
+      return;
+    }
     default:
       // Events only other readers care about (password_reset_requested, email_change_requested) still move the version.
       await sql`update accounts set version = ${v} where user_id = ${userId}`.execute(trx);
@@ -142,6 +171,7 @@ async function applySessionEvent(trx: Transaction<unknown>, event: RecordedEvent
 
 export const accountsProjection: InlineProjection = {
   name: 'gateway.accounts',
+  reset: resetAccounts,
   async apply(trx, events) {
     for (const event of events) {
       if (event.streamId.startsWith('account-')) await applyAccountEvent(trx, event);
@@ -152,5 +182,5 @@ export const accountsProjection: InlineProjection = {
 
 /** Empties the read models, for a rebuild from the log. */
 export async function resetAccounts(trx: Transaction<unknown>): Promise<void> {
-  await sql`truncate refresh_tokens, sessions, account_tokens, accounts`.execute(trx);
+  await sql`truncate kerberos_principals, refresh_tokens, sessions, account_tokens, accounts`.execute(trx);
 }

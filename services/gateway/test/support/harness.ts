@@ -3,19 +3,26 @@
  * (with the gateway as its user authenticator, as in the fleet), started in-process so tests can use
  * both `app.inject()` and a real listener.
  */
-import type { ApiRoute } from '@veche/contracts';
-import { createLogger } from '@veche/log';
+import { openMailToken, type ApiRoute, type MailTokenPurpose } from '@veche/contracts';
+import { createLogger, type Logger } from '@veche/log';
 import { sql } from '@veche/db';
 import {
   composeAuthenticators,
   procedureAuthenticator,
   serviceAuthenticator,
   startRouter,
+  type Authorizer,
 } from '@veche/wamp-router';
 import { createTestDatabase, testAmqpUrl, uniqueName, type TestDatabase } from '@veche/testing';
 import { createGateway, type Gateway } from '../../src/app.ts';
 import { removeExchange } from './bus-cleanup.ts';
-import { loadGatewayConfig, type GatewayConfig } from '../../src/env.ts';
+import { loadGatewayConfig, mailTokenSecret, type GatewayConfig } from '../../src/env.ts';
+
+const mailTokenPurposes = {
+  'account.registered': 'verify_email',
+  'account.password_reset_requested': 'reset_password',
+  'account.email_change_requested': 'confirm_email_change',
+} as const satisfies Record<string, MailTokenPurpose>;
 
 export const serviceSecret = 'test-service-secret-0123456789abcdef';
 
@@ -30,12 +37,21 @@ export interface Harness {
   restartRouter(downMs?: number): Promise<void>;
   /** The latest event of `type` in the gateway's log for `userId`. */
   lastEvent<T = Record<string, unknown>>(type: string, userId?: string): Promise<T>;
+  /**
+   * The token of the link in the latest mail of `type` to `userId`, opened from the event as the
+   * mailer opens it (the log holds it sealed).
+   */
+  mailToken(type: keyof typeof mailTokenPurposes, userId: string): Promise<string>;
   close(): Promise<void>;
 }
 
 export interface HarnessOptions {
   internalUrls?: Record<string, string>;
+  /** The gateway's logger (default: silent unless LOG_LEVEL says otherwise). */
+  log?: Logger;
   extraRoutes?: readonly ApiRoute[];
+  /** The router's authorizer (default: the shared policy), as Crossbar's dynamic authorizer would answer. */
+  authorize?: Authorizer;
 }
 
 export async function startHarness(
@@ -43,10 +59,12 @@ export async function startHarness(
   overrides: Record<string, string> = {},
   options: HarnessOptions = {},
 ): Promise<Harness> {
-  const log = createLogger({
-    service: 'gateway-test',
-    level: (process.env['LOG_LEVEL'] as 'silent' | undefined) ?? 'silent',
-  });
+  const log =
+    options.log ??
+    createLogger({
+      service: 'gateway-test',
+      level: (process.env['LOG_LEVEL'] as 'silent' | undefined) ?? 'silent',
+    });
   const database = await createTestDatabase({ name, poolSize: 8 });
   const startOn = (port: number) =>
     startRouter({
@@ -57,6 +75,7 @@ export async function startHarness(
         procedureAuthenticator('veche.gateway.authenticate'),
       ),
       guardUnhandledRejections: false,
+      ...(options.authorize ? { authorize: options.authorize } : {}),
     });
   let router = await startOn(0);
   const config = loadGatewayConfig({
@@ -81,7 +100,7 @@ export async function startHarness(
     ...(options.extraRoutes ? { extraRoutes: options.extraRoutes } : {}),
   });
   const { port } = await gateway.start();
-  return {
+  const harness: Harness = {
     gateway,
     config,
     database,
@@ -101,6 +120,12 @@ export async function startHarness(
       if (!rows[0]) throw new Error(`no ${type} event`);
       return rows[0].data;
     },
+    async mailToken(type, userId) {
+      const { sealedToken } = await harness.lastEvent<{ sealedToken: string }>(type, userId);
+      const token = openMailToken(mailTokenSecret(config), mailTokenPurposes[type], userId, sealedToken);
+      if (token === undefined) throw new Error(`the ${type} event of ${userId} holds no token we can open`);
+      return token;
+    },
     async close() {
       await gateway.stop().catch(() => {});
       await router.close().catch(() => {});
@@ -108,4 +133,5 @@ export async function startHarness(
       await removeExchange(config.GATEWAY_EXCHANGE).catch(() => {});
     },
   };
+  return harness;
 }

@@ -3,21 +3,21 @@
  * the same sink in-process when SMTP_URL is unset; this entry serves tests (a real SMTP server
  * process they can kill) and developers who want the sink to outlive mailer restarts.
  */
-import { env, envSchema, loadConfig } from '@veche/config';
+import { env, envSchema, loadConfig, runtimeEnv } from '@veche/config';
 import { createLogger } from '@veche/log';
 import { createMailSink } from './sink.ts';
 
 const config = loadConfig(
   envSchema({
-    MAIL_SINK_HOST: env.string({ default: '127.0.0.1' }),
-    MAIL_SINK_SMTP_PORT: env.port({ default: 1025 }),
-    MAIL_SINK_WEB_PORT: env.port({ default: 1080 }),
+    MAIL_SINK_HOST: env.string({ default: '127.0.0.1', description: 'address to listen on' }),
+    MAIL_SINK_SMTP_PORT: env.port({ default: 1025, description: 'SMTP port (0: any free port)' }),
+    MAIL_SINK_WEB_PORT: env.port({ default: 1080, description: 'port of the web page (0: any free port)' }),
     MAIL_SINK_RULES: env.bool({
       default: false,
       description: 'defer…/reject…/flaky<N>-…/slow<ms>-… recipients',
     }),
     MAIL_SINK_DEBUG: env.bool({ default: false, description: 'print the SMTP conversation' }),
-    LOG_LEVEL: env.string({ default: 'info' }),
+    LOG_LEVEL: runtimeEnv.LOG_LEVEL,
   }),
 );
 const log = createLogger({ service: 'mail-sink', level: config.LOG_LEVEL });

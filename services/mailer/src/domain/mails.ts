@@ -3,13 +3,17 @@
  * brand go in, drafts with their idempotency keys come out; the edges store and send them.
  */
 import { createHash } from 'node:crypto';
+import type { MailTokenPurpose } from '@veche/contracts';
 import type {
   AccountEmailChangeRequested,
   AccountPasswordResetRequested,
   AccountRegistered,
+  AccountRegistrationAttempted,
   ChatMessagePosted,
+  LogAlertFired,
   NotifyPreference,
 } from '../events.ts';
+import { renderLogAlert } from './log-alert.ts';
 import {
   links,
   pickLocale,
@@ -17,6 +21,7 @@ import {
   renderEmailChangeConfirm,
   renderEmailChangeNotice,
   renderPasswordReset,
+  renderRegistrationAttempt,
   renderVerifyEmail,
   type Brand,
   type ChatNotificationItem,
@@ -26,11 +31,13 @@ import {
 
 export const mailKinds = [
   'verify_email',
+  'registration_attempt',
   'password_reset',
   'email_change_confirm',
   'email_change_notice',
   'chat_notification',
   'chat_digest',
+  'log_alert',
 ] as const;
 export type MailKind = (typeof mailKinds)[number];
 
@@ -38,7 +45,9 @@ export type MailKind = (typeof mailKinds)[number];
 export type MailCategory = 'security' | 'notification';
 
 export function categoryOf(kind: MailKind): MailCategory {
-  return kind === 'chat_notification' || kind === 'chat_digest' ? 'notification' : 'security';
+  return kind === 'chat_notification' || kind === 'chat_digest' || kind === 'log_alert'
+    ? 'notification'
+    : 'security';
 }
 
 export interface MailDraft {
@@ -56,6 +65,32 @@ export interface MailDraft {
   html: string;
   /** Extra headers (List-Unsubscribe for notifications). */
   headers: Record<string, string>;
+  /**
+   * The sealed token of the mail's link. The bodies carry {@link linkTokenPlaceholder} in its place;
+   * the sender opens the token and puts it in only as it hands the mail to SMTP.
+   */
+  linkToken?: LinkToken | undefined;
+}
+
+export interface LinkToken {
+  purpose: MailTokenPurpose;
+  userId: string;
+  sealed: string;
+}
+
+/**
+ * Stands for the link's token in a stored mail, so neither the outbox nor an administrator's view of
+ * it holds a working link. Unchanged by URL encoding and HTML escaping, so it is found again as is.
+ */
+export const linkTokenPlaceholder = 'SENT-TO-THE-RECIPIENT-ONLY';
+
+/**
+ * A mail's text as an administrator may see it: the value of every `token=` in a link hidden (the
+ * placeholder, unsubscribe tokens, and tokens of mails stored before links were sealed), so no admin
+ * view hands out a working link.
+ */
+export function hideLinkTokens(text: string): string {
+  return text.replace(/([?&](?:amp;)?token=)[^&\s"'<>]+/g, '$1[hidden]');
 }
 
 export function idempotencyKey(eventId: string, recipient: string, kind: MailKind): string {
@@ -79,6 +114,7 @@ function draft(
   recipient: { userId: string | undefined; email: string; displayName: string; locale: Locale },
   rendered: RenderedMail,
   headers: Record<string, string> = {},
+  linkToken?: LinkToken,
 ): MailDraft {
   return {
     idempotencyKey: idempotencyKey(eventId, recipient.userId ?? recipient.email.toLowerCase(), kind),
@@ -91,6 +127,7 @@ function draft(
     locale: recipient.locale,
     ...rendered,
     headers,
+    linkToken,
   };
 }
 
@@ -99,9 +136,33 @@ export function mailsForRegistration(brand: Brand, eventId: string, data: Accoun
   const rendered = renderVerifyEmail(brand, {
     locale,
     displayName: data.displayName,
-    token: data.verificationToken,
+    token: linkTokenPlaceholder,
   });
-  return [draft(eventId, 'verify_email', { ...data, locale }, rendered)];
+  return [
+    draft(
+      eventId,
+      'verify_email',
+      { ...data, locale },
+      rendered,
+      {},
+      {
+        purpose: 'verify_email',
+        userId: data.userId,
+        sealed: data.sealedToken,
+      },
+    ),
+  ];
+}
+
+/** The owner of an address someone tried to register again: told, with no link that acts. */
+export function mailsForRegistrationAttempt(
+  brand: Brand,
+  eventId: string,
+  data: AccountRegistrationAttempted,
+): MailDraft[] {
+  const locale = pickLocale(data.locale);
+  const rendered = renderRegistrationAttempt(brand, { locale, displayName: data.displayName });
+  return [draft(eventId, 'registration_attempt', { ...data, locale }, rendered)];
 }
 
 export function mailsForPasswordReset(
@@ -113,10 +174,23 @@ export function mailsForPasswordReset(
   const rendered = renderPasswordReset(brand, {
     locale,
     displayName: data.displayName,
-    token: data.resetToken,
+    token: linkTokenPlaceholder,
     expiresAt: data.expiresAt,
   });
-  return [draft(eventId, 'password_reset', { ...data, locale }, rendered)];
+  return [
+    draft(
+      eventId,
+      'password_reset',
+      { ...data, locale },
+      rendered,
+      {},
+      {
+        purpose: 'reset_password',
+        userId: data.userId,
+        sealed: data.sealedToken,
+      },
+    ),
+  ];
 }
 
 /** Two mails: the confirmation link to the new address, and a warning to the current one. */
@@ -131,14 +205,27 @@ export function mailsForEmailChange(
     locale,
     displayName: data.displayName,
     newEmail: data.newEmail,
-    token: data.verificationToken,
+    token: linkTokenPlaceholder,
   });
   const notice = renderEmailChangeNotice(brand, {
     locale,
     displayName: data.displayName,
     newEmail: data.newEmail,
   });
-  const mails = [draft(eventId, 'email_change_confirm', { ...person, email: data.newEmail }, confirm)];
+  const mails = [
+    draft(
+      eventId,
+      'email_change_confirm',
+      { ...person, email: data.newEmail },
+      confirm,
+      {},
+      {
+        purpose: 'confirm_email_change',
+        userId: data.userId,
+        sealed: data.sealedToken,
+      },
+    ),
+  ];
   if (data.currentEmail.toLowerCase() !== data.newEmail.toLowerCase()) {
     mails.push(draft(eventId, 'email_change_notice', { ...person, email: data.currentEmail }, notice));
   }
@@ -222,4 +309,20 @@ export function notificationMail(
   const unsubscribe = links.unsubscribe(brand, unsubscribeToken);
   // No List-Unsubscribe-Post (one-click): nothing answers a POST to the link until the gateway routes it.
   return draft(eventId, kind, { ...recipient, locale }, rendered, { 'List-Unsubscribe': `<${unsubscribe}>` });
+}
+
+/**
+ * A fired log alert, to the source's owner (`suppressed`: firings the cool-down held back since the
+ * previous mail). Keyed by the firing's event. No unsubscribe link: disabling the alert stops them.
+ */
+export function logAlertMail(
+  brand: Brand,
+  eventId: string,
+  recipient: Recipient,
+  alert: LogAlertFired,
+  suppressed: number,
+): MailDraft {
+  const locale = pickLocale(recipient.locale);
+  const rendered = renderLogAlert(brand, { locale, displayName: recipient.displayName, alert, suppressed });
+  return draft(eventId, 'log_alert', { ...recipient, locale }, rendered);
 }

@@ -28,6 +28,8 @@ export const links = {
     `${base(brand)}/verify-email?token=${encodeURIComponent(token)}`,
   resetPassword: (brand: Brand, token: string) =>
     `${base(brand)}/reset-password?token=${encodeURIComponent(token)}`,
+  login: (brand: Brand) => `${base(brand)}/login`,
+  requestPasswordReset: (brand: Brand) => `${base(brand)}/reset-password`,
   confirmEmailChange: (brand: Brand, token: string) =>
     `${base(brand)}/confirm-email?token=${encodeURIComponent(token)}`,
   room: (brand: Brand, roomId: string, seq?: number) =>
@@ -35,6 +37,7 @@ export const links = {
   unsubscribe: (brand: Brand, token: string) =>
     `${base(brand)}/unsubscribe?token=${encodeURIComponent(token)}`,
   settings: (brand: Brand) => `${base(brand)}/settings/notifications`,
+  logSource: (brand: Brand, sourceId: string) => `${base(brand)}/logs/${encodeURIComponent(sourceId)}`,
 };
 
 const base = (brand: Brand): string => brand.publicUrl.replace(/\/+$/, '');
@@ -48,7 +51,7 @@ export function escapeHtml(text: string): string {
     .replaceAll("'", '&#39;');
 }
 
-interface Layout {
+export interface Layout {
   locale: Locale;
   brand: Brand;
   /** Paragraphs of plain text; `{link}` entries become a button in HTML and a bare URL in text. */
@@ -56,10 +59,10 @@ interface Layout {
   footer: readonly Block[];
 }
 
-type Block =
+export type Block =
   { text: string } | { link: string; label: string } | { quote: string; by: string; where: string };
 
-function layout({ locale, brand, blocks, footer }: Layout, subject: string): RenderedMail {
+export function layout({ locale, brand, blocks, footer }: Layout, subject: string): RenderedMail {
   const textOf = (block: Block): string => {
     if ('text' in block) return block.text;
     if ('link' in block) return `${block.label}:\n${block.link}`;
@@ -167,6 +170,46 @@ export function renderPasswordReset(brand: Brand, data: PasswordResetData): Rend
       footer: securityFooter(data.locale, brand),
     },
     ru ? `${brand.productName}: смена пароля` : `${brand.productName}: reset your password`,
+  );
+}
+
+export interface RegistrationAttemptData {
+  locale: Locale;
+  displayName: string;
+}
+
+/** To the owner of an address someone tried to register again: nothing was created; log in or reset. */
+export function renderRegistrationAttempt(brand: Brand, data: RegistrationAttemptData): RenderedMail {
+  const ru = data.locale === 'ru';
+  return layout(
+    {
+      locale: data.locale,
+      brand,
+      blocks: [
+        { text: ru ? `Здравствуйте, ${data.displayName}!` : `Hello ${data.displayName},` },
+        {
+          text: ru
+            ? `Кто-то (возможно, вы) попытался зарегистрироваться в ${brand.productName} с этим адресом почты. У адреса уже есть учётная запись, поэтому новая не создана.`
+            : `Someone (perhaps you) tried to sign up for ${brand.productName} with this e-mail address. It already has an account, so no new one was created.`,
+        },
+        { link: links.login(brand), label: ru ? 'Войти' : 'Log in' },
+        {
+          text: ru
+            ? 'Если вы забыли пароль, задайте новый:'
+            : 'If you forgot your password, choose a new one:',
+        },
+        { link: links.requestPasswordReset(brand), label: ru ? 'Сменить пароль' : 'Reset my password' },
+        {
+          text: ru
+            ? 'Если это были не вы, ничего не делайте: ваша учётная запись не изменилась.'
+            : 'If it was not you, do nothing: your account is unchanged.',
+        },
+      ],
+      footer: securityFooter(data.locale, brand),
+    },
+    ru
+      ? `${brand.productName}: попытка регистрации с вашим адресом`
+      : `${brand.productName}: someone tried to sign up with your address`,
   );
 }
 

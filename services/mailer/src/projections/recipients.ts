@@ -4,6 +4,7 @@
  */
 import { sql, type Executor } from '@veche/db';
 import type { Recipient } from '../domain/mails.ts';
+import { tablesOf } from '../tables.ts';
 import type {
   AccountEmailChanged,
   AccountProfileUpdated,
@@ -22,11 +23,12 @@ export async function recordRegistration(db: Executor<unknown>, data: AccountReg
 
 /** Returns false when the user is unknown here (their registration never reached the mailer). */
 export async function recordEmailChange(db: Executor<unknown>, data: AccountEmailChanged): Promise<boolean> {
-  const result = await sql`
-    update recipients set email = ${data.email}, updated_at = now() where user_id = ${data.userId}`.execute(
-    db,
-  );
-  return Number(result.numAffectedRows ?? 0) > 0;
+  const result = await tablesOf(db)
+    .updateTable('recipients')
+    .set({ email: data.email, updated_at: sql`now()` })
+    .where('user_id', '=', data.userId)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
 }
 
 export async function recordProfileUpdate(
@@ -48,17 +50,12 @@ export async function setNotifyPreference(
   userId: string,
   notify: NotifyPreference,
 ): Promise<boolean> {
-  const result = await sql`
-    update recipients set notify = ${notify}, updated_at = now() where user_id = ${userId}`.execute(db);
-  return Number(result.numAffectedRows ?? 0) > 0;
-}
-
-interface RecipientRow {
-  user_id: string;
-  email: string;
-  display_name: string;
-  locale: string;
-  notify: NotifyPreference | null;
+  const result = await tablesOf(db)
+    .updateTable('recipients')
+    .set({ notify, updated_at: sql`now()` })
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
 }
 
 export async function loadRecipients(
@@ -66,9 +63,11 @@ export async function loadRecipients(
   userIds: readonly string[],
 ): Promise<Map<string, Recipient>> {
   if (userIds.length === 0) return new Map();
-  const { rows } = await sql<RecipientRow>`
-    select user_id, email, display_name, locale, notify from recipients
-    where user_id = any(${[...new Set(userIds)]}::text[])`.execute(db);
+  const rows = await tablesOf(db)
+    .selectFrom('recipients')
+    .select(['user_id', 'email', 'display_name', 'locale', 'notify'])
+    .where('user_id', 'in', [...new Set(userIds)])
+    .execute();
   return new Map(
     rows.map((r) => [
       r.user_id,

@@ -1,7 +1,13 @@
 /** A mailer configuration for tests: its own queue and exchange, minutes shrunk to milliseconds. */
 import { topologyNames } from '@veche/bus';
 import { testAmqpUrl, testDatabaseUrl, uniqueName } from '@veche/testing';
+import { sealMailToken, type MailTokenPurpose } from '@veche/contracts';
 import { loadMailerConfig, parseDelays, type MailerConfig } from '../../src/env.ts';
+
+/** Seals link tokens as the gateway does, for the events tests publish. */
+export const testMailTokenSecret = 'test-mail-token-secret-0123456789';
+export const sealedForTest = (purpose: MailTokenPurpose, userId: string, token: string): string =>
+  sealMailToken(testMailTokenSecret, purpose, userId, token);
 
 export function testConfig(overrides: Record<string, string> = {}): MailerConfig {
   return loadMailerConfig({
@@ -23,6 +29,7 @@ export function testConfig(overrides: Record<string, string> = {}): MailerConfig
     MAIL_SENDING_LEASE_MS: '60000',
     MAIL_DIGEST_DELAY_MS: '600',
     MAIL_UNSUBSCRIBE_SECRET: 'test-unsubscribe-secret-0123456789',
+    MAIL_TOKEN_SECRET: testMailTokenSecret,
     ...overrides,
   });
 }

@@ -11,6 +11,8 @@ const entry = fileURLToPath(new URL('../../src/server.ts', import.meta.url));
 export interface MailerProcess {
   port: number;
   child: ChildProcess;
+  /** Every line the process wrote to standard output (its log), so far. */
+  lines: string[];
   /** Resolves with the exit code (or the signal's name). */
   exited: Promise<number | string>;
   kill(signal: NodeJS.Signals): void;
@@ -24,10 +26,12 @@ export async function startMailerProcess(env: Record<string, string>): Promise<M
   const exited = new Promise<number | string>((resolve) =>
     child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
   );
+  const lines: string[] = [];
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the mailer did not start within 20 s')), 20_000);
+    const timer = setTimeout(() => reject(new Error('the mailer did not start within 60 s')), 60_000);
     void exited.then((code) => reject(new Error(`the mailer exited with ${code} before it started`)));
     createInterface({ input: child.stdout }).on('line', (line) => {
+      lines.push(line);
       if (process.env['MAILER_TEST_ECHO']) process.stderr.write(`${line}\n`);
       try {
         const parsed = JSON.parse(line) as { msg?: string; port?: number };
@@ -39,10 +43,14 @@ export async function startMailerProcess(env: Record<string, string>): Promise<M
         // not a log line
       }
     });
+  }).catch((error: unknown) => {
+    child.kill('SIGKILL');
+    throw error;
   });
   return {
     port,
     child,
+    lines,
     exited,
     kill: (signal) => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);

@@ -30,8 +30,9 @@ export async function startSinkProcess(): Promise<SinkProcess> {
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  // A busy machine (several suites at once) can take well over ten seconds to start a Node process.
   const ports = await new Promise<{ smtpPort: number; webPort: number }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the SMTP sink did not start within 10 s')), 10_000);
+    const timer = setTimeout(() => reject(new Error('the SMTP sink did not start within 60 s')), 60_000);
     child.once('exit', (code) => reject(new Error(`the SMTP sink exited with ${code}`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
       if (process.env['MAILER_TEST_ECHO']) process.stderr.write(`sink: ${line}\n`);
@@ -45,6 +46,10 @@ export async function startSinkProcess(): Promise<SinkProcess> {
         // not a log line of ours
       }
     });
+  }).catch((error: unknown) => {
+    // A sink that never said it listens must not outlive the test (its process would keep ours alive).
+    child.kill('SIGKILL');
+    throw error;
   });
   const webUrl = `http://127.0.0.1:${ports.webPort}`;
   const get = async <T>(path: string): Promise<T> => {

@@ -1,0 +1,169 @@
+/**
+ * A real MIT Kerberos KDC for tests: a throw-away realm on loopback, its own database, krb5.conf and
+ * kdc.conf in a temporary folder (KRB5_CONFIG / KRB5_KDC_PROFILE point there, never at /etc), made
+ * with kdb5_util and kadmin.local, served by krb5kdc in the foreground. Principals, keytabs (ktadd)
+ * and client tickets (kinit, each in its own credential cache) are made by the real tools.
+ * Needs Debian's krb5-kdc, krb5-admin-server and krb5-user (scripts/lib/preflight.ts installs them).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+export interface TestKdc {
+  realm: string;
+  /** The krb5.conf clients and services of this realm use. */
+  krb5Config: string;
+  dir: string;
+  /** Environment for a krb5 tool or library of this realm (KRB5_CONFIG, and a ccache when given). */
+  env(ccache?: string): NodeJS.ProcessEnv;
+  /** `kadmin.local addprinc` with a password, or a random key. */
+  addPrincipal(name: string, password?: string): void;
+  /** `kadmin.local ktadd`: the principal's keys in a new keytab file; returns its path. */
+  keytab(principal: string, file?: string): string;
+  /** `kinit` with the password on stdin into a private credential cache; returns `FILE:<path>`. */
+  kinit(principal: string, password: string, options?: { lifetime?: string }): string;
+  stop(): Promise<void>;
+}
+
+/** The admin tools live in /usr/sbin, which is not always on PATH; kinit is a user tool. */
+const sbin = (tool: string) => (tool === 'kinit' ? tool : `/usr/sbin/${tool}`);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts a KDC of `realm` (default: a unique one). `hosts` are the host names whose services belong
+ * to the realm (domain_realm), so `HTTP@<host>` names resolve without DNS. `clockSkewSeconds` (MIT's
+ * default 300) is also how long after its end a ticket is still taken.
+ */
+export async function startKdc(
+  options: { realm?: string; hosts?: string[]; clockSkewSeconds?: number } = {},
+): Promise<TestKdc> {
+  const realm = options.realm ?? `VECHE${Math.floor(Math.random() * 1e9)}.TEST`;
+  const dir = mkdtempSync(path.join(tmpdir(), 'veche-kdc-'));
+  const port = await freePort();
+  const krb5Config = path.join(dir, 'krb5.conf');
+  const kdcProfile = path.join(dir, 'kdc.conf');
+  const hosts = options.hosts ?? ['veche.test'];
+  writeFileSync(
+    krb5Config,
+    `[libdefaults]
+  default_realm = ${realm}
+  dns_lookup_kdc = false
+  dns_lookup_realm = false
+  rdns = false
+  dns_canonicalize_hostname = false
+  udp_preference_limit = 1
+  ticket_lifetime = 1h
+  clockskew = ${options.clockSkewSeconds ?? 300}
+[realms]
+  ${realm} = {
+    kdc = 127.0.0.1:${port}
+  }
+[domain_realm]
+${hosts.map((h) => `  ${h} = ${realm}\n  .${h} = ${realm}`).join('\n')}
+`,
+  );
+  writeFileSync(
+    kdcProfile,
+    `[kdcdefaults]
+  kdc_ports = ${port}
+  kdc_tcp_ports = ${port}
+[realms]
+  ${realm} = {
+    database_name = ${dir}/principal
+    key_stash_file = ${dir}/stash
+    acl_file = ${dir}/kadm5.acl
+    kdc_listen = 127.0.0.1:${port}
+    kdc_tcp_listen = 127.0.0.1:${port}
+    max_life = 10h
+    supported_enctypes = aes256-cts-hmac-sha1-96:normal aes128-cts-hmac-sha1-96:normal
+  }
+[logging]
+  kdc = FILE:${dir}/kdc.log
+`,
+  );
+  writeFileSync(path.join(dir, 'kadm5.acl'), '');
+  const env = (ccache?: string): NodeJS.ProcessEnv => ({
+    ...process.env,
+    KRB5_CONFIG: krb5Config,
+    KRB5_KDC_PROFILE: kdcProfile,
+    KRB5_TRACE: path.join(dir, 'trace.log'),
+    ...(ccache ? { KRB5CCNAME: ccache } : {}),
+  });
+  const run = (tool: string, args: string[], input?: string, ccache?: string) => {
+    const result = spawnSync(sbin(tool), args, {
+      env: env(ccache),
+      input: input ?? '',
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    if (result.status !== 0)
+      throw new Error(
+        `${tool} ${args.join(' ')} failed (${result.status}): ${result.stderr || result.stdout}`,
+      );
+    return result.stdout;
+  };
+  const kadmin = (query: string) => run('kadmin.local', ['-r', realm, '-q', query]);
+
+  run('kdb5_util', ['create', '-s', '-r', realm, '-P', 'master-key-for-tests-only']);
+  const kdc: ChildProcess = spawn('/usr/sbin/krb5kdc', ['-n', '-r', realm], {
+    env: env(),
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  kdc.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<void>((resolve) => kdc.once('exit', () => resolve()));
+  // Listening once the log says so (or it died).
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    let log = '';
+    try {
+      log = readFileSync(path.join(dir, 'kdc.log'), 'utf8');
+    } catch {
+      // not written yet
+    }
+    if (/commencing operation/.test(log)) break;
+    if (kdc.exitCode !== null) throw new Error(`krb5kdc exited: ${stderr}${log}`);
+    if (Date.now() > deadline) throw new Error(`krb5kdc did not start: ${stderr}${log}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+
+  return {
+    realm,
+    krb5Config,
+    dir,
+    env,
+    addPrincipal(name, password) {
+      kadmin(password === undefined ? `addprinc -randkey ${name}` : `addprinc -pw ${password} ${name}`);
+    },
+    keytab(principal, file) {
+      const target = file ?? path.join(dir, `${principal.replace(/[^A-Za-z0-9]/g, '_')}.keytab`);
+      kadmin(`ktadd -k ${target} ${principal}`);
+      return target;
+    },
+    kinit(principal, password, { lifetime } = {}) {
+      const ccache = `FILE:${path.join(dir, `cc-${principal.replace(/[^A-Za-z0-9]/g, '_')}-${Date.now()}`)}`;
+      run('kinit', [...(lifetime ? ['-l', lifetime] : []), principal], `${password}\n`, ccache);
+      return ccache;
+    },
+    async stop() {
+      if (kdc.exitCode === null) {
+        kdc.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,11 @@
+/** The log-listener's migrations, after the event store's (their names sort first). */
+import type { Migrations } from '@veche/db';
+import { eventStoreMigrations } from '@veche/event-store';
+import { logsTables } from './0001-logs.ts';
+import { logsAlerts } from './0002-alerts.ts';
+
+export const logsMigrations: Migrations = {
+  ...eventStoreMigrations,
+  '0001-logs': logsTables,
+  '0002-alerts': logsAlerts,
+};

@@ -1,0 +1,338 @@
+/**
+ * The write path of received lines: a bounded in-memory queue written in batches (the batch's ids
+ * from the sequence, then one COPY of its lines, with the sources' counters in the same transaction), into
+ * the day's partition of `log_lines`, made on demand. Lines are published to their owners' live tail
+ * only after their batch commits. When the queue is full the listeners pause their sockets (TCP
+ * back-pressure reaches the senders) until it drains to half. A failed write keeps its batch and
+ * retries: nothing received is dropped while the process lives; SIGTERM writes everything first.
+ */
+import type { Database } from '@veche/db';
+import type { Logger } from '@veche/log';
+import type { LogEvent } from '@veche/contracts';
+import { copyField, copyFrom } from './copy.ts';
+
+export interface LineRecord {
+  sourceId: string;
+  ownerId: string;
+  userId: string;
+  receivedAt: number;
+  createdAt: number;
+  senderIp: string;
+  fileName: string;
+  message: string;
+  severity: number | null;
+  facility: number | null;
+  hostname: string | null;
+  appName: string | null;
+  truncated: boolean;
+  invalidUtf8: boolean;
+}
+
+export type CounterName = 'rejected_connections' | 'dropped' | 'closed_connections';
+
+export interface WriterOptions {
+  database: Database<unknown>;
+  log: Logger;
+  batchLines: number;
+  flushMs: number;
+  maxPending: number;
+  /** Called after each committed batch, with its lines by owner and source. */
+  onCommitted?: (ownerId: string, sourceId: string, events: LogEvent[]) => void;
+}
+
+export interface Writer {
+  add(record: LineRecord): void;
+  count(sourceId: string, counter: CounterName, by?: number): void;
+  /** True while the queue is over its limit: listeners pause reading. */
+  readonly isFull: boolean;
+  /** `listener` runs once the queue has drained to half its limit. */
+  onDrain(listener: () => void): void;
+  readonly pending: number;
+  /** Resolves when everything added so far is committed. */
+  flush(): Promise<void>;
+  /** Partitions for the days around now (maintenance and start). */
+  ensurePartitions(days: readonly number[]): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const dayMs = 86_400_000;
+const lineCounters = new Set(['received', 'truncated', 'invalid_utf8', 'last']);
+const dayOf = (ms: number): number => Math.floor(ms / dayMs);
+const partitionName = (day: number): string =>
+  `log_lines_${new Date(day * dayMs).toISOString().slice(0, 10).replaceAll('-', '')}`;
+
+/**
+ * Stamps as ISO text, remembering the last one: lines of a burst arrive in the same millisecond (at
+ * 100,000 lines/s, about 100 of them) and often carry the sender's same stamp, and each is written to
+ * COPY and to the live tail. One memory per kind of stamp, so the two do not evict each other.
+ */
+function stampText(): (ms: number) => string {
+  let lastMs = Number.NaN;
+  let lastIso = '';
+  return (ms) => {
+    if (ms !== lastMs) {
+      lastIso = new Date(ms).toISOString();
+      lastMs = ms;
+    }
+    return lastIso;
+  };
+}
+const receivedText = stampText();
+const createdText = stampText();
+
+export function toLogEvent(id: string | number, r: LineRecord): LogEvent {
+  return {
+    id: String(id),
+    sourceId: r.sourceId,
+    createdAt: createdText(r.createdAt),
+    receivedAt: receivedText(r.receivedAt),
+    userId: r.userId,
+    senderIp: r.senderIp,
+    fileName: r.fileName,
+    message: r.message,
+    severity: r.severity,
+    facility: r.facility,
+    hostname: r.hostname,
+    appName: r.appName,
+    truncated: r.truncated,
+    invalidUtf8: r.invalidUtf8,
+  };
+}
+
+export function createWriter(options: WriterOptions): Writer {
+  const { database, batchLines, flushMs, maxPending } = options;
+  const log = options.log.child({ component: 'log-writer' });
+  const schema = database.schema;
+  let queue: LineRecord[] = [];
+  let counters = new Map<string, Record<string, number>>();
+  const drainListeners: (() => void)[] = [];
+  const knownPartitions = new Set<number>();
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let failures = 0;
+  let stopped = false;
+  let full = false;
+
+  function bump(sourceId: string, name: string, by: number): void {
+    let entry = counters.get(sourceId);
+    if (!entry) counters.set(sourceId, (entry = {}));
+    entry[name] = (entry[name] ?? 0) + by;
+  }
+
+  async function ensurePartitions(days: readonly number[]): Promise<void> {
+    for (const day of days) {
+      if (knownPartitions.has(day)) continue;
+      const from = new Date(day * dayMs).toISOString();
+      const to = new Date((day + 1) * dayMs).toISOString();
+      try {
+        await database.pool.query(
+          `create table if not exists "${schema}".${partitionName(day)} partition of "${schema}".log_lines for values from ('${from}') to ('${to}')`,
+        );
+      } catch (error) {
+        // Another replica made it at the same moment.
+        if ((error as { code?: string }).code !== '42P07' && (error as { code?: string }).code !== '23505')
+          throw error;
+      }
+      knownPartitions.add(day);
+    }
+  }
+
+  async function writeBatch(batch: LineRecord[], deltas: Map<string, Record<string, number>>): Promise<void> {
+    await ensurePartitions([...new Set(batch.map((r) => dayOf(r.receivedAt)))]);
+    const client = await database.pool.connect();
+    let ids: string[] = [];
+    try {
+      await client.query('begin');
+      if (batch.length > 0) {
+        // Ids first (in arrival order), so the lines can go by COPY, which returns nothing.
+        const allocated = await client.query<{ ids: string }>(
+          `select string_agg(v::text, ',' order by v) as ids
+           from (select nextval('"${schema}".log_line_ids') as v from generate_series(1, ${batch.length})) s`,
+        );
+        ids = allocated.rows[0]!.ids.split(',');
+        let data = '';
+        for (let i = 0; i < batch.length; i++) {
+          const r = batch[i]!;
+          data +=
+            `${ids[i]}\t${r.sourceId}\t${receivedText(r.receivedAt)}\t${createdText(r.createdAt)}\t` +
+            `${copyField(r.senderIp)}\t${copyField(r.fileName)}\t${copyField(r.message)}\t${copyField(r.severity)}\t` +
+            `${copyField(r.facility)}\t${copyField(r.hostname)}\t${copyField(r.appName)}\t${r.truncated ? 't' : 'f'}\t` +
+            `${r.invalidUtf8 ? 't' : 'f'}\n`;
+          bump(r.sourceId, 'received', 1);
+          if (r.truncated) bump(r.sourceId, 'truncated', 1);
+          if (r.invalidUtf8) bump(r.sourceId, 'invalid_utf8', 1);
+          const entry = (deltas.get(r.sourceId) ?? deltas.set(r.sourceId, {}).get(r.sourceId))!;
+          entry['last'] = Math.max(entry['last'] ?? 0, r.receivedAt);
+        }
+        // Counted lines move to this batch's deltas (bump wrote them to the shared map).
+        for (const [sourceId, entry] of counters) {
+          const into = (deltas.get(sourceId) ?? deltas.set(sourceId, {}).get(sourceId))!;
+          for (const [name, value] of Object.entries(entry)) into[name] = (into[name] ?? 0) + value;
+        }
+        counters = new Map();
+        await copyFrom(
+          client,
+          `"${schema}".log_lines (id, source_id, received_at, created_at, sender_ip, file_name, message, severity,
+             facility, hostname, app_name, truncated, invalid_utf8)`,
+          Buffer.from(data),
+        );
+      }
+      if (deltas.size > 0) {
+        const ids_: string[] = [];
+        const values: Record<string, number[]> = {
+          received: [],
+          rejected_connections: [],
+          truncated: [],
+          invalid_utf8: [],
+          dropped: [],
+          closed_connections: [],
+        };
+        const last: (number | null)[] = [];
+        for (const [sourceId, entry] of deltas) {
+          ids_.push(sourceId);
+          for (const name of Object.keys(values)) values[name]!.push(entry[name] ?? 0);
+          last.push(entry['last'] ?? null);
+        }
+        await client.query(
+          `update "${schema}".source_counters c set
+             received = c.received + d.received,
+             rejected_connections = c.rejected_connections + d.rejected,
+             truncated = c.truncated + d.truncated,
+             invalid_utf8 = c.invalid_utf8 + d.invalid,
+             dropped = c.dropped + d.dropped,
+             closed_connections = c.closed_connections + d.closed,
+             last_received_at = greatest(c.last_received_at, to_timestamp(d.last / 1000.0))
+           from unnest($1::uuid[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int8[], $8::float8[])
+             as d(source_id, received, rejected, truncated, invalid, dropped, closed, last)
+           where c.source_id = d.source_id`,
+          [
+            ids_,
+            values['received'],
+            values['rejected_connections'],
+            values['truncated'],
+            values['invalid_utf8'],
+            values['dropped'],
+            values['closed_connections'],
+            last,
+          ],
+        );
+      }
+      await client.query('commit');
+    } catch (error) {
+      await client.query('rollback').catch(() => undefined);
+      client.release(true);
+      throw error;
+    }
+    client.release();
+    if (options.onCommitted && batch.length > 0) {
+      const groups = new Map<string, { ownerId: string; sourceId: string; events: LogEvent[] }>();
+      batch.forEach((record, index) => {
+        let group = groups.get(record.sourceId);
+        if (!group)
+          groups.set(
+            record.sourceId,
+            (group = { ownerId: record.ownerId, sourceId: record.sourceId, events: [] }),
+          );
+        group.events.push(toLogEvent(ids[index]!, record));
+      });
+      for (const group of groups.values()) options.onCommitted(group.ownerId, group.sourceId, group.events);
+    }
+  }
+
+  async function drain(): Promise<void> {
+    while (queue.length > 0 || counters.size > 0) {
+      const batch = queue.length <= batchLines ? queue : queue.slice(0, batchLines);
+      const rest = queue.length <= batchLines ? [] : queue.slice(batchLines);
+      const deltas = new Map<string, Record<string, number>>();
+      // Counters without lines (refused connections) ride along with this batch.
+      if (batch.length === 0) {
+        for (const [sourceId, entry] of counters) deltas.set(sourceId, { ...entry });
+        counters = new Map();
+      }
+      queue = rest;
+      try {
+        await writeBatch(batch, deltas);
+        failures = 0;
+      } catch (error) {
+        // Put the batch back in front and the counters back, and wait before the next try.
+        queue = batch.concat(queue);
+        for (const [sourceId, entry] of deltas) {
+          for (const [name, value] of Object.entries(entry)) {
+            // The batch's own lines count again when it is written; only the other counters go back.
+            if (!lineCounters.has(name)) bump(sourceId, name, value);
+          }
+        }
+        failures++;
+        log.error({ err: error, lines: batch.length, failures }, 'writing log lines failed; retrying');
+        if (stopped && failures > 5) throw error;
+        await new Promise((resolve) =>
+          setTimeout(resolve, Math.min(5_000, 100 * 2 ** Math.min(failures, 6))),
+        );
+      }
+      if (full && queue.length <= maxPending / 2) {
+        full = false;
+        for (const listener of drainListeners.splice(0)) listener();
+      }
+    }
+  }
+
+  function run(): Promise<void> {
+    if (timer) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+    running ??= drain().finally(() => {
+      running = undefined;
+      if (queue.length > 0 || counters.size > 0) schedule();
+    });
+    return running;
+  }
+
+  function schedule(): void {
+    if (running || timer || stopped) return;
+    if (queue.length >= batchLines) {
+      void run().catch(() => undefined);
+      return;
+    }
+    timer = setTimeout(() => {
+      timer = undefined;
+      void run().catch(() => undefined);
+    }, flushMs);
+  }
+
+  return {
+    add(record) {
+      queue.push(record);
+      if (queue.length >= maxPending) full = true;
+      schedule();
+    },
+    count(sourceId, counter, by = 1) {
+      bump(sourceId, counter, by);
+      schedule();
+    },
+    get isFull() {
+      return full;
+    },
+    onDrain(listener) {
+      if (!full) listener();
+      else drainListeners.push(listener);
+    },
+    get pending() {
+      return queue.length;
+    },
+    async flush() {
+      while (queue.length > 0 || counters.size > 0 || running) {
+        await (running ?? run());
+      }
+    },
+    ensurePartitions,
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      while (queue.length > 0 || counters.size > 0 || running) {
+        await (running ?? run());
+      }
+    },
+  };
+}
