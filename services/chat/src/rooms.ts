@@ -1,0 +1,147 @@
+/**
+ * Rooms and their members: creating a room or opening a direct-message room, listing and reading
+ * rooms, and the membership and settings commands the room aggregate decides.
+ */
+import { createHash } from 'node:crypto';
+import { sql } from '@veche/db';
+import { conflict, isVecheError, notFound, validationError } from '@veche/errors';
+import { uuidV7 as v7 } from '@veche/event-store';
+import { decide } from './domain/room.ts';
+import type { MemberRole } from './domain/events.ts';
+import { dmPair } from './domain/rules.ts';
+import { applied, lastSeqOf, type Actor, type RoomAccess } from './room-access.ts';
+import { roomOut, type RoomRow } from './views.ts';
+
+/** The id of the direct-message room of a pair: the same whoever opens it. */
+export function dmRoomId(a: string, b: string): string {
+  return `dm-${createHash('sha256').update(dmPair(a, b).join('\u0000')).digest('hex').slice(0, 32)}`;
+}
+
+export function createRooms(access: RoomAccess) {
+  const { db, appendRoom, runRoomCommand, userKnown } = access;
+
+  async function createRoom(
+    actor: Actor,
+    input: { name: string; visibility: 'public' | 'private'; topic?: string },
+  ) {
+    const roomId = v7();
+    const events = await appendRoom(roomId, actor.userId, (first) => {
+      if (first !== 1) throw conflict('Room id taken');
+      return decide(
+        undefined,
+        {
+          type: 'createRoom',
+          roomId,
+          actor: actor.userId,
+          visibility: input.visibility,
+          name: input.name,
+          topic: input.topic ?? '',
+        },
+        first,
+      );
+    });
+    return { roomId, seq: lastSeqOf(events) ?? 2 };
+  }
+
+  async function openDirectRoom(actor: Actor, input: { userId: string }) {
+    if (input.userId === actor.userId) throw validationError('A direct-message room needs another user');
+    const pair = dmPair(actor.userId, input.userId);
+    const roomId = dmRoomId(actor.userId, input.userId);
+    const { rows } = await sql<{ id: string }>`select id from rooms where id = ${roomId}`.execute(db);
+    if (rows.length > 0) return { roomId, created: false };
+    if (!(await userKnown(input.userId))) throw notFound('No such user');
+    try {
+      await appendRoom(roomId, actor.userId, (first) => {
+        if (first !== 1) throw conflict('exists', { details: { roomId } });
+        return decide(undefined, { type: 'openDirectRoom', roomId, actor: actor.userId, pair }, first);
+      });
+      return { roomId, created: true };
+    } catch (error) {
+      if (isVecheError(error, 'conflict')) return { roomId, created: false };
+      throw error;
+    }
+  }
+
+  async function listRooms(actor: Actor, input: { scope?: 'mine' | 'public'; limit?: number }) {
+    const limit = input.limit ?? 100;
+    const filter =
+      input.scope === 'public'
+        ? sql`r.kind = 'public' and not r.archived`
+        : sql`exists (select 1 from members x where x.room_id = r.id and x.user_id = ${actor.userId})`;
+    const { rows } = await sql<RoomRow>`
+      select r.id, r.kind, r.name, r.topic, r.archived, r.last_seq, r.created_by, r.created_at,
+             (select count(*) from members c where c.room_id = r.id) as member_count,
+             m.role as my_role,
+             case when r.kind = 'dm' then (
+               select coalesce(u.display_name, o.user_id) from members o left join users u on u.id = o.user_id
+               where o.room_id = r.id and o.user_id <> ${actor.userId} limit 1) end as dm_name
+      from rooms r left join members m on m.room_id = r.id and m.user_id = ${actor.userId}
+      where ${filter}
+      order by r.created_at desc limit ${limit}`.execute(db);
+    return { rooms: rows.map(roomOut) };
+  }
+
+  const getRoom = async (actor: Actor, input: { roomId: string }) =>
+    roomOut(await access.visibleRoom(input.roomId, actor.userId));
+
+  async function listMembers(actor: Actor, input: { roomId: string }) {
+    await access.visibleRoom(input.roomId, actor.userId);
+    return { members: await access.members(input.roomId, actor.userId) };
+  }
+
+  const joinRoom = async (actor: Actor, input: { roomId: string }) =>
+    applied(await runRoomCommand(input.roomId, { type: 'join', actor: actor.userId }));
+
+  const leaveRoom = async (actor: Actor, input: { roomId: string }) =>
+    applied(await runRoomCommand(input.roomId, { type: 'leave', actor: actor.userId }));
+
+  const inviteMember = async (actor: Actor, input: { roomId: string; userId: string }) =>
+    applied(
+      await runRoomCommand(input.roomId, {
+        type: 'invite',
+        actor: actor.userId,
+        userId: input.userId,
+        known: await userKnown(input.userId),
+      }),
+    );
+
+  const kickMember = async (actor: Actor, input: { roomId: string; userId: string }) =>
+    applied(await runRoomCommand(input.roomId, { type: 'kick', actor: actor.userId, userId: input.userId }));
+
+  const setMemberRole = async (actor: Actor, input: { roomId: string; userId: string; role: MemberRole }) =>
+    applied(
+      await runRoomCommand(input.roomId, {
+        type: 'setRole',
+        actor: actor.userId,
+        userId: input.userId,
+        role: input.role,
+      }),
+    );
+
+  const renameRoom = async (actor: Actor, input: { roomId: string; name: string }) =>
+    applied(await runRoomCommand(input.roomId, { type: 'rename', actor: actor.userId, name: input.name }));
+
+  const setRoomTopic = async (actor: Actor, input: { roomId: string; topic: string }) =>
+    applied(
+      await runRoomCommand(input.roomId, { type: 'setTopic', actor: actor.userId, topic: input.topic }),
+    );
+
+  const archiveRoom = async (actor: Actor, input: { roomId: string }) =>
+    applied(await runRoomCommand(input.roomId, { type: 'archive', actor: actor.userId }));
+
+  return {
+    createRoom,
+    openDirectRoom,
+    listRooms,
+    getRoom,
+    listMembers,
+    joinRoom,
+    leaveRoom,
+    inviteMember,
+    kickMember,
+    setMemberRole,
+    renameRoom,
+    setRoomTopic,
+    archiveRoom,
+  };
+}
