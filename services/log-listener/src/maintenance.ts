@@ -1,7 +1,8 @@
 /**
  * Upkeep of `log_lines`, one replica at a time (a session advisory lock per round): partitions made a
  * day ahead, each source's lines past its retention removed, whole partitions older than every
- * source's retention dropped, and the lines of deleted sources removed in bounded batches.
+ * source's retention dropped, the lines of deleted sources removed in bounded batches, and the runs of
+ * stored ids (`line_runs`) older than any alert's window removed.
  */
 import type { Database } from '@veche/db';
 import type { Logger } from '@veche/log';
@@ -76,6 +77,8 @@ export function createMaintenance(options: MaintenanceOptions): Maintenance {
           }
           await client.query(`delete from "${schema}".deleted_sources where source_id = $1`, [d.source_id]);
         }
+        // The alert evaluator's runs of stored ids, past every alert's window (a day at most).
+        await client.query(`delete from "${schema}".line_runs where received_to < now() - interval '2 days'`);
         // Whole partitions older than the longest retention.
         const longest = Math.max(options.defaultRetentionDays, ...sources.rows.map((s) => s.retention_days));
         const cutoff = today - longest - 1;

@@ -72,6 +72,28 @@ export interface AlertsTable {
   fired_up_to_id: ColumnType<number, string, string>;
 }
 
+/**
+ * Runs of consecutive line ids one transaction stored for one source: the alert evaluator reads
+ * lines by runs, in commit-safe order (migrations/0003-line-runs.ts).
+ */
+export interface LineRunsTable {
+  /** xid8 as decimal text. */
+  transaction_id: ColumnType<string, never, never>;
+  position: ColumnType<string, never, never>;
+  source_id: string;
+  first_id: ColumnType<number, string, never>;
+  last_id: ColumnType<number, string, never>;
+  received_from: Timestamp;
+  received_to: Timestamp;
+}
+
+/** Per alert, the last run its previous firing counted (xid8 and position as decimal text). */
+export interface AlertCursorsTable {
+  alert_id: string;
+  transaction_id: string;
+  position: string;
+}
+
 /** A type alias, not an interface: kysely's `$extendTables` wants an indexable record. */
 export type LogsTables = {
   sources: SourcesTable;
@@ -79,4 +101,6 @@ export type LogsTables = {
   source_counters: SourceCountersTable;
   log_lines: LogLinesTable;
   alerts: AlertsTable;
+  line_runs: LineRunsTable;
+  alert_cursors: AlertCursorsTable;
 };

@@ -1,10 +1,11 @@
 /**
  * Alerts of a source: list, create, read, change, delete. A source's alerts are its owner's (and
  * admins'): anyone else gets 404, as for the source itself. A new alert watches the lines that arrive
- * after it (its `afterLineId` is the source's newest line when it is created).
+ * after it: its cursor starts at the commit horizon of its creation (`afterLineId`, the source's
+ * newest line then, is what the event records).
  */
 import { randomUUID } from 'node:crypto';
-import { sql, type Database } from '@veche/db';
+import { inTransaction, sql, type Database } from '@veche/db';
 import { notFound } from '@veche/errors';
 import type { EventStore } from '@veche/event-store';
 import {
@@ -15,6 +16,7 @@ import {
   type LogAlertFilter,
 } from '@veche/contracts';
 import { alertStream } from '../domain/events.ts';
+import { startCursor } from '../alerts/evaluator.ts';
 import type { AlertsTable, LogsTables } from '../tables.ts';
 import type { Selectable } from 'kysely';
 
@@ -110,27 +112,31 @@ export function createAlertsApi(options: { database: Database<unknown>; store: E
       const newest = await sql<{ id: number | null }>`
         select max(id) as id from log_lines where source_id = ${sourceId}`.execute(database.db);
       const alertId = randomUUID();
-      await store.append(
-        alertStream(alertId),
-        [
-          {
-            type: A.alertCreated,
-            data: {
-              sourceId,
-              // An admin's alert on someone's source still mails the source's owner.
-              ownerId,
-              name: input.name.trim(),
-              filter: cleanFilter(input.filter),
-              threshold: input.threshold ?? alertDefaults.threshold,
-              windowSeconds: input.windowSeconds ?? alertDefaults.windowSeconds,
-              coolDownSeconds: input.coolDownSeconds ?? alertDefaults.coolDownSeconds,
-              enabled: input.enabled ?? true,
-              afterLineId: String(newest.rows[0]?.id ?? 0),
+      await inTransaction(database.db, async (trx) => {
+        await store.append(
+          alertStream(alertId),
+          [
+            {
+              type: A.alertCreated,
+              data: {
+                sourceId,
+                // An admin's alert on someone's source still mails the source's owner.
+                ownerId,
+                name: input.name.trim(),
+                filter: cleanFilter(input.filter),
+                threshold: input.threshold ?? alertDefaults.threshold,
+                windowSeconds: input.windowSeconds ?? alertDefaults.windowSeconds,
+                coolDownSeconds: input.coolDownSeconds ?? alertDefaults.coolDownSeconds,
+                enabled: input.enabled ?? true,
+                afterLineId: String(newest.rows[0]?.id ?? 0),
+              },
             },
-          },
-        ],
-        { expectedVersion: 'no_stream', actor: actor.userId },
-      );
+          ],
+          { expectedVersion: 'no_stream', actor: actor.userId, trx },
+        );
+        // It counts the lines committed from now on, in commit order (alerts/evaluator.ts).
+        await startCursor(trx, alertId);
+      });
       return toAlert(await readableAlert(actor, sourceId, alertId));
     },
 

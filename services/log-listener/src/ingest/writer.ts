@@ -5,6 +5,10 @@
  * only after their batch commits. When the queue is full the listeners pause their sockets (TCP
  * back-pressure reaches the senders) until it drains to half. A failed write keeps its batch and
  * retries: nothing received is dropped while the process lives; SIGTERM writes everything first.
+ *
+ * The same transaction records, per source, the runs of consecutive ids it stored (`line_runs`,
+ * stamped with the transaction id): batches commit in any order, so readers that must see every line
+ * (the alert evaluator) follow the runs in commit-safe order instead of the ids.
  */
 import type { Database } from '@veche/db';
 import type { Logger } from '@veche/log';
@@ -38,6 +42,54 @@ export interface WriterOptions {
   maxPending: number;
   /** Called after each committed batch, with its lines by owner and source. */
   onCommitted?: (ownerId: string, sourceId: string, events: LogEvent[]) => void;
+  /**
+   * Runs inside each batch's transaction once its lines are written, before the counters and the
+   * commit (tests hold a batch's transaction open with it to arrange commits out of id order).
+   */
+  afterLines?: (lines: number) => Promise<void>;
+}
+
+interface Run {
+  sourceId: string;
+  firstId: string;
+  lastId: string;
+  from: number;
+  to: number;
+}
+
+/**
+ * Per source, the runs of the batch's ids that hold its lines: ids are allocated in arrival order
+ * but another writer's allocation may interleave, so the batch's ids fall into runs of consecutive
+ * numbers (usually one). A run spans the whole allocation run, other sources' ids included: readers
+ * take a source's lines in `[firstId, lastId]` from the `(source_id, id)` index, where only that
+ * source's lines are, and every id of the run is this transaction's.
+ */
+export function runsOf(batch: readonly LineRecord[], ids: readonly string[]): Run[] {
+  const runs: Run[] = [];
+  let start = 0;
+  for (let i = 1; i <= ids.length; i++) {
+    if (i < ids.length && Number(ids[i]) === Number(ids[i - 1]) + 1) continue;
+    const bySource = new Map<string, Run>();
+    for (let j = start; j < i; j++) {
+      const r = batch[j]!;
+      const run = bySource.get(r.sourceId);
+      if (run) {
+        run.from = Math.min(run.from, r.receivedAt);
+        run.to = Math.max(run.to, r.receivedAt);
+      } else {
+        bySource.set(r.sourceId, {
+          sourceId: r.sourceId,
+          firstId: ids[start]!,
+          lastId: ids[i - 1]!,
+          from: r.receivedAt,
+          to: r.receivedAt,
+        });
+      }
+    }
+    runs.push(...bySource.values());
+    start = i;
+  }
+  return runs;
 }
 
 export interface Writer {
@@ -176,6 +228,19 @@ export function createWriter(options: WriterOptions): Writer {
              facility, hostname, app_name, truncated, invalid_utf8)`,
           Buffer.from(data),
         );
+        const runs = runsOf(batch, ids);
+        await client.query(
+          `insert into "${schema}".line_runs (source_id, first_id, last_id, received_from, received_to)
+           select * from unnest($1::uuid[], $2::int8[], $3::int8[], $4::timestamptz[], $5::timestamptz[])`,
+          [
+            runs.map((r) => r.sourceId),
+            runs.map((r) => r.firstId),
+            runs.map((r) => r.lastId),
+            runs.map((r) => new Date(r.from).toISOString()),
+            runs.map((r) => new Date(r.to).toISOString()),
+          ],
+        );
+        if (options.afterLines) await options.afterLines(batch.length);
       }
       if (deltas.size > 0) {
         const ids_: string[] = [];
