@@ -5,18 +5,18 @@
 import { sql, pgErrorCode, pgErrorCodes } from '@veche/db';
 import { notFound, validationError } from '@veche/errors';
 import { uuidV7 as v7 } from '@veche/event-store';
+import type { Selectable } from 'kysely';
 import { createBatcher, Failure } from './batcher.ts';
 import { needsMembers, notifyPolicy } from './domain/mentions.ts';
 import {
   chatEventTypes as T,
   type AttachmentRef,
   type ChatEvent,
-  type MemberRole,
   type MessagePosted,
-  type RoomKind,
 } from './domain/events.ts';
 import { mustBeMember, mustBeWritable, parseCommand, type RoomView } from './domain/rules.ts';
 import { applied, lastSeqOf, type Actor, type RoomAccess } from './room-access.ts';
+import type { MembersTable, MessagesTable, RoomsTable, UsersTable } from './tables.ts';
 import { messagePage } from './views.ts';
 
 export interface PostInput {
@@ -39,14 +39,15 @@ interface PostItem extends PostInput {
   asBot: boolean;
 }
 
+/** One post's row of the batch query: its room, the sender's role and name, an earlier post of the key. */
 interface PostContext {
-  kind: RoomKind | null;
-  name: string | null;
-  archived: boolean | null;
-  role: MemberRole | null;
-  existing_id: string | null;
-  existing_seq: number | null;
-  display_name: string | null;
+  kind: Selectable<RoomsTable>['kind'] | null;
+  name: Selectable<RoomsTable>['name'] | null;
+  archived: Selectable<RoomsTable>['archived'] | null;
+  role: Selectable<MembersTable>['role'] | null;
+  existing_id: Selectable<MessagesTable>['id'] | null;
+  existing_seq: Selectable<MessagesTable>['seq'] | null;
+  display_name: Selectable<UsersTable>['display_name'] | null;
 }
 
 /** What a posted message asks of other services: a notification, a bot command (or nothing). */
@@ -68,9 +69,12 @@ export function createMessages(access: RoomAccess) {
     let mentions: string[] = [];
     let notify: MessagePosted['notify'] = [];
     if (needsMembers(item.text, room.kind ?? 'public')) {
-      const { rows } = await sql<{ user_id: string; display_name: string | null }>`
-        select m.user_id, u.display_name from members m left join users u on u.id = m.user_id
-        where m.room_id = ${item.roomId}`.execute(db);
+      const rows = await db
+        .selectFrom('members as m')
+        .leftJoin('users as u', 'u.id', 'm.user_id')
+        .select(['m.user_id', 'u.display_name'])
+        .where('m.room_id', '=', item.roomId)
+        .execute();
       ({ mentions, notify } = notifyPolicy({
         text: item.text,
         senderId: item.senderId,
@@ -86,31 +90,28 @@ export function createMessages(access: RoomAccess) {
         });
     }
     let attachments: AttachmentRef[] = [];
-    if (item.attachments && item.attachments.length > 0) {
-      const { rows } = await sql<{
-        id: string;
-        filename: string;
-        content_type: string;
-        size: string | number;
-        has_thumbnail: boolean;
-      }>`
-        select id, filename, content_type, size, has_thumbnail from attachments
-        where id = any(${item.attachments}::text[]) and room_id = ${item.roomId} and uploader_id = ${item.senderId}`.execute(
-        db,
-      );
-      if (rows.length !== item.attachments.length) {
+    const attachmentIds = item.attachments ?? [];
+    if (attachmentIds.length > 0) {
+      const rows = await db
+        .selectFrom('attachments')
+        .select(['id', 'filename', 'content_type', 'size', 'has_thumbnail'])
+        .where('id', '=', (eb) => eb.fn.any(eb.val(attachmentIds)))
+        .where('room_id', '=', item.roomId)
+        .where('uploader_id', '=', item.senderId)
+        .execute();
+      if (rows.length !== attachmentIds.length) {
         throw validationError('Attachments must be uploaded by the sender to this room', {
-          details: { attachments: item.attachments },
+          details: { attachments: attachmentIds },
         });
       }
       const byId = new Map(rows.map((row) => [row.id, row]));
-      attachments = item.attachments.map((id) => {
+      attachments = attachmentIds.map((id) => {
         const row = byId.get(id)!;
         return {
           attachmentId: row.id,
           filename: row.filename,
           contentType: row.content_type,
-          size: Number(row.size),
+          size: row.size,
           hasThumbnail: row.has_thumbnail,
         };
       });
@@ -118,14 +119,16 @@ export function createMessages(access: RoomAccess) {
     let command: MessagePosted['command'];
     const parsed = item.asBot ? undefined : parseCommand(item.text);
     if (parsed) {
-      const { rows } = await sql<{
-        bot_id: string;
-      }>`select bot_id from bot_commands where name = ${parsed.name}`.execute(db);
-      if (rows[0])
+      const bot = await db
+        .selectFrom('bot_commands')
+        .select('bot_id')
+        .where('name', '=', parsed.name)
+        .executeTakeFirst();
+      if (bot)
         command = {
           commandId: v7(),
           name: parsed.name,
-          botId: rows[0].bot_id,
+          botId: bot.bot_id,
           args: parsed.args.slice(0, 2_000),
         };
     }
@@ -133,12 +136,14 @@ export function createMessages(access: RoomAccess) {
   }
 
   async function existingPost(item: PostItem): Promise<PostResult | undefined> {
-    const { rows } = await sql<{ id: string; seq: number }>`
-      select id, seq from messages
-      where room_id = ${item.roomId} and sender_id = ${item.senderId} and idempotency_key = ${item.idempotencyKey}`.execute(
-      db,
-    );
-    return rows[0] && { messageId: rows[0].id, seq: rows[0].seq, duplicate: true };
+    const row = await db
+      .selectFrom('messages')
+      .select(['id', 'seq'])
+      .where('room_id', '=', item.roomId)
+      .where('sender_id', '=', item.senderId)
+      .where('idempotency_key', '=', item.idempotencyKey)
+      .executeTakeFirst();
+    return row && { messageId: row.id, seq: row.seq, duplicate: true };
   }
 
   async function postOne(item: PostItem, room: PostContext): Promise<PostResult> {
@@ -197,6 +202,7 @@ export function createMessages(access: RoomAccess) {
 
   const postBatcher = createBatcher<PostItem, PostResult>(
     async (items) => {
+      // Raw: kysely has no `unnest(…) with ordinality as k(columns)` from-item, one row per item in order.
       const { rows } = await sql<PostContext & { i: string }>`
         select k.i, r.kind, r.name, r.archived, mb.role, m.id as existing_id, m.seq as existing_seq, u.display_name
         from unnest(${items.map((i) => i.roomId)}::text[], ${items.map((i) => i.senderId)}::text[],
@@ -264,10 +270,13 @@ export function createMessages(access: RoomAccess) {
     input: { roomId: string; messageId: string; emoji: string },
     add: boolean,
   ) {
-    const { rows } = await sql`
-      select 1 from reactions where message_id = ${input.messageId} and user_id = ${actor.userId} and emoji = ${input.emoji}`.execute(
-      db,
-    );
+    const reaction = await db
+      .selectFrom('reactions')
+      .select('seq')
+      .where('message_id', '=', input.messageId)
+      .where('user_id', '=', actor.userId)
+      .where('emoji', '=', input.emoji)
+      .executeTakeFirst();
     return applied(
       await runRoomCommand(input.roomId, {
         type: 'react',
@@ -275,15 +284,18 @@ export function createMessages(access: RoomAccess) {
         message: await loadMessage(input.roomId, input.messageId),
         emoji: input.emoji,
         add,
-        reacted: rows.length > 0,
+        reacted: reaction !== undefined,
       }),
     );
   }
 
   /** The commands registered bots answer, for the composer's suggestions. */
   async function listCommands() {
-    const { rows } = await sql<{ name: string; bot_id: string; description: string }>`
-      select name, bot_id, description from bot_commands order by name`.execute(db);
+    const rows = await db
+      .selectFrom('bot_commands')
+      .select(['name', 'bot_id', 'description'])
+      .orderBy('name')
+      .execute();
     return { commands: rows.map((r) => ({ name: r.name, botId: r.bot_id, description: r.description })) };
   }
 

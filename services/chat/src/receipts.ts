@@ -6,8 +6,10 @@
 import { sql } from '@veche/db';
 import { notFound, validationError } from '@veche/errors';
 import { createBatcher, Failure } from './batcher.ts';
-import { chatEventTypes as T, receiptStream, type ReceiptsUpdated, type RoomKind } from './domain/events.ts';
-import type { Actor, RoomAccess } from './room-access.ts';
+import type { Selectable } from 'kysely';
+import { chatEventTypes as T, receiptStream, type ReceiptsUpdated } from './domain/events.ts';
+import { dmNameOf, type Actor, type RoomAccess } from './room-access.ts';
+import type { MembersTable, ReceiptsTable, RoomsTable } from './tables.ts';
 import { messagePage, roomOut } from './views.ts';
 
 interface ReceiptItem {
@@ -21,6 +23,15 @@ type Marks = { deliveredUpTo: number; readUpTo: number };
 export function createReceipts(access: RoomAccess) {
   const { db, loadMessage } = access;
   const { store } = access.deps;
+
+  /** A room's members, each with their receipts row when there is one. */
+  const membersWithReceipts = (roomId: string) =>
+    db
+      .selectFrom('members as m')
+      .leftJoin('receipts as rc', (join) =>
+        join.onRef('rc.room_id', '=', 'm.room_id').onRef('rc.user_id', '=', 'm.user_id'),
+      )
+      .where('m.room_id', '=', roomId);
 
   async function switchRoom(actor: Actor, input: { roomId: string; limit?: number }) {
     const room = await access.memberRoom(input.roomId, actor.userId);
@@ -47,11 +58,12 @@ export function createReceipts(access: RoomAccess) {
         keys.set(key, entry);
       });
       const entries = [...keys.values()];
+      // Raw: kysely has no `unnest(…) with ordinality as k(columns)` from-item, one row per entry in order.
       const { rows } = await sql<{
-        last_seq: number | null;
-        role: string | null;
-        d: number | null;
-        r: number | null;
+        last_seq: Selectable<RoomsTable>['last_seq'] | null;
+        role: Selectable<MembersTable>['role'] | null;
+        d: Selectable<ReceiptsTable>['delivered_up_to'] | null;
+        r: Selectable<ReceiptsTable>['read_up_to'] | null;
       }>`
         select ro.last_seq, mb.role, rc.delivered_up_to as d, rc.read_up_to as r
         from unnest(${entries.map((e) => e.roomId)}::text[], ${entries.map((e) => e.userId)}::text[])
@@ -115,10 +127,10 @@ export function createReceipts(access: RoomAccess) {
 
   async function getReceipts(actor: Actor, input: { roomId: string }) {
     await access.memberRoom(input.roomId, actor.userId);
-    const { rows } = await sql<{ user_id: string; d: number | null; r: number | null }>`
-      select m.user_id, rc.delivered_up_to as d, rc.read_up_to as r
-      from members m left join receipts rc on rc.room_id = m.room_id and rc.user_id = m.user_id
-      where m.room_id = ${input.roomId} order by m.joined_seq`.execute(db);
+    const rows = await membersWithReceipts(input.roomId)
+      .select(['m.user_id', 'rc.delivered_up_to as d', 'rc.read_up_to as r'])
+      .orderBy('m.joined_seq')
+      .execute();
     return {
       receipts: rows.map((r) => ({ userId: r.user_id, deliveredUpTo: r.d ?? 0, readUpTo: r.r ?? 0 })),
     };
@@ -128,12 +140,15 @@ export function createReceipts(access: RoomAccess) {
     await access.memberRoom(input.roomId, actor.userId);
     const message = await loadMessage(input.roomId, input.messageId);
     if (!message) throw notFound('No such message');
-    const { rows } = await sql<{ user_id: string; d: number; r: number }>`
-      select m.user_id, coalesce(rc.delivered_up_to, 0) as d, coalesce(rc.read_up_to, 0) as r
-      from members m left join receipts rc on rc.room_id = m.room_id and rc.user_id = m.user_id
-      where m.room_id = ${input.roomId} and m.user_id <> ${message.senderId} order by m.joined_seq`.execute(
-      db,
-    );
+    const rows = await membersWithReceipts(input.roomId)
+      .select((eb) => [
+        'm.user_id',
+        eb.fn.coalesce('rc.delivered_up_to', eb.lit(0)).as('d'),
+        eb.fn.coalesce('rc.read_up_to', eb.lit(0)).as('r'),
+      ])
+      .where('m.user_id', '<>', message.senderId)
+      .orderBy('m.joined_seq')
+      .execute();
     return {
       seq: message.seq,
       deliveredTo: rows.filter((r) => r.d >= message.seq).map((r) => r.user_id),
@@ -142,29 +157,42 @@ export function createReceipts(access: RoomAccess) {
   }
 
   async function sync(actor: Actor) {
-    const { rows } = await sql<{
-      id: string;
-      kind: RoomKind;
-      name: string;
-      last_seq: number;
-      d: number | null;
-      r: number | null;
-      unread: string;
-      unread_mentions: string;
-      dm_name: string | null;
-    }>`
-      select r.id, r.kind, r.name, r.last_seq, rc.delivered_up_to as d, rc.read_up_to as r,
-             (select count(*) from messages x where x.room_id = r.id and x.seq > coalesce(rc.read_up_to, 0)
-                and x.sender_id <> ${actor.userId} and x.deleted_at is null) as unread,
-             (select count(*) from mentions x where x.user_id = ${actor.userId} and x.room_id = r.id
-                and x.seq > coalesce(rc.read_up_to, 0)) as unread_mentions,
-             case when r.kind = 'dm' then (
-               select coalesce(u.display_name, o.user_id) from members o left join users u on u.id = o.user_id
-               where o.room_id = r.id and o.user_id <> ${actor.userId} limit 1) end as dm_name
-      from members mb join rooms r on r.id = mb.room_id
-      left join receipts rc on rc.room_id = r.id and rc.user_id = ${actor.userId}
-      where mb.user_id = ${actor.userId}
-      order by r.id`.execute(db);
+    const rows = await db
+      .selectFrom('members as mb')
+      .innerJoin('rooms as r', 'r.id', 'mb.room_id')
+      .leftJoin('receipts as rc', (join) =>
+        join.onRef('rc.room_id', '=', 'r.id').on('rc.user_id', '=', actor.userId),
+      )
+      .select((eb) => {
+        const readUpTo = eb.fn.coalesce('rc.read_up_to', eb.lit(0));
+        return [
+          'r.id',
+          'r.kind',
+          'r.name',
+          'r.last_seq',
+          'rc.delivered_up_to as d',
+          'rc.read_up_to as r',
+          eb
+            .selectFrom('messages as x')
+            .select(eb.fn.countAll<number>().as('n'))
+            .whereRef('x.room_id', '=', 'r.id')
+            .where('x.seq', '>', readUpTo)
+            .where('x.sender_id', '<>', actor.userId)
+            .where('x.deleted_at', 'is', null)
+            .as('unread'),
+          eb
+            .selectFrom('mentions as x')
+            .select(eb.fn.countAll<number>().as('n'))
+            .where('x.user_id', '=', actor.userId)
+            .whereRef('x.room_id', '=', 'r.id')
+            .where('x.seq', '>', readUpTo)
+            .as('unread_mentions'),
+          dmNameOf(eb, actor.userId).as('dm_name'),
+        ];
+      })
+      .where('mb.user_id', '=', actor.userId)
+      .orderBy('r.id')
+      .execute();
     return {
       rooms: rows.map((row) => ({
         roomId: row.id,

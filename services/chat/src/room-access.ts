@@ -3,14 +3,16 @@
  * the caller's place in it, and the one way a command reaches a room's stream (load the aggregate's
  * state, let `decide` in `domain/` choose the events, append them through the room writer).
  */
-import { sql, type Database } from '@veche/db';
+import type { Database, Kysely } from '@veche/db';
 import type { EventStore, RecordedEvent } from '@veche/event-store';
 import type { Logger } from '@veche/log';
+import type { ExpressionBuilder } from 'kysely';
 import { decide, type RoomCommand, type RoomState } from './domain/room.ts';
-import type { ChatEvent, MemberRole, RoomKind } from './domain/events.ts';
+import type { ChatEvent, MemberRole } from './domain/events.ts';
 import { mustBeMember, mustSee, type MessageView } from './domain/rules.ts';
 import type { RoomWriter } from './room-writer.ts';
-import { memberList, toRoomView, type RoomRow } from './views.ts';
+import { tablesOf, type ChatTables, type RoomsTable } from './tables.ts';
+import { memberList, toRoomView } from './views.ts';
 
 export type { Actor } from '@veche/contracts';
 
@@ -30,23 +32,55 @@ export interface ChatDeps {
 
 export type RoomAccess = ReturnType<typeof createRoomAccess>;
 
+/** A direct-message room's name as `viewer` sees it: the other member's; null for the other rooms. */
+export const dmNameOf = (eb: ExpressionBuilder<ChatTables & { r: RoomsTable }, 'r'>, viewer: string) =>
+  eb
+    .case()
+    .when('r.kind', '=', 'dm')
+    .then(
+      eb
+        .selectFrom('members as o')
+        .leftJoin('users as u', 'u.id', 'o.user_id')
+        .select((inner) => inner.fn.coalesce('u.display_name', 'o.user_id').as('name'))
+        .whereRef('o.room_id', '=', 'r.id')
+        .where('o.user_id', '<>', viewer)
+        .limit(1),
+    )
+    .end();
+
+/** Rooms with what `viewer` sees of each: its member count, their role, a DM's other member. */
+export const roomsSeenBy = (db: Kysely<ChatTables>, viewer: string) =>
+  db
+    .selectFrom('rooms as r')
+    .leftJoin('members as m', (join) => join.onRef('m.room_id', '=', 'r.id').on('m.user_id', '=', viewer))
+    .select((eb) => [
+      'r.id',
+      'r.kind',
+      'r.name',
+      'r.topic',
+      'r.archived',
+      'r.last_seq',
+      'r.created_by',
+      'r.created_at',
+      eb
+        .selectFrom('members as c')
+        .select(eb.fn.countAll<number>().as('n'))
+        .whereRef('c.room_id', '=', 'r.id')
+        .as('member_count'),
+      'm.role as my_role',
+      dmNameOf(eb, viewer).as('dm_name'),
+    ]);
+
+/** A room as a caller sees it (`roomsSeenBy`). */
+export type RoomRow = Awaited<ReturnType<ReturnType<typeof roomsSeenBy>['executeTakeFirstOrThrow']>>;
+
 export function createRoomAccess(deps: ChatDeps) {
   const { writer, log } = deps;
-  const db = deps.database.db;
+  const db = tablesOf(deps.database.db);
   const metadataOf = (actor: string) => ({ actor });
 
-  async function loadRoom(roomId: string, userId: string): Promise<RoomRow | undefined> {
-    const { rows } = await sql<RoomRow>`
-      select r.id, r.kind, r.name, r.topic, r.archived, r.last_seq, r.created_by, r.created_at,
-             (select count(*) from members c where c.room_id = r.id) as member_count,
-             m.role as my_role,
-             case when r.kind = 'dm' then (
-               select coalesce(u.display_name, o.user_id) from members o left join users u on u.id = o.user_id
-               where o.room_id = r.id and o.user_id <> ${userId} limit 1) end as dm_name
-      from rooms r left join members m on m.room_id = r.id and m.user_id = ${userId}
-      where r.id = ${roomId}`.execute(db);
-    return rows[0];
-  }
+  const loadRoom = (roomId: string, userId: string): Promise<RoomRow | undefined> =>
+    roomsSeenBy(db, userId).where('r.id', '=', roomId).executeTakeFirst();
 
   /** The room when `userId` may see it (a public room, or one they are in); "not found" otherwise. */
   async function visibleRoom(roomId: string, userId: string): Promise<RoomRow> {
@@ -63,31 +97,34 @@ export function createRoomAccess(deps: ChatDeps) {
   }
 
   async function memberRole(roomId: string, userId: string): Promise<MemberRole | undefined> {
-    const { rows } = await sql<{ role: MemberRole }>`
-      select role from members where room_id = ${roomId} and user_id = ${userId}`.execute(db);
-    return rows[0]?.role;
+    const row = await db
+      .selectFrom('members')
+      .select('role')
+      .where('room_id', '=', roomId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return row?.role;
   }
 
   /** Room members, for typing notifications and attachment checks. */
   async function memberIds(roomId: string): Promise<string[]> {
-    const { rows } = await sql<{
-      user_id: string;
-    }>`select user_id from members where room_id = ${roomId}`.execute(db);
+    const rows = await db.selectFrom('members').select('user_id').where('room_id', '=', roomId).execute();
     return rows.map((r) => r.user_id);
   }
 
   /** A user chat knows from the gateway's account events (never a member named after a typo). */
   async function userKnown(userId: string): Promise<boolean> {
-    const { rows } = await sql`select 1 from users where id = ${userId}`.execute(db);
-    return rows.length > 0;
+    const row = await db.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst();
+    return row !== undefined;
   }
 
   async function loadMessage(roomId: string, messageId: string): Promise<MessageView | undefined> {
-    const { rows } = await sql<{ id: string; seq: number; sender_id: string; deleted_at: Date | null }>`
-      select id, seq, sender_id, deleted_at from messages where room_id = ${roomId} and id = ${messageId}`.execute(
-      db,
-    );
-    const row = rows[0];
+    const row = await db
+      .selectFrom('messages')
+      .select(['id', 'seq', 'sender_id', 'deleted_at'])
+      .where('room_id', '=', roomId)
+      .where('id', '=', messageId)
+      .executeTakeFirst();
     return (
       row && { messageId: row.id, seq: row.seq, senderId: row.sender_id, deleted: row.deleted_at !== null }
     );
@@ -109,21 +146,17 @@ export function createRoomAccess(deps: ChatDeps) {
 
   /** The room's state as the read model holds it (the stream folded by `evolve`, kept in the append's transaction). */
   async function roomState(roomId: string): Promise<RoomState | undefined> {
-    const { rows } = await sql<{
-      id: string;
-      kind: RoomKind;
-      name: string;
-      topic: string;
-      archived: boolean;
-      created_by: string;
-      last_seq: number;
-    }>`select id, kind, name, topic, archived, created_by, last_seq from rooms where id = ${roomId}`.execute(
-      db,
-    );
-    const room = rows[0];
+    const room = await db
+      .selectFrom('rooms')
+      .select(['id', 'kind', 'name', 'topic', 'archived', 'created_by', 'last_seq'])
+      .where('id', '=', roomId)
+      .executeTakeFirst();
     if (!room) return undefined;
-    const roles = await sql<{ user_id: string; role: MemberRole }>`
-      select user_id, role from members where room_id = ${roomId}`.execute(db);
+    const roles = await db
+      .selectFrom('members')
+      .select(['user_id', 'role'])
+      .where('room_id', '=', roomId)
+      .execute();
     return {
       roomId: room.id,
       kind: room.kind,
@@ -132,7 +165,7 @@ export function createRoomAccess(deps: ChatDeps) {
       archived: room.archived,
       createdBy: room.created_by,
       lastSeq: room.last_seq,
-      members: Object.fromEntries(roles.rows.map((m) => [m.user_id, m.role])),
+      members: Object.fromEntries(roles.map((m) => [m.user_id, m.role])),
     };
   }
 

@@ -3,14 +3,13 @@
  * rooms, and the membership and settings commands the room aggregate decides.
  */
 import { createHash } from 'node:crypto';
-import { sql } from '@veche/db';
 import { conflict, isVecheError, notFound, validationError } from '@veche/errors';
 import { uuidV7 as v7 } from '@veche/event-store';
 import { decide } from './domain/room.ts';
 import type { MemberRole } from './domain/events.ts';
 import { dmPair } from './domain/rules.ts';
-import { applied, lastSeqOf, type Actor, type RoomAccess } from './room-access.ts';
-import { roomOut, type RoomRow } from './views.ts';
+import { applied, lastSeqOf, roomsSeenBy, type Actor, type RoomAccess } from './room-access.ts';
+import { roomOut } from './views.ts';
 
 /** The id of the direct-message room of a pair: the same whoever opens it. */
 export function dmRoomId(a: string, b: string): string {
@@ -47,8 +46,8 @@ export function createRooms(access: RoomAccess) {
     if (input.userId === actor.userId) throw validationError('A direct-message room needs another user');
     const pair = dmPair(actor.userId, input.userId);
     const roomId = dmRoomId(actor.userId, input.userId);
-    const { rows } = await sql<{ id: string }>`select id from rooms where id = ${roomId}`.execute(db);
-    if (rows.length > 0) return { roomId, created: false };
+    const existing = await db.selectFrom('rooms').select('id').where('id', '=', roomId).executeTakeFirst();
+    if (existing) return { roomId, created: false };
     if (!(await userKnown(input.userId))) throw notFound('No such user');
     try {
       await appendRoom(roomId, actor.userId, (first) => {
@@ -64,20 +63,21 @@ export function createRooms(access: RoomAccess) {
 
   async function listRooms(actor: Actor, input: { scope?: 'mine' | 'public'; limit?: number }) {
     const limit = input.limit ?? 100;
-    const filter =
-      input.scope === 'public'
-        ? sql`r.kind = 'public' and not r.archived`
-        : sql`exists (select 1 from members x where x.room_id = r.id and x.user_id = ${actor.userId})`;
-    const { rows } = await sql<RoomRow>`
-      select r.id, r.kind, r.name, r.topic, r.archived, r.last_seq, r.created_by, r.created_at,
-             (select count(*) from members c where c.room_id = r.id) as member_count,
-             m.role as my_role,
-             case when r.kind = 'dm' then (
-               select coalesce(u.display_name, o.user_id) from members o left join users u on u.id = o.user_id
-               where o.room_id = r.id and o.user_id <> ${actor.userId} limit 1) end as dm_name
-      from rooms r left join members m on m.room_id = r.id and m.user_id = ${actor.userId}
-      where ${filter}
-      order by r.created_at desc limit ${limit}`.execute(db);
+    const rows = await roomsSeenBy(db, actor.userId)
+      .where((eb) =>
+        input.scope === 'public'
+          ? eb.and([eb('r.kind', '=', 'public'), eb.not(eb.ref('r.archived'))])
+          : eb.exists(
+              eb
+                .selectFrom('members as x')
+                .select(eb.lit(1).as('one'))
+                .whereRef('x.room_id', '=', 'r.id')
+                .where('x.user_id', '=', actor.userId),
+            ),
+      )
+      .orderBy('r.created_at', 'desc')
+      .limit(limit)
+      .execute();
     return { rooms: rows.map(roomOut) };
   }
 

@@ -4,7 +4,7 @@
  */
 import { sql } from '@veche/db';
 import type { Actor, RoomAccess } from './room-access.ts';
-import { messagesOut, type MessageRow } from './views.ts';
+import { messageColumns, messagesOut } from './views.ts';
 
 export function createSearch(access: RoomAccess) {
   const { db } = access;
@@ -14,15 +14,23 @@ export function createSearch(access: RoomAccess) {
     input: { q: string; roomId?: string; limit?: number; offset?: number },
   ) {
     const limit = input.limit ?? 20;
-    const inRoom = input.roomId === undefined ? sql`true` : sql`m.room_id = ${input.roomId}`;
-    const { rows } = await sql<MessageRow & { rank: number }>`
-      select m.room_id, m.seq, m.id, m.sender_id, m.text, m.reply_to, m.mentions, m.attachments, m.sent_at,
-             m.edited_at, m.deleted_at, ts_rank(m.search, q) as rank
-      from messages m, websearch_to_tsquery('simple', ${input.q}) q
-      where m.search @@ q and m.deleted_at is null and ${inRoom}
-        and m.room_id in (select room_id from members where user_id = ${actor.userId})
-      order by rank desc, m.sent_at desc
-      limit ${limit + 1} offset ${input.offset ?? 0}`.execute(db);
+    let query = db
+      // Raw where kysely has no words: the tsquery from-item, ts_rank and the @@ match.
+      .selectFrom(['messages as m', sql<{ q: string }>`websearch_to_tsquery('simple', ${input.q})`.as('q')])
+      .select(messageColumns)
+      .select(sql<number>`ts_rank(m.search, q)`.as('rank'))
+      .where(sql<boolean>`m.search @@ q`)
+      .where('m.deleted_at', 'is', null);
+    if (input.roomId !== undefined) query = query.where('m.room_id', '=', input.roomId);
+    const rows = await query
+      .where('m.room_id', 'in', (eb) =>
+        eb.selectFrom('members').select('members.room_id').where('members.user_id', '=', actor.userId),
+      )
+      .orderBy('rank', 'desc')
+      .orderBy('m.sent_at', 'desc')
+      .limit(limit + 1)
+      .offset(input.offset ?? 0)
+      .execute();
     const hits = rows.slice(0, limit);
     const out = await messagesOut(db, hits);
     return {

@@ -2,39 +2,29 @@
  * Read-model rows shaped into what the API answers: rooms, pages of messages (with their reactions)
  * and member lists (with presence).
  */
-import { sql, type Kysely } from '@veche/db';
+import type { Kysely } from '@veche/db';
 import { isOnlineStatus } from '@veche/contracts';
-import type { AttachmentRef, MemberRole, RoomKind } from './domain/events.ts';
+import type { Selection } from 'kysely';
 import type { RoomView } from './domain/rules.ts';
+import type { RoomRow } from './room-access.ts';
+import type { ChatTables, MessagesTable } from './tables.ts';
 
-/** A room as a caller sees it: the room, its member count, the caller's role and a DM's other name. */
-export interface RoomRow {
-  id: string;
-  kind: RoomKind;
-  name: string;
-  topic: string;
-  archived: boolean;
-  last_seq: number;
-  created_by: string;
-  created_at: Date;
-  member_count: number | string;
-  my_role: MemberRole | null;
-  dm_name: string | null;
-}
+/** The columns of a message the API shows (`messages as m`). */
+export const messageColumns = [
+  'm.room_id',
+  'm.seq',
+  'm.id',
+  'm.sender_id',
+  'm.text',
+  'm.reply_to',
+  'm.mentions',
+  'm.attachments',
+  'm.sent_at',
+  'm.edited_at',
+  'm.deleted_at',
+] as const;
 
-export interface MessageRow {
-  room_id: string;
-  seq: number;
-  id: string;
-  sender_id: string;
-  text: string;
-  reply_to: string | null;
-  mentions: string[];
-  attachments: AttachmentRef[];
-  sent_at: Date;
-  edited_at: Date | null;
-  deleted_at: Date | null;
-}
+export type MessageRow = Selection<ChatTables & { m: MessagesTable }, 'm', (typeof messageColumns)[number]>;
 
 export const iso = (value: Date | string): string =>
   (value instanceof Date ? value : new Date(value)).toISOString();
@@ -60,13 +50,16 @@ export const roomOut = (row: RoomRow) => ({
   ...(row.my_role ? { myRole: row.my_role } : {}),
 });
 
-export async function messagesOut(db: Kysely<unknown>, rows: MessageRow[]) {
+export async function messagesOut(db: Kysely<ChatTables>, rows: MessageRow[]) {
   const ids = rows.map((row) => row.id);
   const reactions = new Map<string, Map<string, string[]>>();
   if (ids.length > 0) {
-    const { rows: found } = await sql<{ message_id: string; emoji: string; user_id: string }>`
-      select message_id, emoji, user_id from reactions where message_id = any(${ids}::text[])
-      order by seq`.execute(db);
+    const found = await db
+      .selectFrom('reactions')
+      .select(['message_id', 'emoji', 'user_id'])
+      .where('message_id', '=', (eb) => eb.fn.any(eb.val(ids)))
+      .orderBy('seq')
+      .execute();
     for (const row of found) {
       const byEmoji = reactions.get(row.message_id) ?? new Map<string, string[]>();
       reactions.set(row.message_id, byEmoji);
@@ -94,48 +87,41 @@ export async function messagesOut(db: Kysely<unknown>, rows: MessageRow[]) {
 
 /** A page of a room's messages: the latest, or those before or after a seq. */
 export async function messagePage(
-  db: Kysely<unknown>,
+  db: Kysely<ChatTables>,
   roomId: string,
   lastSeq: number,
   input: { before?: number; after?: number; limit?: number },
 ) {
   const limit = input.limit ?? 50;
   const ascending = input.after !== undefined;
-  const where =
-    input.after !== undefined
-      ? sql`seq > ${input.after}`
-      : input.before !== undefined
-        ? sql`seq < ${input.before}`
-        : sql`true`;
-  const { rows } = await sql<MessageRow>`
-    select room_id, seq, id, sender_id, text, reply_to, mentions, attachments, sent_at, edited_at, deleted_at
-    from messages where room_id = ${roomId} and ${where}
-    order by seq ${ascending ? sql`asc` : sql`desc`} limit ${limit + 1}`.execute(db);
+  let query = db.selectFrom('messages as m').select(messageColumns).where('m.room_id', '=', roomId);
+  if (input.after !== undefined) query = query.where('m.seq', '>', input.after);
+  else if (input.before !== undefined) query = query.where('m.seq', '<', input.before);
+  const rows = await query
+    .orderBy('m.seq', ascending ? 'asc' : 'desc')
+    .limit(limit + 1)
+    .execute();
   const hasMore = rows.length > limit;
   return { messages: await messagesOut(db, rows.slice(0, limit)), lastSeq, hasMore };
 }
 
 /** A room's members in joining order, with their receipts and (from presence) whether they are online. */
 export async function memberList(
-  db: Kysely<unknown>,
+  db: Kysely<ChatTables>,
   presenceOf: (viewer: string, users: string[]) => Promise<ReadonlyMap<string, number> | undefined>,
   roomId: string,
   viewer: string,
 ) {
-  const { rows } = await sql<{
-    user_id: string;
-    display_name: string | null;
-    role: MemberRole;
-    joined_at: Date;
-    delivered_up_to: number | null;
-    read_up_to: number | null;
-  }>`
-    select m.user_id, u.display_name, m.role, m.joined_at, r.delivered_up_to, r.read_up_to
-    from members m
-    left join users u on u.id = m.user_id
-    left join receipts r on r.room_id = m.room_id and r.user_id = m.user_id
-    where m.room_id = ${roomId}
-    order by m.joined_seq`.execute(db);
+  const rows = await db
+    .selectFrom('members as m')
+    .leftJoin('users as u', 'u.id', 'm.user_id')
+    .leftJoin('receipts as r', (join) =>
+      join.onRef('r.room_id', '=', 'm.room_id').onRef('r.user_id', '=', 'm.user_id'),
+    )
+    .select(['m.user_id', 'u.display_name', 'm.role', 'm.joined_at', 'r.delivered_up_to', 'r.read_up_to'])
+    .where('m.room_id', '=', roomId)
+    .orderBy('m.joined_seq')
+    .execute();
   const statuses = await presenceOf(
     viewer,
     rows.map((row) => row.user_id),
