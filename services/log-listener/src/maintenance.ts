@@ -3,9 +3,17 @@
  * day ahead, each source's lines past its retention removed, whole partitions older than every
  * source's retention dropped, the lines of deleted sources removed in bounded batches, and the runs of
  * stored ids (`line_runs`) older than any alert's window removed.
+ *
+ * Search: once a day's partition is closed (its day is over), it gets a trigram GIN index on
+ * `message` (pg_trgm), which `q` (case-insensitive substring, `ILIKE`) uses on that partition. The open
+ * day has none: a trigram index there cost about 4× the ingest, and one day is scanned quickly by the
+ * `(source_id, id)` index. One partition per round (the newest first), built CONCURRENTLY, so late
+ * lines and retention deletes are never blocked; a build cut short (a stop) leaves an invalid index,
+ * dropped and built again by the next round.
  */
 import type { Database } from '@veche/db';
 import type { Logger } from '@veche/log';
+import type { PoolClient } from 'pg';
 import type { Writer } from './ingest/writer.ts';
 
 export interface MaintenanceOptions {
@@ -19,11 +27,21 @@ export interface MaintenanceOptions {
 export interface Maintenance {
   start(): void;
   /** One round now (tests). */
-  runOnce(): Promise<{ deletedLines: number; droppedPartitions: string[] }>;
+  runOnce(): Promise<MaintenanceRound>;
   stop(): Promise<void>;
 }
 
+export interface MaintenanceRound {
+  deletedLines: number;
+  droppedPartitions: string[];
+  /** The closed partition given its search index this round, if any. */
+  indexedPartition?: string;
+}
+
 const dayMs = 86_400_000;
+
+/** The search index of a day's partition. */
+export const searchIndexOf = (partition: string): string => `${partition}_message_trgm`;
 
 export function createMaintenance(options: MaintenanceOptions): Maintenance {
   const { database, writer } = options;
@@ -32,13 +50,72 @@ export function createMaintenance(options: MaintenanceOptions): Maintenance {
   let timer: NodeJS.Timeout | undefined;
   let round: Promise<unknown> | undefined;
   let stopped = false;
+  /** The schema holding pg_trgm's operator classes; null when it cannot be had (searches then scan). */
+  let trigrams: Promise<string | null> | undefined;
 
-  async function runOnce(): Promise<{ deletedLines: number; droppedPartitions: string[] }> {
+  async function trigramSchema(): Promise<string | null> {
+    const installed = async () =>
+      (
+        await database.pool.query<{ schema: string }>(
+          `select n.nspname as schema from pg_extension e join pg_namespace n on n.oid = e.extnamespace
+           where e.extname = 'pg_trgm'`,
+        )
+      ).rows[0]?.schema;
+    const found = await installed();
+    if (found) return found;
+    try {
+      // Trusted since PostgreSQL 13: the database's owner (or anyone with CREATE on it) may add it.
+      await database.pool.query('create extension if not exists pg_trgm with schema public');
+    } catch (error) {
+      // Another process made it at the same moment, or this role may not: searches scan.
+      const again = await installed();
+      if (again) return again;
+      log.warn({ err: error }, 'pg_trgm is not available: closed days get no search index');
+      return null;
+    }
+    return (await installed()) ?? null;
+  }
+
+  /** The newest closed partition without a valid search index gets one (CONCURRENTLY). */
+  async function indexClosedPartition(
+    client: PoolClient,
+    partitions: readonly { name: string; day: number }[],
+    today: number,
+  ): Promise<string | undefined> {
+    const closed = partitions.filter((p) => p.day < today).sort((a, b) => b.day - a.day);
+    if (closed.length === 0) return undefined;
+    const indexes = await client.query<{ name: string; valid: boolean }>(
+      `select c.relname as name, i.indisvalid as valid from pg_index i
+         join pg_class c on c.oid = i.indexrelid
+         join pg_namespace n on n.oid = c.relnamespace
+       where n.nspname = $1 and c.relname = any($2::text[])`,
+      [schema, closed.map((p) => searchIndexOf(p.name))],
+    );
+    const valid = new Set(indexes.rows.filter((i) => i.valid).map((i) => i.name));
+    const invalid = new Set(indexes.rows.filter((i) => !i.valid).map((i) => i.name));
+    const next = closed.find((p) => !valid.has(searchIndexOf(p.name)));
+    if (!next) return undefined;
+    trigrams ??= trigramSchema();
+    const opclasses = await trigrams;
+    if (opclasses === null) return undefined;
+    const index = searchIndexOf(next.name);
+    if (invalid.has(index)) await client.query(`drop index concurrently if exists "${schema}".${index}`);
+    const started = Date.now();
+    await client.query(
+      `create index concurrently if not exists ${index} on "${schema}".${next.name}
+         using gin (message "${opclasses}".gin_trgm_ops)`,
+    );
+    log.info({ partition: next.name, ms: Date.now() - started }, 'closed day indexed for search');
+    return next.name;
+  }
+
+  async function runOnce(): Promise<MaintenanceRound> {
     const today = Math.floor(Date.now() / dayMs);
     await writer.ensurePartitions([today, today + 1]);
     const client = await database.pool.connect();
     let deletedLines = 0;
     const droppedPartitions: string[] = [];
+    let indexedPartition: string | undefined;
     try {
       const lock = await client.query<{ ok: boolean }>('select pg_try_advisory_lock(hashtext($1)) as ok', [
         `${schema}.maintenance`,
@@ -90,6 +167,7 @@ export function createMaintenance(options: MaintenanceOptions): Maintenance {
            where p.relname = 'log_lines' and n.nspname = $1`,
           [schema],
         );
+        const kept: { name: string; day: number }[] = [];
         for (const { name } of partitions.rows) {
           const m = /^log_lines_(\d{4})(\d{2})(\d{2})$/.exec(name);
           if (!m) continue;
@@ -97,8 +175,9 @@ export function createMaintenance(options: MaintenanceOptions): Maintenance {
           if (day < cutoff) {
             await client.query(`drop table "${schema}".${name}`);
             droppedPartitions.push(name);
-          }
+          } else kept.push({ name, day });
         }
+        indexedPartition = await indexClosedPartition(client, kept, today);
       } finally {
         await client.query('select pg_advisory_unlock(hashtext($1))', [`${schema}.maintenance`]);
       }
@@ -107,7 +186,7 @@ export function createMaintenance(options: MaintenanceOptions): Maintenance {
     }
     if (deletedLines > 0 || droppedPartitions.length > 0)
       log.info({ deletedLines, droppedPartitions }, 'old lines removed');
-    return { deletedLines, droppedPartitions };
+    return { deletedLines, droppedPartitions, ...(indexedPartition ? { indexedPartition } : {}) };
   }
 
   function tick(): void {

@@ -138,6 +138,30 @@ export function highlightsOf(message: string, q: string): [number, number][] {
   return out;
 }
 
+/**
+ * A page's query (without its limit). `q` is a case-insensitive substring (`ILIKE`): on closed days
+ * the trigram index the maintenance builds answers it, the open day is read by `(source_id, id)`.
+ */
+export function eventsQuery(database: Database<unknown>, query: EventsQuery, retentionDays: number) {
+  const db = database.db.$extendTables<LogsTables>();
+  let q = db
+    .selectFrom('log_lines')
+    .selectAll()
+    .where('source_id', '=', query.sourceId)
+    // Lines older than the source's retention may wait for the next clean-up: never show them.
+    .where('received_at', '>=', sql<Date>`now() - make_interval(days => ${retentionDays})`);
+  if (query.before !== undefined) q = q.where('id', '<', sql<number>`${query.before}::int8`);
+  if (query.after !== undefined) q = q.where('id', '>', sql<number>`${query.after}::int8`);
+  if (query.senderIp !== undefined) q = q.where('sender_ip', '=', query.senderIp);
+  if (query.fileName !== undefined) q = q.where('file_name', '=', query.fileName);
+  if (query.hostname !== undefined) q = q.where('hostname', '=', query.hostname);
+  if (query.severity !== undefined) q = q.where('severity', '<=', query.severity);
+  if (query.from !== undefined) q = q.where('created_at', '>=', new Date(query.from));
+  if (query.to !== undefined) q = q.where('created_at', '<', new Date(query.to));
+  if (query.q !== undefined) q = q.where('message', 'ilike', `%${escapeLike(query.q)}%`);
+  return q.orderBy('id', query.after !== undefined ? 'asc' : 'desc');
+}
+
 export function createLogsApi(options: LogsApiOptions): LogsApi {
   const { database, store } = options;
   const db = database.db.$extendTables<LogsTables>();
@@ -290,24 +314,8 @@ export function createLogsApi(options: LogsApiOptions): LogsApi {
         throw validationError('Give before or after, not both');
       }
       const limit = query.limit ?? 100;
-      let q = db
-        .selectFrom('log_lines')
-        .selectAll()
-        .where('source_id', '=', query.sourceId)
-        // Lines older than the source's retention may wait for the next clean-up: never show them.
-        .where('received_at', '>=', sql<Date>`now() - make_interval(days => ${source.retention_days})`);
-      if (query.before !== undefined) q = q.where('id', '<', sql<number>`${query.before}::int8`);
-      if (query.after !== undefined) q = q.where('id', '>', sql<number>`${query.after}::int8`);
-      if (query.senderIp !== undefined) q = q.where('sender_ip', '=', query.senderIp);
-      if (query.fileName !== undefined) q = q.where('file_name', '=', query.fileName);
-      if (query.hostname !== undefined) q = q.where('hostname', '=', query.hostname);
-      if (query.severity !== undefined) q = q.where('severity', '<=', query.severity);
-      if (query.from !== undefined) q = q.where('created_at', '>=', new Date(query.from));
-      if (query.to !== undefined) q = q.where('created_at', '<', new Date(query.to));
-      if (query.q !== undefined) q = q.where('message', 'ilike', `%${escapeLike(query.q)}%`);
       const ascending = query.after !== undefined;
-      const rows = await q
-        .orderBy('id', ascending ? 'asc' : 'desc')
+      const rows = await eventsQuery(database, query, source.retention_days)
         .limit(limit + 1)
         .execute();
       const more = rows.length > limit;
