@@ -81,7 +81,7 @@ const fleetSchema = envSchema({
     minimum: 1,
     maximum: 3,
     description:
-      'processes per service (stack.yml runs 2): they share their procedures on the router; the origin, metrics and internal URLs use the first',
+      'processes per service (stack.yml runs 2): they share their procedures on the router, the origin sends /api and /pubsub to each in turn; internal URLs use the first',
   }),
 });
 
@@ -210,12 +210,19 @@ async function main(): Promise<number> {
     { prefix: '/ws', owner: 'wamp-router', websocket: true },
     { prefix: '/pubsub', owner: 'presence-router', websocket: true },
   ];
+  // A route of a replicated service goes to every replica in turn, as the stack's service address does.
   const routes: Route[] = owners.map((o) => {
     const declared = services.find((s) => s.fleet.routes?.some((r) => r.prefix === o.prefix));
     const port =
       o.owner === 'wamp-router' ? routerPort : declared ? servicePorts.get(declared.name) : undefined;
-    return { ...o, owner: declared?.name ?? o.owner, port };
+    const replicaPorts = declared
+      ? replicaNames(declared.name)
+          .slice(1)
+          .map((name) => metricsPorts.get(name)!)
+      : [];
+    return { ...o, owner: declared?.name ?? o.owner, port, ...(replicaPorts.length ? { replicaPorts } : {}) };
   });
+  const processOnPort = new Map([...metricsPorts].map(([name, port]) => [port, name]));
 
   let stopping: Promise<void> | undefined;
   const stop = (signal: string) => {
@@ -247,6 +254,10 @@ async function main(): Promise<number> {
       webRoot: path.join(root, 'clients/web/dist'),
       statusPage: () => ({ origin: publicUrl, routes, processes: supervisor.states() }),
       metricsTargets: () => metricsPorts,
+      upstreamReady: (port) => {
+        const name = processOnPort.get(port);
+        return name === undefined || supervisor.states().find((p) => p.name === name)?.status === 'running';
+      },
       log: proxyLog,
       readiness: Object.fromEntries(
         names.map((name) => [

@@ -28,6 +28,12 @@ export interface Route {
   owner: string;
   /** The upstream's port on 127.0.0.1, or undefined when no such service exists yet. */
   port: number | undefined;
+  /**
+   * The ports of the owner's other replicas (VECHE_REPLICAS): requests and upgrades go to the
+   * replicas in turn and pass over one that refuses the connection, as the stack's service address
+   * does, so one replica killed leaves the route served.
+   */
+  replicaPorts?: readonly number[];
   websocket: boolean;
 }
 
@@ -42,6 +48,8 @@ export interface ProxyOptions {
   readiness?: ReadinessChecks;
   /** The services whose /metrics the origin serves at /_fleet/metrics/<name>: name → port. */
   metricsTargets?: () => ReadonlyMap<string, number>;
+  /** Whether the replica on this port is ready; one that is not is tried after those that are. */
+  upstreamReady?: (port: number) => boolean;
 }
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -130,6 +138,41 @@ class AnswerKeepingSocket extends net.Socket {
 }
 
 /**
+ * Connects to the first of `ports` that accepts, in order; `failed` gets the last refusal. Connecting
+ * comes before anything of the request is read, so a refused replica costs nothing but the attempt.
+ */
+function connectFirst(
+  ports: readonly number[],
+  connected: (socket: AnswerKeepingSocket) => void,
+  failed: (error: Error) => void,
+): void {
+  const [port, ...rest] = ports;
+  if (port === undefined) return failed(new Error('no upstream port'));
+  const socket = new AnswerKeepingSocket();
+  const refused = (error: Error) => {
+    socket.destroy();
+    if (rest.length > 0) connectFirst(rest, connected, failed);
+    else failed(error);
+  };
+  socket.once('error', refused);
+  socket.connect(port, '127.0.0.1', () => {
+    socket.off('error', refused);
+    connected(socket);
+  });
+}
+
+/** The order in which a request tries a route's replicas: the next one in turn first, ready ones before the others. */
+function upstreamOrder(
+  route: Route & { port: number },
+  turn: number,
+  ready: (port: number) => boolean,
+): number[] {
+  const ports = [route.port, ...(route.replicaPorts ?? [])];
+  const rotated = ports.map((_, i) => ports[(turn + i) % ports.length]!);
+  return [...rotated.filter((p) => ready(p)), ...rotated.filter((p) => !ready(p))];
+}
+
+/**
  * One HTTP request to its upstream and the upstream's answer back, whatever the upstream answers
  * and whenever it does: an answer that comes before the request body is complete is passed on (the
  * rest of the body is then not sent, and the client's connection is closed after the answer).
@@ -137,43 +180,15 @@ class AnswerKeepingSocket extends net.Socket {
  * "100 Continue" only when the upstream says so.
  */
 function forwardHttp(
-  route: Route & { port: number },
+  route: Route,
+  ports: readonly number[],
   request: IncomingMessage,
   response: ServerResponse,
   log: Logger,
   extraHeaders: Record<string, string>,
   expectContinue = false,
 ): void {
-  const upstream = http.request({
-    method: request.method,
-    path: request.url,
-    headers: upstreamHeaders(request, expectContinue),
-    createConnection: () => new AnswerKeepingSocket().connect(route.port, '127.0.0.1'),
-  });
-  let answered = false;
-  const sendBody = () => request.pipe(upstream);
-
-  upstream.on('response', (answer) => {
-    answered = true;
-    const headers: OutgoingHttpHeaders = { ...extraHeaders };
-    for (const [name, value] of Object.entries(answer.headers)) {
-      if (value !== undefined && !hopByHop.test(name) && name !== 'transfer-encoding') headers[name] = value;
-    }
-    const bodyUnread = !request.complete;
-    if (bodyUnread) {
-      // The upstream answered without the rest of the body: stop sending it, read and drop what the
-      // client still sends, and close the connection after the answer.
-      request.unpipe(upstream);
-      request.resume();
-      headers['connection'] = 'close';
-    }
-    response.writeHead(answer.statusCode ?? 502, answer.statusMessage, headers);
-    answer.pipe(response);
-    answer.on('error', () => response.destroy());
-  });
-  upstream.on('error', (error: NodeJS.ErrnoException) => {
-    // Sending the body failed because the upstream answered and closed: its answer is on its way.
-    if (answered) return;
+  const unreachable = (error: Error) => {
     log.warn({ err: error, owner: route.owner }, 'upstream not reachable');
     if (response.headersSent) {
       response.destroy();
@@ -182,25 +197,74 @@ function forwardHttp(
     response.writeHead(503, { ...extraHeaders, 'content-type': 'application/json', connection: 'close' });
     response.end(unavailableBody(route, 'not reachable'));
     request.resume();
-  });
-  // The client gave up: so does the upstream request.
-  response.on('close', () => {
-    if (!response.writableFinished) upstream.destroy();
-  });
+  };
+  connectFirst(
+    ports,
+    (socket) => {
+      // The client gave up while the upstream was being reached.
+      if (response.destroyed) {
+        socket.destroy();
+        return;
+      }
+      exchange(socket);
+    },
+    unreachable,
+  );
 
-  if (expectContinue) {
-    upstream.on('continue', () => {
-      response.writeContinue();
-      sendBody();
+  function exchange(socket: AnswerKeepingSocket): void {
+    const upstream = http.request({
+      method: request.method,
+      path: request.url,
+      headers: upstreamHeaders(request, expectContinue),
+      createConnection: () => socket,
     });
-    upstream.flushHeaders();
-  } else {
-    sendBody();
+    let answered = false;
+    const sendBody = () => request.pipe(upstream);
+
+    upstream.on('response', (answer) => {
+      answered = true;
+      const headers: OutgoingHttpHeaders = { ...extraHeaders };
+      for (const [name, value] of Object.entries(answer.headers)) {
+        if (value !== undefined && !hopByHop.test(name) && name !== 'transfer-encoding')
+          headers[name] = value;
+      }
+      const bodyUnread = !request.complete;
+      if (bodyUnread) {
+        // The upstream answered without the rest of the body: stop sending it, read and drop what the
+        // client still sends, and close the connection after the answer.
+        request.unpipe(upstream);
+        request.resume();
+        headers['connection'] = 'close';
+      }
+      response.writeHead(answer.statusCode ?? 502, answer.statusMessage, headers);
+      answer.pipe(response);
+      answer.on('error', () => response.destroy());
+    });
+    upstream.on('error', (error: NodeJS.ErrnoException) => {
+      // Sending the body failed because the upstream answered and closed: its answer is on its way.
+      if (answered) return;
+      unreachable(error);
+    });
+    // The client gave up: so does the upstream request.
+    response.on('close', () => {
+      if (!response.writableFinished) upstream.destroy();
+    });
+
+    if (expectContinue) {
+      upstream.on('continue', () => {
+        response.writeContinue();
+        sendBody();
+      });
+      upstream.flushHeaders();
+    } else {
+      sendBody();
+    }
   }
 }
 
 function proxyUpgrade(
   route: Route,
+  ports: readonly number[],
   request: IncomingMessage,
   socket: Duplex,
   head: Buffer,
@@ -212,36 +276,45 @@ function proxyUpgrade(
       `HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     );
   };
-  if (route.port === undefined) return refuse('not part of this fleet yet');
-  const upstream = net.connect({ host: '127.0.0.1', port: route.port });
-  open.add(socket).add(upstream);
-  socket.on('error', () => upstream.destroy());
-  upstream.on('error', () => {
-    if (!socket.writableEnded && upstream.bytesRead === 0) refuse('not reachable');
-    else socket.destroy();
-  });
-  upstream.on('connect', () => {
-    const lines = [`${request.method ?? 'GET'} ${request.url ?? '/'} HTTP/1.1`];
-    for (let i = 0; i + 1 < request.rawHeaders.length; i += 2) {
-      const name = request.rawHeaders[i] ?? '';
-      if (forwardingHeader.test(name)) continue;
-      lines.push(`${name}: ${request.rawHeaders[i + 1] ?? ''}`);
-    }
-    for (const [name, value] of Object.entries(forwardingHeaders(request.socket.remoteAddress ?? ''))) {
-      lines.push(`${name}: ${value}`);
-    }
-    upstream.write(lines.join('\r\n') + '\r\n\r\n');
-    if (head.length > 0) upstream.write(head);
-    socket.pipe(upstream).pipe(socket);
-  });
+  if (ports.length === 0) return refuse('not part of this fleet yet');
+  open.add(socket);
+  let upstream: net.Socket | undefined;
+  socket.on('error', () => upstream?.destroy());
   socket.on('close', () => {
     open.delete(socket);
-    upstream.destroy();
+    upstream?.destroy();
   });
-  upstream.on('close', () => {
-    open.delete(upstream);
-    socket.destroy();
-  });
+  connectFirst(
+    ports,
+    (connected) => {
+      upstream = connected;
+      if (socket.destroyed) {
+        connected.destroy();
+        return;
+      }
+      open.add(connected);
+      connected.on('error', () => socket.destroy());
+      connected.on('close', () => {
+        open.delete(connected);
+        socket.destroy();
+      });
+      const lines = [`${request.method ?? 'GET'} ${request.url ?? '/'} HTTP/1.1`];
+      for (let i = 0; i + 1 < request.rawHeaders.length; i += 2) {
+        const name = request.rawHeaders[i] ?? '';
+        if (forwardingHeader.test(name)) continue;
+        lines.push(`${name}: ${request.rawHeaders[i + 1] ?? ''}`);
+      }
+      for (const [name, value] of Object.entries(forwardingHeaders(request.socket.remoteAddress ?? ''))) {
+        lines.push(`${name}: ${value}`);
+      }
+      connected.write(lines.join('\r\n') + '\r\n\r\n');
+      if (head.length > 0) connected.write(head);
+      socket.pipe(connected).pipe(socket);
+    },
+    () => {
+      if (!socket.writableEnded && !socket.destroyed) refuse('not reachable');
+    },
+  );
 }
 
 const notFoundBody = JSON.stringify({
@@ -283,6 +356,15 @@ export async function startProxy(options: ProxyOptions): Promise<FastifyInstance
   app.addHook('preClose', async () => {
     for (const socket of openSockets) socket.destroy();
   });
+  // Each request to a route starts at the next replica in turn.
+  const turns = new Map<string, number>();
+  const upstreamReady = options.upstreamReady ?? (() => true);
+  const portsFor = (route: Route): number[] => {
+    if (route.port === undefined) return [];
+    const turn = turns.get(route.prefix) ?? 0;
+    turns.set(route.prefix, turn + 1);
+    return upstreamOrder({ ...route, port: route.port }, turn, upstreamReady);
+  };
 
   app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     // Node leaves an upgraded socket without an error listener: a client resetting the connection
@@ -295,7 +377,7 @@ export async function startProxy(options: ProxyOptions): Promise<FastifyInstance
       );
       return;
     }
-    proxyUpgrade(route, request, socket, head, openSockets);
+    proxyUpgrade(route, portsFor(route), request, socket, head, openSockets);
   });
 
   // `Expect: 100-continue`: a proxied request is forwarded at once and the upstream decides; anything
@@ -303,7 +385,7 @@ export async function startProxy(options: ProxyOptions): Promise<FastifyInstance
   app.server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => {
     const route = matchRoute(options.routes, request.url);
     if (route?.port !== undefined && !route.websocket) {
-      forwardHttp({ ...route, port: route.port }, request, response, log, headers, true);
+      forwardHttp(route, portsFor(route), request, response, log, headers, true);
       return;
     }
     response.writeContinue();
@@ -322,14 +404,13 @@ export async function startProxy(options: ProxyOptions): Promise<FastifyInstance
       continue;
     }
     if (route.websocket) continue;
-    const upstream = { ...route, port: route.port };
     await app.register(async (scope) => {
       // The body goes upstream as it arrives: nothing here reads or limits it.
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser('*', (_request, _payload, done) => done(null));
       const forward = async (request: FastifyRequest, reply: FastifyReply) => {
         reply.hijack();
-        forwardHttp(upstream, request.raw, reply.raw, log, headers);
+        forwardHttp(route, portsFor(route), request.raw, reply.raw, log, headers);
       };
       scope.all(route.prefix, forward);
       scope.all(`${route.prefix}/*`, forward);

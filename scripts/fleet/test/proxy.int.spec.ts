@@ -97,9 +97,12 @@ before(async () => {
   upstream.get('/api/hello', async (_request, reply) =>
     reply.header('x-frame-options', 'SAMEORIGIN').send({ hi: 1 }),
   );
+  upstream.post('/twin/echo', async (request) => ({ echoed: request.body }));
   await upstream.listen({ host: '127.0.0.1', port: 0 });
   const upstreamPort = (upstream.server.address() as net.AddressInfo).port;
   port = await freePort();
+  // A replica that is down (nothing listens on its port), and one that serves.
+  const downReplica = await freePort();
   proxy = await startProxy({
     host: '127.0.0.1',
     port,
@@ -111,6 +114,7 @@ before(async () => {
       { prefix: '/api', owner: 'gateway', port: upstreamPort, websocket: false },
       { prefix: '/pubsub', owner: 'presence-router', port: undefined, websocket: true },
       { prefix: '/down', owner: 'nobody', port: await freePort(), websocket: false },
+      { prefix: '/twin', owner: 'twin', port: downReplica, replicaPorts: [upstreamPort], websocket: false },
     ],
   });
 });
@@ -162,6 +166,20 @@ describe('forwarding', () => {
     assert.equal((JSON.parse(down.body) as { error: { code: string } }).error.code, 'unavailable');
     const absent = await send('GET', '/pubsub');
     assert.equal(absent.status, 503);
+  });
+});
+
+describe('replicas', () => {
+  it('passes over a replica that refuses the connection, body and all, every time', async () => {
+    // Requests go to the replicas in turn: every other one starts at the replica that is down.
+    for (let attempt = 0; attempt < 6; attempt += 1) {
+      const answer = await send('POST', '/twin/echo', {
+        body: json({ attempt }),
+        headers: { 'content-type': 'application/json' },
+      });
+      assert.equal(answer.status, 200, `attempt ${attempt}: ${answer.body}`);
+      assert.deepEqual(JSON.parse(answer.body), { echoed: { attempt } });
+    }
   });
 });
 
