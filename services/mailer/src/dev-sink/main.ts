@@ -17,6 +17,11 @@ const config = loadConfig(
       description: 'defer…/reject…/flaky<N>-…/slow<ms>-… recipients',
     }),
     MAIL_SINK_DEBUG: env.bool({ default: false, description: 'print the SMTP conversation' }),
+    MAIL_SINK_KEEP: env.int({
+      default: 1_000,
+      minimum: 1,
+      description: 'messages kept (the oldest are forgotten beyond it)',
+    }),
     LOG_LEVEL: runtimeEnv.LOG_LEVEL,
   }),
 );
@@ -27,6 +32,7 @@ const sink = createMailSink({
   webPort: config.MAIL_SINK_WEB_PORT,
   rules: config.MAIL_SINK_RULES,
   debug: config.MAIL_SINK_DEBUG,
+  keep: config.MAIL_SINK_KEEP,
   log,
 });
 await sink.start();
