@@ -1,21 +1,24 @@
 /**
- * Chaos run with a ledger (issue 21): the whole local fleet (scripts/fleet/main.ts) on a PRIVATE
- * PostgreSQL cluster and a PRIVATE RabbitMQ node started here (never the shared servers), under a
- * steady mixed load (users posting messages with idempotency keys, marking receipts, changing their
- * presence; each user with a WAMP session on its own topic), while a scheduler with a fixed seed
- * SIGKILLs each service in turn, restarts the WAMP router, PostgreSQL and RabbitMQ, and cuts client
- * WebSockets, PostgreSQL backends and AMQP connections. Every client keeps a ledger of what it was
- * acknowledged and what it received; at the end the ledgers are compared with the database, the
- * mail sink and the clients' views: 0 acknowledged messages lost, 0 duplicated messages or mails,
+ * Chaos run with a ledger (issue 21): the whole local fleet (scripts/fleet/main.ts) with two replicas
+ * of every service, on a PRIVATE PostgreSQL cluster and a PRIVATE RabbitMQ node started here (never
+ * the shared servers), under a steady mixed load (users posting messages with idempotency keys,
+ * marking receipts, changing their presence, each with a WAMP session on its own topic; new accounts
+ * registering, each owed one verification mail; numbered syslog lines sent over TCP to a log source),
+ * while a scheduler with a fixed seed SIGKILLs each replica of each service in turn (the other one
+ * serving), restarts the WAMP router, PostgreSQL and RabbitMQ, and cuts client WebSockets, PostgreSQL
+ * backends and AMQP connections. Every client keeps a ledger of what it was acknowledged and what it
+ * received; at the end the ledgers are compared with the database, the mail sink and the clients'
+ * views: 0 acknowledged messages or log lines lost, 0 duplicated messages, mails or stored log lines,
  * receipts and statuses as last acknowledged, every realtime gap caught up, every process back.
- * Prints a table of the faults (when, recovery time, outcome) and the outcome counts; exits 1 on
- * any loss, duplicate or unrecovered fault.
+ * Prints a table of the faults (when, how long the API went unanswered, recovery time, outcome) and
+ * the outcome counts; exits 1 on any loss, duplicate or unrecovered fault.
  *
- * Usage: node bench/chaos.ts [--minutes 10] [--seed 1] [--users 4] [--faults-per-minute 3.5]
+ * Usage: node bench/chaos.ts [--minutes 10] [--seed 1] [--users 4] [--replicas 2] [--faults-per-minute 3.5]
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -36,34 +39,43 @@ const { values } = parseArgs({
     minutes: { type: 'string', default: '10' },
     seed: { type: 'string', default: '1' },
     users: { type: 'string', default: '4' },
+    replicas: { type: 'string', default: '2' },
     'faults-per-minute': { type: 'string', default: '3.5' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (values.help) {
-  console.log(`Usage: node bench/chaos.ts [--minutes 10] [--seed 1] [--users 4] [--faults-per-minute 3.5]
+  console.log(`Usage: node bench/chaos.ts [--minutes 10] [--seed 1] [--users 4] [--replicas 2] [--faults-per-minute 3.5]
   Runs the local fleet on a private PostgreSQL cluster and a private RabbitMQ node (started here, in
-  temporary directories, on free ports; the shared servers are never touched) under mixed load, and
-  injects faults on a seeded schedule: SIGKILL of each service in turn, WAMP router restart,
+  temporary directories, on free ports; the shared servers are never touched) under mixed load:
+  users posting, marking receipts, changing presence and listening over WAMP; new accounts
+  registering (one verification mail each); numbered syslog lines over TCP to a log source. Faults
+  come on a seeded schedule: SIGKILL of each replica of each service in turn, WAMP router restart,
   PostgreSQL restart, RabbitMQ restart, and cuts of client WebSockets, PostgreSQL backends and AMQP
-  connections. At the end the clients' ledgers are compared with the database, the mail sink and
-  their realtime views. Prints the fault table and the outcome counts; exits 1 on any loss,
+  connections. At the end the ledgers are compared with the database, the mail sink and the
+  clients' realtime views. Prints the fault table and the outcome counts; exits 1 on any loss,
   duplicate or unrecovered fault, 2 on bad arguments, 3 when the private servers cannot run here.
   --minutes             how long faults are injected (decimals allowed; CI runs 1)
   --seed                the scheduler's seed: the same seed, the same order and timing of faults
   --users               simulated users (each posts, marks receipts, changes presence, listens)
-  --faults-per-minute   how often a fault is injected`);
+  --replicas            processes per service (VECHE_REPLICAS, 1-3); a SIGKILL takes one replica
+  --faults-per-minute   how often a fault is injected
+  -h, --help            this text`);
   process.exit(0);
 }
 const minutes = Number(values.minutes);
 const seed = Number(values.seed);
 const userCount = Number(values.users);
+const replicas = Number(values.replicas);
 const faultsPerMinute = Number(values['faults-per-minute']);
 if (
   !(minutes > 0) ||
   !Number.isSafeInteger(seed) ||
   !Number.isSafeInteger(userCount) ||
   userCount < 2 ||
+  !Number.isSafeInteger(replicas) ||
+  replicas < 1 ||
+  replicas > 3 ||
   !(faultsPerMinute > 0)
 ) {
   console.error('bad arguments: see --help');
@@ -81,7 +93,10 @@ function seeded(state: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
-const random = seeded(seed);
+// The schedule of faults has a generator of its own: the load's draws (which depend on how fast the
+// fleet answers) do not change which fault comes next, or when.
+const faultRandom = seeded(seed);
+const loadRandom = seeded(seed ^ 0x5bd1e995);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const started = Date.now();
 const at = () => ((Date.now() - started) / 1000).toFixed(1);
@@ -183,6 +198,8 @@ async function startMailSink() {
       ...process.env,
       MAIL_SINK_SMTP_PORT: String(smtpPort),
       MAIL_SINK_WEB_PORT: String(webPort),
+      // Every mail of the run is counted at the end: none may be forgotten.
+      MAIL_SINK_KEEP: '1000000',
       LOG_LEVEL: 'warn',
     },
     stdio: 'ignore',
@@ -194,8 +211,26 @@ async function startMailSink() {
   return { child, smtpUrl: `smtp://127.0.0.1:${smtpPort}`, web };
 }
 
+/** `count` consecutive ports nobody listens on now, for the log sources' syslog listeners. */
+async function freePortRange(count: number): Promise<number> {
+  const listens = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const server = net.createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+  for (let attempt = 0; attempt < 100; attempt += 1) {
+    const first = 21_000 + Math.floor(Math.random() * 9_000);
+    let free = true;
+    for (let port = first; port < first + count && free; port += 1) free = await listens(port);
+    if (free) return first;
+  }
+  throw new Error('no free port range for the syslog listeners');
+}
+
 async function startFleetProcess(databaseUrl: string, amqpUrl: string, smtpUrl: string) {
   const port = await freePort();
+  const syslogPorts = await freePortRange(4);
   const child = spawn(process.execPath, [path.join(root, 'scripts/fleet/main.ts')], {
     cwd: root,
     env: {
@@ -209,6 +244,11 @@ async function startFleetProcess(databaseUrl: string, amqpUrl: string, smtpUrl: 
       REQUIRE_VERIFIED_EMAIL: 'false',
       ACCESS_TOKEN_TTL_SECONDS: '3600',
       VECHE_SERVICE_SECRET: randomBytes(24).toString('base64url'),
+      VECHE_REPLICAS: String(replicas),
+      // The log sources' ports: a free range on the loopback only, not the shared default range.
+      LOGS_BIND_HOST: '127.0.0.1',
+      LOGS_PORT_MIN: String(syslogPorts),
+      LOGS_PORT_MAX: String(syslogPorts + 3),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
@@ -359,6 +399,28 @@ async function main(): Promise<number> {
       user.userId = login.userId;
     };
 
+    // Every account registered is owed exactly one verification mail. A registration whose answer was
+    // lost is retried: a 409 then says the first attempt created it (and the gateway mails the owner
+    // of the address about the second attempt).
+    interface Registration {
+      email: string;
+      conflicts: number;
+    }
+    const registrations: Registration[] = [];
+    const register = async (email: string, password: string, displayName: string) => {
+      const registration: Registration = { email, conflicts: 0 };
+      registrations.push(registration);
+      await retried(
+        'register',
+        async () => {
+          const answer = await api('POST', '/auth/register', { email, password, displayName });
+          if (answer.status === 409) registration.conflicts += 1;
+          return answer;
+        },
+        [201, 409],
+      );
+    };
+
     for (let i = 0; i < userCount; i += 1) {
       const user: User = {
         name: `user${i}`,
@@ -378,16 +440,7 @@ async function main(): Promise<number> {
         connectFailures: 0,
         wamp: undefined,
       };
-      await retried(
-        'register',
-        () =>
-          api('POST', '/auth/register', {
-            email: user.email,
-            password: user.password,
-            displayName: user.name,
-          }),
-        [201],
-      );
+      await register(user.email, user.password, user.name);
       await logIn(user);
       users.push(user);
     }
@@ -407,6 +460,101 @@ async function main(): Promise<number> {
     for (const user of users.slice(1))
       await retried('join', () => api('POST', `/rooms/${roomId}/join`, {}, user.token), [200], user);
     note(`${users.length} users in room ${roomId}`);
+
+    // Syslog: numbered lines over TCP to a log source of the owner's. A line is acknowledged once it is
+    // committed, which the sender learns from the owner's live tail (published only after the commit)
+    // or from /api. TCP itself acknowledges nothing: the listener's FIN after ours says it read every
+    // line, but a SIGKILLed replica's kernel sends the same FIN, and its uncommitted lines are gone
+    // (services/log-listener/README.md, "Guarantee"). Each connection carries a few lines and is
+    // closed, so what was sent sits in a replica, not in a socket buffer, when a fault comes.
+    const source = await retried(
+      'create the log source',
+      () =>
+        api<{ sourceId: string; port: number }>(
+          'POST',
+          '/logs/sources',
+          { name: `chaos ${seed}`, timeZone: 'UTC' },
+          owner.token,
+        ),
+      [201],
+      owner,
+    );
+    interface SyslogConnection {
+      first: number;
+      count: number;
+      openedAt: number;
+      closedAt: number;
+      /** The listener closed after us, with no error: it read every line. */
+      clean: boolean;
+    }
+    const syslog = {
+      next: 0,
+      connections: [] as SyslogConnection[],
+      refused: 0,
+      acked: new Set<number>(),
+      live: 0,
+      caughtUp: 0,
+      /** The highest line id seen; a catch-up pages from somewhat below it. */
+      lastId: 0,
+    };
+    const syslogText = (n: number) => `chaos ${seed} line ${n}`;
+    const syslogNumber = (message: string | undefined) => {
+      const match = /^chaos (\d+) line (\d+)$/.exec(message ?? '');
+      return match && Number(match[1]) === seed ? Number(match[2]) : undefined;
+    };
+    const ackLine = (line: { id?: string; message?: string }, how: 'live' | 'caughtUp') => {
+      syslog.lastId = Math.max(syslog.lastId, Number(line.id ?? 0));
+      const n = syslogNumber(line.message);
+      if (n === undefined || syslog.acked.has(n)) return;
+      syslog.acked.add(n);
+      syslog[how] += 1;
+    };
+    const sendSyslogLines = (count: number) =>
+      new Promise<void>((resolve) => {
+        const socket = net.connect({ host: '127.0.0.1', port: source.port });
+        let ended = false;
+        let failed = false;
+        let record: SyslogConnection | undefined;
+        // A listener that never closes counts as a connection that failed.
+        socket.setTimeout(60_000, () => socket.destroy());
+        socket.on('connect', () => {
+          record = { first: syslog.next, count, openedAt: Date.now(), closedAt: 0, clean: false };
+          syslog.next += count;
+          syslog.connections.push(record);
+          let frames = '';
+          for (let n = record.first; n < record.first + count; n += 1)
+            frames += `<13>chaos: ${syslogText(n)}\n`;
+          socket.end(frames);
+        });
+        socket.on('end', () => (ended = true));
+        socket.on('error', () => (failed = true));
+        socket.on('close', () => {
+          if (record) {
+            record.closedAt = Date.now();
+            record.clean = ended && !failed;
+          } else syslog.refused += 1;
+          resolve();
+        });
+      });
+    const catchUpLogs = async () => {
+      let after = Math.max(0, syslog.lastId - 5_000);
+      for (;;) {
+        const page = await api<{ events: { id: string; message: string }[] }>(
+          'GET',
+          `/logs/sources/${source.sourceId}/events?after=${after}&limit=1000`,
+          undefined,
+          owner.token,
+        );
+        if (page.status === 401) await logIn(owner);
+        if (page.status !== 200) throw new Error(`log catch-up: ${page.status}`);
+        for (const line of page.json.events) {
+          ackLine(line, 'caughtUp');
+          after = Math.max(after, Number(line.id));
+        }
+        if (page.json.events.length < 1000) return;
+      }
+    };
+    note(`log source ${source.sourceId} on port ${source.port}`);
 
     // Realtime: a WAMP session per user on its own topic; a reconnect catches up over /api.
     const wsUrl = `${origin.replace('http', 'ws')}/ws`;
@@ -450,7 +598,17 @@ async function main(): Promise<number> {
               }
             }
           });
+          if (user === owner) {
+            await client.session.subscribe(`veche.user.${user.userId}.logs`, (_args, kwargs) => {
+              const event = kwargs as
+                | { type?: string; sourceId?: string; events?: { id?: string; message?: string }[] }
+                | undefined;
+              if (event?.type !== 'lines' || event.sourceId !== source.sourceId) return;
+              for (const line of event.events ?? []) ackLine(line, 'live');
+            });
+          }
           await catchUp(user).catch(() => {});
+          if (user === owner) await catchUpLogs().catch(() => {});
           await client.closed;
           user.wamp = undefined;
           if (!stopping) user.reconnects += 1;
@@ -501,7 +659,7 @@ async function main(): Promise<number> {
           user.readUpTo = Math.max(user.readUpTo, readUpTo);
         }
         if (n % 6 === 0) {
-          const status = 1 + Math.floor(random() * 7);
+          const status = 1 + Math.floor(loadRandom() * 7);
           await retried(
             'presence',
             () => api('PUT', '/presence/status', { status }, user.token),
@@ -510,16 +668,31 @@ async function main(): Promise<number> {
           );
           user.status = status;
         }
-        await sleep(150 + Math.floor(random() * 250));
+        await sleep(150 + Math.floor(loadRandom() * 250));
       }
     };
     const workers = users.map((user) => work(user));
+    const syslogSender = (async () => {
+      while (loadOn) {
+        await sendSyslogLines(20);
+        await sleep(200);
+      }
+    })();
+    const registrar = (async () => {
+      for (let i = 1; loadOn; i += 1) {
+        await register(`chaos-${seed}-mail-${i}@example.org`, 'a long enough password', `mail ${i}`);
+        await sleep(2_000 + Math.floor(loadRandom() * 2_000));
+      }
+    })();
 
     // Faults, on a seeded schedule.
     interface Fault {
       at: string;
       kind: string;
       target: string;
+      /** Until an authenticated /api read answered again (0: another replica answered at once). */
+      apiGapSeconds: number | undefined;
+      /** Until what was taken down runs again and the API answers. */
       recoverySeconds: number | undefined;
       outcome: string;
     }
@@ -545,40 +718,46 @@ async function main(): Promise<number> {
     const refill = () => {
       const round = [...kinds];
       for (let i = round.length - 1; i > 0; i -= 1) {
-        const j = Math.floor(random() * (i + 1));
+        const j = Math.floor(faultRandom() * (i + 1));
         [round[i], round[j]] = [round[j]!, round[i]!];
       }
       order.push(...round);
     };
+    /** When each log-listener replica was SIGKILLed: the lines it had read and not committed die with it. */
+    const logListenerKills: number[] = [];
+    /** SIGKILLs a process; `back` settles once the supervisor has it running again. */
     const killProcess = async (name: string) => {
       const before = (await liveFleet.processes()).find((p) => p.name === name);
       if (!before?.pid) throw new Error(`${name} has no pid`);
+      if (name.split('#')[0] === 'log-listener') logListenerKills.push(Date.now());
       process.kill(before.pid, 'SIGKILL');
-      await until(`${name} to come back`, 180_000, async () => {
-        const now = (await liveFleet.processes()).find((p) => p.name === name);
-        return now?.pid && now.pid !== before.pid ? true : undefined;
-      });
+      return {
+        back: until(`${name} to run again`, 180_000, async () => {
+          const now = (await liveFleet.processes()).find((p) => p.name === name);
+          return now?.pid && now.pid !== before.pid && now.status === 'running' ? true : undefined;
+        }),
+      };
     };
-    /** Performs the fault; returns what it did, when there is something to count. */
-    const inject = async (fault: (typeof kinds)[number]): Promise<string | undefined> => {
+    /**
+     * Starts the fault: `detail` says what it hit, when there is something to count; `back` settles
+     * once what was taken down runs again (the API may answer before that: another replica serves).
+     */
+    const inject = async (
+      fault: (typeof kinds)[number],
+    ): Promise<{ detail?: string; back?: Promise<unknown> }> => {
       switch (`${fault.kind} ${fault.target}`) {
         case 'restart wamp-router':
-          await killProcess('wamp-router');
-          return;
+          return killProcess('wamp-router');
         case 'restart postgresql':
           livePostgres.stop();
-          await sleep(1_000);
-          livePostgres.start();
-          return;
+          return { back: sleep(1_000).then(() => livePostgres.start()) };
         case 'restart rabbitmq':
           liveRabbit.stop();
-          await sleep(1_000);
-          await liveRabbit.start();
-          return;
+          return { back: sleep(1_000).then(() => liveRabbit.start()) };
         case 'cut client websockets': {
           const open = users.filter((user) => user.wamp);
           for (const user of open) user.wamp?.close();
-          return `${open.length} sessions`;
+          return { detail: `${open.length} sessions` };
         }
         case 'cut postgresql backends': {
           const admin = new pg.Client({ connectionString: databaseUrl.toString() });
@@ -587,7 +766,7 @@ async function main(): Promise<number> {
             const cut = await admin.query(
               'select pg_terminate_backend(pid) from pg_stat_activity where pid <> pg_backend_pid() and datname = current_database()',
             );
-            return `${cut.rowCount} backends`;
+            return { detail: `${cut.rowCount} backends` };
           } finally {
             await admin.end().catch(() => {});
           }
@@ -604,11 +783,10 @@ async function main(): Promise<number> {
           const closed = ctl('close_all_connections', 'chaos');
           if (closed.status !== 0)
             throw new Error(`rabbitmqctl close_all_connections: ${closed.stderr.slice(0, 200)}`);
-          return `${count} connections`;
+          return { detail: `${count} connections` };
         }
         default:
-          await killProcess(fault.target);
-          return undefined;
+          return killProcess(fault.target);
       }
     };
     const faultCount = Math.max(1, Math.round(minutes * faultsPerMinute));
@@ -616,19 +794,32 @@ async function main(): Promise<number> {
     note(`injecting ${faultCount} faults, one every ${(interval / 1000).toFixed(1)} s (seeded)`);
     const faultsEnd = Date.now() + minutes * 60_000;
     for (let i = 0; i < faultCount && Date.now() < faultsEnd; i += 1) {
-      const slot = Date.now() + interval * (0.6 + random() * 0.4);
+      const slot = Date.now() + interval * (0.6 + faultRandom() * 0.4);
       if (order.length === 0) refill();
       const fault = order.shift()!;
       const record: Fault = {
         at: at(),
         kind: fault.kind,
         target: fault.target,
+        apiGapSeconds: undefined,
         recoverySeconds: undefined,
         outcome: '',
       };
-      const t0 = Date.now();
+      let t0 = Date.now();
       try {
-        const detail = await inject(fault);
+        const { detail, back } = await inject(fault);
+        // Timed from the fault's taking effect: the signal sent, the connections cut (rabbitmqctl alone
+        // takes seconds to start), the server stopped.
+        t0 = Date.now();
+        // Whatever is restarting settles on its own; its failure is reported after the API's answer.
+        const settled = (back ?? Promise.resolve()).then(
+          () => undefined,
+          (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+        );
+        await until('the API to answer again', 180_000, probe);
+        record.apiGapSeconds = (Date.now() - t0) / 1000;
+        const failure = await settled;
+        if (failure) throw failure;
         await until('the API to answer again', 180_000, probe);
         record.recoverySeconds = (Date.now() - t0) / 1000;
         record.outcome = detail ? `recovered (${detail} cut)` : 'recovered';
@@ -637,23 +828,47 @@ async function main(): Promise<number> {
       }
       faults.push(record);
       note(
-        `${fault.kind} ${fault.target}: ${record.outcome} in ${record.recoverySeconds?.toFixed(1) ?? '-'} s`,
+        `${fault.kind} ${fault.target}: ${record.outcome}; API answered after ${record.apiGapSeconds?.toFixed(1) ?? '-'} s, back after ${record.recoverySeconds?.toFixed(1) ?? '-'} s`,
       );
       await sleep(Math.max(0, slot - Date.now()));
     }
 
     note('faults over; draining the load');
     loadOn = false;
-    await Promise.all(workers);
-    // Every process back: each has a pid and the API answers.
-    await until('every process running', 180_000, async () =>
-      (await liveFleet.processes()).every((p) => p.pid !== undefined && p.status !== 'restarting')
+    await Promise.all([...workers, syslogSender, registrar]);
+    const allRunning = async () =>
+      (await liveFleet.processes()).every((p) => p.pid !== undefined && p.status === 'running')
         ? true
-        : undefined,
-    ).catch(() => {});
+        : undefined;
+    // Every process back: each runs (answers its readiness probe) and the API answers.
+    await until('every process running', 180_000, allRunning).catch(() => {});
     await until('the API', 60_000, probe).catch(() => {});
+    // The log-listener replicas stop gracefully (SIGTERM: every line read is committed, then they
+    // exit; the supervisor starts them again), so what is not stored after that never will be.
+    for (const replica of (await liveFleet.processes()).filter(
+      (p) => p.name.split('#')[0] === 'log-listener',
+    )) {
+      if (!replica.pid) continue;
+      process.kill(replica.pid, 'SIGTERM');
+      await until(`${replica.name} to run again after SIGTERM`, 180_000, async () => {
+        const now = (await liveFleet.processes()).find((p) => p.name === replica.name);
+        return now?.pid && now.pid !== replica.pid && now.status === 'running' ? true : undefined;
+      }).catch((error: unknown) => note(String(error)));
+    }
+    await until('every process running', 180_000, allRunning).catch(() => {});
     for (const user of users)
       await catchUp(user).catch((error: unknown) => note(`catch-up failed: ${String(error)}`));
+    // Mails are sent after the registration's answer: every account's verification mail in the sink.
+    const verifyMail = /confirm your e-mail address/i;
+    const attemptMail = /tried to sign up/i;
+    type SinkMail = { envelopeTo: string[]; text: string; messageId?: string };
+    const sinkMails = async () => (await (await fetch(`${liveSink.web}/messages.json`)).json()) as SinkMail[];
+    const mailsTo = (mails: SinkMail[], email: string, kind: RegExp) =>
+      mails.filter((mail) => mail.envelopeTo.includes(email) && kind.test(mail.text)).length;
+    await until('every verification mail', 180_000, async () => {
+      const mails = await sinkMails();
+      return registrations.every((r) => mailsTo(mails, r.email, verifyMail) > 0) ? true : undefined;
+    }).catch(() => note('some verification mails did not come within 180 s'));
 
     // The ledgers against the database, the mail sink and the views.
     const db = new pg.Client({ connectionString: databaseUrl.toString() });
@@ -663,6 +878,11 @@ async function main(): Promise<number> {
         'select id, text, seq from chat.messages where room_id = $1',
         [roomId],
       )
+    ).rows;
+    const storedLines = (
+      await db.query<{ message: string }>('select message from logs.log_lines where source_id = $1', [
+        source.sourceId,
+      ])
     ).rows;
     await db.end();
     const byText = new Map<string, number>();
@@ -690,28 +910,63 @@ async function main(): Promise<number> {
       const mine = await api<{ chosen: number | null }>('GET', '/presence/status', undefined, user.token);
       if (mine.json.chosen !== user.status) wrongStatuses += 1;
     }
-    const mails = (await (await fetch(`${liveSink.web}/messages.json`)).json()) as {
-      envelopeTo: string[];
-      subject: string;
-    }[];
-    const mailsPer = users.map((user) => mails.filter((mail) => mail.envelopeTo.includes(user.email)).length);
-    const lostMails = mailsPer.filter((count) => count === 0).length;
-    const duplicatedMails = mailsPer.reduce((sum, count) => sum + Math.max(0, count - 1), 0);
+    const mails = await sinkMails();
+    const verifyPer = registrations.map((r) => mailsTo(mails, r.email, verifyMail));
+    const lostMails = verifyPer.filter((count) => count === 0).length;
+    const duplicatedMails = verifyPer.reduce((sum, count) => sum + Math.max(0, count - 1), 0);
+    // A retried registration answered 409 is owed at most one "someone tried to sign up" mail.
+    const attemptMails = registrations.reduce((sum, r) => sum + mailsTo(mails, r.email, attemptMail), 0);
+    const extraAttemptMails = registrations.reduce(
+      (sum, r) => sum + Math.max(0, mailsTo(mails, r.email, attemptMail) - r.conflicts),
+      0,
+    );
+
+    // Syslog lines: each stored once; every acknowledged one stored; a line sent and not stored must
+    // have been read by a log-listener replica SIGKILLed before it committed it.
+    const storedTimes = new Map<number, number>();
+    let storedStrangers = 0;
+    for (const row of storedLines) {
+      const n = syslogNumber(row.message);
+      if (n === undefined || n >= syslog.next) storedStrangers += 1;
+      else storedTimes.set(n, (storedTimes.get(n) ?? 0) + 1);
+    }
+    const linesSent = syslog.connections.reduce((sum, c) => sum + c.count, 0);
+    const ackedLinesLost = [...syslog.acked].filter((n) => !storedTimes.has(n)).length;
+    const linesDuplicated = [...storedTimes.values()].reduce((sum, times) => sum + times - 1, 0);
+    const killWindowMs = 60_000;
+    let notStoredExplained = 0;
+    let notStoredUnexplained = 0;
+    let notStoredCleanClose = 0;
+    for (const connection of syslog.connections) {
+      for (let n = connection.first; n < connection.first + connection.count; n += 1) {
+        if (storedTimes.has(n)) continue;
+        if (connection.clean) notStoredCleanClose += 1;
+        const killed = logListenerKills.some(
+          (at) => at >= connection.openedAt && at <= connection.closedAt + killWindowMs,
+        );
+        if (killed) notStoredExplained += 1;
+        else notStoredUnexplained += 1;
+      }
+    }
+    const uncleanConnections = syslog.connections.filter((c) => !c.clean).length;
     const finalProcesses = await liveFleet.processes().catch(() => [] as ProcessState[]);
-    const unhealthy = finalProcesses.filter((p) => p.pid === undefined).map((p) => p.name);
+    const unhealthy = finalProcesses
+      .filter((p) => p.pid === undefined || p.status !== 'running')
+      .map((p) => p.name);
     const unrecovered = faults.filter((f) => !f.outcome.startsWith('recovered')).length;
 
     console.log('\nFaults');
-    console.log('| # | at (s) | fault | target | recovery (s) | outcome |');
-    console.log('| ---: | ---: | --- | --- | ---: | --- |');
+    console.log('| # | at (s) | fault | target | API gap (s) | recovery (s) | outcome |');
+    console.log('| ---: | ---: | --- | --- | ---: | ---: | --- |');
     faults.forEach((f, i) =>
       console.log(
-        `| ${i + 1} | ${f.at} | ${f.kind} | ${f.target} | ${f.recoverySeconds?.toFixed(1) ?? '-'} | ${f.outcome} |`,
+        `| ${i + 1} | ${f.at} | ${f.kind} | ${f.target} | ${f.apiGapSeconds?.toFixed(1) ?? '-'} | ${f.recoverySeconds?.toFixed(1) ?? '-'} | ${f.outcome} |`,
       ),
     );
     const live = users.reduce((sum, u) => sum + u.live, 0);
     const caughtUp = users.reduce((sum, u) => sum + u.caughtUp, 0);
     const outcome: [string, number | string, boolean][] = [
+      ['replicas per service', replicas, true],
       ['faults injected', faults.length, true],
       ['faults not recovered', unrecovered, unrecovered === 0],
       ['messages acknowledged', allAcked.length, true],
@@ -724,8 +979,33 @@ async function main(): Promise<number> {
       ['acknowledged messages missing from a client view', unseen, unseen === 0],
       ['receipts not as last acknowledged', wrongReceipts, wrongReceipts === 0],
       ['statuses not as last acknowledged', wrongStatuses, wrongStatuses === 0],
-      ['registration mails lost', lostMails, lostMails === 0],
-      ['registration mails duplicated', duplicatedMails, duplicatedMails === 0],
+      ['accounts registered (each owed one verification mail)', registrations.length, true],
+      ['registrations answered 409 on a retry', registrations.reduce((s, r) => s + r.conflicts, 0), true],
+      ['verification mails lost', lostMails, lostMails === 0],
+      ['verification mails duplicated', duplicatedMails, duplicatedMails === 0],
+      ['"tried to sign up" mails (one per 409 at most)', attemptMails, true],
+      ['"tried to sign up" mails beyond the 409s', extraAttemptMails, extraAttemptMails === 0],
+      ['syslog lines sent', `${linesSent} on ${syslog.connections.length} connections`, linesSent > 0],
+      ['syslog connections refused (no listener)', syslog.refused, true],
+      ['syslog connections not closed cleanly by the listener', uncleanConnections, true],
+      [
+        'syslog lines acknowledged (committed: live tail or /api)',
+        `${syslog.acked.size} (${syslog.live} live, ${syslog.caughtUp} caught up)`,
+        syslog.acked.size > 0,
+      ],
+      ['acknowledged syslog lines lost', ackedLinesLost, ackedLinesLost === 0],
+      ['stored syslog lines duplicated', linesDuplicated, linesDuplicated === 0],
+      ['stored syslog lines never sent', storedStrangers, storedStrangers === 0],
+      [
+        'syslog lines not stored, read by a replica SIGKILLed before its commit',
+        `${notStoredExplained} (${notStoredCleanClose} of all not stored had a clean close)`,
+        true,
+      ],
+      [
+        'syslog lines not stored, no log-listener SIGKILL near',
+        notStoredUnexplained,
+        notStoredUnexplained === 0,
+      ],
       ['WAMP reconnects', users.reduce((s, u) => s + u.reconnects, 0), true],
       ['WAMP connect failures (retried)', users.reduce((s, u) => s + u.connectFailures, 0), true],
       [
