@@ -793,10 +793,16 @@ async function main(): Promise<number> {
     const interval = (minutes * 60_000) / faultCount;
     note(`injecting ${faultCount} faults, one every ${(interval / 1000).toFixed(1)} s (seeded)`);
     const faultsEnd = Date.now() + minutes * 60_000;
+    // What is still coming back, by what it hit (a service, whichever replica, or a server): the
+    // next fault injects once the API answers again, but a fault on the same waits for it, so a
+    // replica is killed only while its sibling serves.
+    const comingBack = new Map<string, Promise<void>>();
     for (let i = 0; i < faultCount && Date.now() < faultsEnd; i += 1) {
       const slot = Date.now() + interval * (0.6 + faultRandom() * 0.4);
       if (order.length === 0) refill();
       const fault = order.shift()!;
+      const family = fault.target.split('#')[0]!;
+      await comingBack.get(family);
       const record: Fault = {
         at: at(),
         kind: fault.kind,
@@ -805,33 +811,44 @@ async function main(): Promise<number> {
         recoverySeconds: undefined,
         outcome: '',
       };
-      let t0 = Date.now();
+      faults.push(record);
+      const report = () =>
+        note(
+          `${fault.kind} ${fault.target}: ${record.outcome}; API answered after ${record.apiGapSeconds?.toFixed(1) ?? '-'} s, back after ${record.recoverySeconds?.toFixed(1) ?? '-'} s`,
+        );
       try {
         const { detail, back } = await inject(fault);
         // Timed from the fault's taking effect: the signal sent, the connections cut (rabbitmqctl alone
         // takes seconds to start), the server stopped.
-        t0 = Date.now();
-        // Whatever is restarting settles on its own; its failure is reported after the API's answer.
+        const t0 = Date.now();
         const settled = (back ?? Promise.resolve()).then(
           () => undefined,
           (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
         );
         await until('the API to answer again', 180_000, probe);
         record.apiGapSeconds = (Date.now() - t0) / 1000;
-        const failure = await settled;
-        if (failure) throw failure;
-        await until('the API to answer again', 180_000, probe);
-        record.recoverySeconds = (Date.now() - t0) / 1000;
-        record.outcome = detail ? `recovered (${detail} cut)` : 'recovered';
+        comingBack.set(
+          family,
+          (async () => {
+            try {
+              const failure = await settled;
+              if (failure) throw failure;
+              await until('the API to answer again', 180_000, probe);
+              record.recoverySeconds = (Date.now() - t0) / 1000;
+              record.outcome = detail ? `recovered (${detail} cut)` : 'recovered';
+            } catch (error) {
+              record.outcome = `NOT RECOVERED: ${(error as Error).message.slice(0, 80)}`;
+            }
+            report();
+          })(),
+        );
       } catch (error) {
         record.outcome = `NOT RECOVERED: ${(error as Error).message.slice(0, 80)}`;
+        report();
       }
-      faults.push(record);
-      note(
-        `${fault.kind} ${fault.target}: ${record.outcome}; API answered after ${record.apiGapSeconds?.toFixed(1) ?? '-'} s, back after ${record.recoverySeconds?.toFixed(1) ?? '-'} s`,
-      );
       await sleep(Math.max(0, slot - Date.now()));
     }
+    await Promise.all(comingBack.values());
 
     note('faults over; draining the load');
     loadOn = false;
