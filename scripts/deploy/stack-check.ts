@@ -269,8 +269,11 @@ export function checkStack(stack: Stack, options: CheckOptions): string[] {
     // veche-nginx and veche-postgres are infrastructure built here, not Veche services.
     if (veche && veche[1] !== 'nginx' && veche[1] !== 'postgres') {
       const deploy = service.deploy ?? {};
-      if ((deploy.replicas ?? 1) < 2) problems.push(`${where}: runs fewer than 2 replicas`);
-      if (deploy.update_config?.order !== 'start-first')
+      // A service publishing host-mode ports (the log-listener: senders' own addresses) runs one task
+      // per node and updates stop-first instead (stopFirstRule checks that).
+      const hostPorts = (service.ports ?? []).some((p) => typeof p !== 'string' && p.mode === 'host');
+      if ((deploy.replicas ?? 1) < 2 && !hostPorts) problems.push(`${where}: runs fewer than 2 replicas`);
+      if (deploy.update_config?.order !== 'start-first' && !hostPorts)
         problems.push(`${where}: update_config.order is not start-first`);
       if (deploy.update_config?.failure_action !== 'rollback') {
         problems.push(`${where}: update_config.failure_action is not rollback`);
