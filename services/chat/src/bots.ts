@@ -18,7 +18,7 @@ import {
   type Consumer,
   type Publisher,
 } from '@veche/bus';
-import { sql, type Database } from '@veche/db';
+import type { Database } from '@veche/db';
 import { validationError } from '@veche/errors';
 import {
   createSubscription,
@@ -39,6 +39,7 @@ import {
 } from '@veche/contracts';
 import { asChatEvent } from './realtime.ts';
 import { chatEventTypes as T } from './domain/events.ts';
+import { tablesOf } from './tables.ts';
 
 /** Replies that fail (PostgreSQL down) are tried again after these delays, then dead-lettered. */
 export const botReplyRetryDelaysMs = [1_000, 5_000, 30_000];
@@ -65,21 +66,31 @@ export function createBotReplyConsumer(options: {
         if (!Value.Check(BotRegistered, event.data)) throw validationError('Malformed bot.registered');
         const data = event.data;
         for (const command of data.commands) {
-          await sql`
-            insert into bot_commands (name, bot_id, description) values (${command.name}, ${data.botId}, ${command.description})
-            on conflict (name) do update set bot_id = excluded.bot_id, description = excluded.description,
-              registered_at = now()`.execute(trx);
+          await tablesOf(trx)
+            .insertInto('bot_commands')
+            .values({ name: command.name, bot_id: data.botId, description: command.description })
+            .onConflict((oc) =>
+              oc.column('name').doUpdateSet((eb) => ({
+                bot_id: eb.ref('excluded.bot_id'),
+                description: eb.ref('excluded.description'),
+                registered_at: eb.fn<Date>('now'),
+              })),
+            )
+            .execute();
         }
         log.info({ botId: data.botId, commands: data.commands.map((c) => c.name) }, 'bot registered');
         return;
       }
       if (!Value.Check(BotReply, event.data)) throw validationError('Malformed bot.reply');
       const reply = event.data;
-      const { rows } = await sql<{ room_id: string; replies: number }>`
-        update bot_command_requests set replies = replies + 1
-        where command_id = ${reply.commandId} and bot_id = ${reply.botId} and replies < ${options.maxReplies}
-        returning room_id, replies`.execute(trx);
-      const request = rows[0];
+      const request = await tablesOf(trx)
+        .updateTable('bot_command_requests')
+        .set((eb) => ({ replies: eb('replies', '+', 1) }))
+        .where('command_id', '=', reply.commandId)
+        .where('bot_id', '=', reply.botId)
+        .where('replies', '<', options.maxReplies)
+        .returning(['room_id', 'replies'])
+        .executeTakeFirst();
       if (!request) throw validationError('Reply to an unknown command, from the wrong bot, or one too many');
       // Posted outside this transaction; the idempotency key makes a redelivery answer with the same message.
       const posted = await options.chat.postAsBot(reply.botId, {
@@ -195,9 +206,16 @@ export function createAccountConsumer(options: {
         throw validationError(`Malformed ${event.type}`, { details: { problems: parsed.problems } });
       const { userId, displayName } = parsed.event.data;
       if (displayName === undefined) return;
-      await sql`
-        insert into users (id, display_name) values (${userId}, ${displayName})
-        on conflict (id) do update set display_name = excluded.display_name, updated_at = now()`.execute(trx);
+      await tablesOf(trx)
+        .insertInto('users')
+        .values({ id: userId, display_name: displayName })
+        .onConflict((oc) =>
+          oc.column('id').doUpdateSet((eb) => ({
+            display_name: eb.ref('excluded.display_name'),
+            updated_at: eb.fn<Date>('now'),
+          })),
+        )
+        .execute();
     },
   });
 }

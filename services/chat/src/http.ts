@@ -12,13 +12,14 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import multipart from '@fastify/multipart';
 import { internalHeaders, verifyActor, type Actor } from '@veche/contracts';
-import { sql, type Database } from '@veche/db';
+import type { Database } from '@veche/db';
 import { notFound, unauthorized, validationError, VecheError } from '@veche/errors';
 import type { Logger } from '@veche/log';
 import { createServiceHttp, type ReadinessChecks } from '@veche/service';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import sharp from 'sharp';
 import { uuidV7 as v7 } from '@veche/event-store';
+import { tablesOf } from './tables.ts';
 
 export interface ChatHttpOptions {
   database: Database<unknown>;
@@ -65,7 +66,7 @@ function unreadableMultipart(error: unknown): unknown {
 
 export async function createChatHttp(options: ChatHttpOptions) {
   const { database, secret, uploadsDir } = options;
-  const db = database.db;
+  const db = tablesOf(database.db);
   const app = await createServiceHttp({
     log: options.log.child({ component: 'http' }),
     readiness: options.readiness,
@@ -91,9 +92,13 @@ export async function createChatHttp(options: ChatHttpOptions) {
     return out;
   };
   const mustBeMember = async (roomId: string, userId: string) => {
-    const { rows } =
-      await sql`select 1 from members where room_id = ${roomId} and user_id = ${userId}`.execute(db);
-    if (rows.length === 0) throw notFound('No such room');
+    const member = await db
+      .selectFrom('members')
+      .select('role')
+      .where('room_id', '=', roomId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    if (!member) throw notFound('No such room');
   };
 
   app.post('/rooms/:roomId/attachments', async (request, reply) => {
@@ -153,11 +158,19 @@ export async function createChatHttp(options: ChatHttpOptions) {
       }
       await rename(tmp, filePath(uploadsDir, id));
       const filename = cleanFilename(part.filename);
-      await sql`
-        insert into attachments (id, room_id, uploader_id, filename, content_type, size, sha256, has_thumbnail)
-        values (${id}, ${roomId}, ${actor.userId}, ${filename}, ${contentType}, ${size}, ${hash.digest('hex')}, ${hasThumbnail})`.execute(
-        db,
-      );
+      await db
+        .insertInto('attachments')
+        .values({
+          id,
+          room_id: roomId!,
+          uploader_id: actor.userId,
+          filename,
+          content_type: contentType,
+          size,
+          sha256: hash.digest('hex'),
+          has_thumbnail: hasThumbnail,
+        })
+        .execute();
       request.log.info({ attachmentId: id, roomId, size, contentType }, 'attachment stored');
       return reply.code(201).send({ attachmentId: id, filename, contentType, size, hasThumbnail });
     } catch (error) {
@@ -172,15 +185,12 @@ export async function createChatHttp(options: ChatHttpOptions) {
     const actor = actorOf(request);
     const { roomId, attachmentId } = ids(request, ['roomId', 'attachmentId']);
     await mustBeMember(roomId!, actor.userId);
-    const { rows } = await sql<{
-      filename: string;
-      content_type: string;
-      size: string;
-      has_thumbnail: boolean;
-    }>`
-      select filename, content_type, size, has_thumbnail from attachments
-      where id = ${attachmentId} and room_id = ${roomId}`.execute(db);
-    const row = rows[0];
+    const row = await db
+      .selectFrom('attachments')
+      .select(['filename', 'content_type', 'has_thumbnail'])
+      .where('id', '=', attachmentId!)
+      .where('room_id', '=', roomId!)
+      .executeTakeFirst();
     if (!row || (thumbnail && !row.has_thumbnail)) throw notFound('No such attachment');
     const path = thumbnail ? thumbPath(uploadsDir, attachmentId!) : filePath(uploadsDir, attachmentId!);
     const info = await stat(path).catch(() => undefined);

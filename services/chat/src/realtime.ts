@@ -7,7 +7,7 @@
  * included), and sends each member one publication per batch holding all their events in log order
  * (`{type: 'batch', events}`) instead of one publication per event. See ADR 0010.
  */
-import { sql, type Database } from '@veche/db';
+import type { Database } from '@veche/db';
 import {
   createSubscription,
   type EventStore,
@@ -19,6 +19,7 @@ import type { WampService } from '@veche/wamp';
 import { isSafeUriComponent, userTopic } from '@veche/wamp-policy';
 import type { RoomRealtimeEvent, RoomRealtimePublication } from '@veche/contracts';
 import { chatEventTypes as T, roomEventTypes, type ChatEvent, type RoomCreated } from './domain/events.ts';
+import { tablesOf } from './tables.ts';
 
 /** The realtime shape of an event (`RoomRealtimeEvent`): its type without `chat.`, what a client shows. */
 export function realtimePayload(event: ChatEvent): RoomRealtimeEvent | undefined {
@@ -141,10 +142,11 @@ export function createChatRealtimeRelay(options: ChatRealtimeRelayOptions): Subs
       ];
       const membersNow = new Map<string, Set<string>>();
       if (roomIds.length > 0) {
-        const { rows } = await sql<{ room_id: string; user_id: string }>`
-          select room_id, user_id from members where room_id = any(${roomIds}::text[])`.execute(
-          options.database.db,
-        );
+        const rows = await tablesOf(options.database.db)
+          .selectFrom('members')
+          .select(['room_id', 'user_id'])
+          .where('room_id', '=', (eb) => eb.fn.any(eb.val(roomIds)))
+          .execute();
         for (const row of rows) {
           const set = membersNow.get(row.room_id) ?? new Set<string>();
           set.add(row.user_id);

@@ -20,6 +20,7 @@ import {
   type RoomRenamed,
   type RoomTopicSet,
 } from '../domain/events.ts';
+import { tablesOf } from '../tables.ts';
 
 type Trx = Transaction<unknown>;
 
@@ -31,6 +32,7 @@ async function applyMessages(trx: Trx, events: readonly RecordedEvent[]): Promis
   // The events are already in this transaction: read the messages from them rather than sending every
   // text to PostgreSQL a second time (the bytes written to the socket are most of a post's cost).
   const positions = events.map((event) => event.globalPosition);
+  // Raw: the rows come from the event store's own table and its jsonb, which ChatTables does not hold.
   await sql`
     insert into messages (room_id, seq, id, sender_id, text, reply_to, mentions, attachments, idempotency_key, sent_at)
     select e.data->>'roomId', (e.data->>'seq')::integer, e.data->>'messageId', e.data->>'senderId', e.data->>'text',
@@ -43,6 +45,7 @@ async function applyMessages(trx: Trx, events: readonly RecordedEvent[]): Promis
     row.mentions.map((userId) => ({ u: userId, r: row.room_id, s: row.seq })),
   );
   if (mentions.length > 0) {
+    // Raw: one jsonb parameter however large the batch (a VALUES list could pass the 65,535-parameter limit).
     await sql`
       insert into mentions (user_id, room_id, seq)
       select m.u, m.r, m.s from jsonb_to_recordset(${JSON.stringify(mentions)}::jsonb) as m(u text, r text, s integer)
@@ -53,6 +56,7 @@ async function applyMessages(trx: Trx, events: readonly RecordedEvent[]): Promis
     return d.command ? [{ c: d.command.commandId, r: d.roomId, b: d.command.botId, t: d.sentAt }] : [];
   });
   if (commands.length > 0) {
+    // Raw: one jsonb parameter however large the batch, as for the mentions.
     await sql`
       insert into bot_command_requests (command_id, room_id, bot_id, issued_at)
       select c.c, c.r, c.b, c.t from jsonb_to_recordset(${JSON.stringify(commands)}::jsonb) as c(c text, r text, b text, t timestamptz)
@@ -73,6 +77,7 @@ async function applyReceipts(trx: Trx, events: readonly RecordedEvent[]): Promis
       m: Math.max(previous?.m ?? 0, d.readUpTo),
     });
   }
+  // Raw: jsonb_to_recordset rows, and greatest() against the conflicting row in one statement.
   await sql`
     insert into receipts as x (room_id, user_id, delivered_up_to, read_up_to)
     select m.r, m.u, m.d, m.m from jsonb_to_recordset(${JSON.stringify([...marks.values()])}::jsonb)
@@ -84,88 +89,120 @@ async function applyReceipts(trx: Trx, events: readonly RecordedEvent[]): Promis
         updated_at = now()`.execute(trx);
 }
 
-async function applyOne(trx: Trx, event: RecordedEvent): Promise<void> {
+async function applyOne(raw: Trx, event: RecordedEvent): Promise<void> {
+  const trx = tablesOf(raw);
   const at = event.metadata.occurredAt;
   switch (event.type) {
     case T.roomCreated: {
       const d = event.data as RoomCreated;
-      await sql`
-        insert into rooms (id, kind, name, topic, created_by, created_at, dm_key)
-        values (${d.roomId}, ${d.kind}, ${d.name}, ${d.topic}, ${d.createdBy}, ${at},
-                ${d.pair ? d.pair.join(' ') : null})`.execute(trx);
+      await trx
+        .insertInto('rooms')
+        .values({
+          id: d.roomId,
+          kind: d.kind,
+          name: d.name,
+          topic: d.topic,
+          created_by: d.createdBy,
+          created_at: at,
+          dm_key: d.pair ? d.pair.join(' ') : null,
+        })
+        .execute();
       return;
     }
     case T.memberJoined: {
       const d = event.data as MemberJoined;
-      await sql`
-        insert into members (room_id, user_id, role, joined_at, joined_seq)
-        values (${d.roomId}, ${d.userId}, ${d.role}, ${at}, ${d.seq})
-        on conflict (room_id, user_id) do update set role = excluded.role`.execute(trx);
+      await trx
+        .insertInto('members')
+        .values({ room_id: d.roomId, user_id: d.userId, role: d.role, joined_at: at, joined_seq: d.seq })
+        .onConflict((oc) =>
+          oc.columns(['room_id', 'user_id']).doUpdateSet((eb) => ({ role: eb.ref('excluded.role') })),
+        )
+        .execute();
       // A member has seen everything up to their joining: unread counts start there.
-      await sql`
-        insert into receipts (room_id, user_id, delivered_up_to, read_up_to)
-        values (${d.roomId}, ${d.userId}, ${d.seq}, ${d.seq})
-        on conflict (room_id, user_id) do update
-        set delivered_up_to = greatest(receipts.delivered_up_to, excluded.delivered_up_to),
-            read_up_to = greatest(receipts.read_up_to, excluded.read_up_to)`.execute(trx);
+      await trx
+        .insertInto('receipts')
+        .values({ room_id: d.roomId, user_id: d.userId, delivered_up_to: d.seq, read_up_to: d.seq })
+        .onConflict((oc) =>
+          oc.columns(['room_id', 'user_id']).doUpdateSet((eb) => ({
+            delivered_up_to: eb.fn('greatest', ['receipts.delivered_up_to', 'excluded.delivered_up_to']),
+            read_up_to: eb.fn('greatest', ['receipts.read_up_to', 'excluded.read_up_to']),
+          })),
+        )
+        .execute();
       return;
     }
     case T.memberLeft: {
       const d = event.data as MemberLeft;
-      await sql`delete from members where room_id = ${d.roomId} and user_id = ${d.userId}`.execute(trx);
+      await trx
+        .deleteFrom('members')
+        .where('room_id', '=', d.roomId)
+        .where('user_id', '=', d.userId)
+        .execute();
       return;
     }
     case T.memberRoleChanged: {
       const d = event.data as MemberRoleChanged;
-      await sql`update members set role = ${d.role} where room_id = ${d.roomId} and user_id = ${d.userId}`.execute(
-        trx,
-      );
+      await trx
+        .updateTable('members')
+        .set({ role: d.role })
+        .where('room_id', '=', d.roomId)
+        .where('user_id', '=', d.userId)
+        .execute();
       return;
     }
     case T.roomRenamed: {
       const d = event.data as RoomRenamed;
-      await sql`update rooms set name = ${d.name} where id = ${d.roomId}`.execute(trx);
+      await trx.updateTable('rooms').set({ name: d.name }).where('id', '=', d.roomId).execute();
       return;
     }
     case T.roomTopicSet: {
       const d = event.data as RoomTopicSet;
-      await sql`update rooms set topic = ${d.topic} where id = ${d.roomId}`.execute(trx);
+      await trx.updateTable('rooms').set({ topic: d.topic }).where('id', '=', d.roomId).execute();
       return;
     }
     case T.roomArchived: {
       const d = event.data as RoomArchived;
-      await sql`update rooms set archived = true where id = ${d.roomId}`.execute(trx);
+      await trx.updateTable('rooms').set({ archived: true }).where('id', '=', d.roomId).execute();
       return;
     }
     case T.messageEdited: {
       const d = event.data as MessageEdited;
-      await sql`
-        update messages set text = ${d.text}, edited_at = ${d.editedAt}
-        where id = ${d.messageId} and deleted_at is null`.execute(trx);
+      await trx
+        .updateTable('messages')
+        .set({ text: d.text, edited_at: d.editedAt })
+        .where('id', '=', d.messageId)
+        .where('deleted_at', 'is', null)
+        .execute();
       return;
     }
     case T.messageDeleted: {
       const d = event.data as MessageDeleted;
       // The text goes at once (search, history); the row stays so seq has no hole.
-      await sql`
-        update messages set text = '', attachments = '[]', mentions = '{}', deleted_at = ${at}
-        where id = ${d.messageId}`.execute(trx);
-      await sql`delete from reactions where message_id = ${d.messageId}`.execute(trx);
+      await trx
+        .updateTable('messages')
+        .set({ text: '', attachments: '[]', mentions: [], deleted_at: at })
+        .where('id', '=', d.messageId)
+        .execute();
+      await trx.deleteFrom('reactions').where('message_id', '=', d.messageId).execute();
       return;
     }
     case T.reactionAdded: {
       const d = event.data as ReactionChanged;
-      await sql`
-        insert into reactions (message_id, user_id, emoji, seq) values (${d.messageId}, ${d.userId}, ${d.emoji}, ${d.seq})
-        on conflict do nothing`.execute(trx);
+      await trx
+        .insertInto('reactions')
+        .values({ message_id: d.messageId, user_id: d.userId, emoji: d.emoji, seq: d.seq })
+        .onConflict((oc) => oc.doNothing())
+        .execute();
       return;
     }
     case T.reactionRemoved: {
       const d = event.data as ReactionChanged;
-      await sql`
-        delete from reactions where message_id = ${d.messageId} and user_id = ${d.userId} and emoji = ${d.emoji}`.execute(
-        trx,
-      );
+      await trx
+        .deleteFrom('reactions')
+        .where('message_id', '=', d.messageId)
+        .where('user_id', '=', d.userId)
+        .where('emoji', '=', d.emoji)
+        .execute();
       return;
     }
     default:
@@ -182,6 +219,7 @@ export const readModelProjection: InlineProjection = {
    * rows already present).
    */
   async reset(trx) {
+    // Raw: kysely has no truncate.
     await sql`truncate rooms, members, messages, reactions, mentions, receipts`.execute(trx);
   },
   // The rooms' outbox events repeat a message for other services: nothing to read back.
@@ -215,6 +253,7 @@ export const readModelProjection: InlineProjection = {
     await flush();
     if (lastSeq.size > 0) {
       const rooms = [...lastSeq.keys()].sort();
+      // Raw: an update from unnest(ids, seqs), one statement for every room of the batch.
       await sql`
         update rooms set last_seq = greatest(rooms.last_seq, v.seq)
         from unnest(${rooms}::text[], ${rooms.map((id) => lastSeq.get(id) ?? 0)}::int[]) as v(id, seq)
