@@ -114,6 +114,8 @@ export type LogsConfig = Static<typeof logsEnvSchema>;
 export interface TlsMaterial {
   cert: Buffer;
   key: Buffer;
+  /** Where they were read from: the listeners read them again when they change (a renewal). */
+  files?: { cert: string; key: string };
 }
 
 export function loadLogsConfig(source: NodeJS.ProcessEnv = process.env): LogsConfig {
@@ -146,5 +148,9 @@ export function loadLogsConfig(source: NodeJS.ProcessEnv = process.env): LogsCon
 
 export function tlsMaterialOf(config: LogsConfig): TlsMaterial | undefined {
   if (config.LOGS_TLS_CERT_FILE === undefined || config.LOGS_TLS_KEY_FILE === undefined) return undefined;
-  return { cert: readFileSync(config.LOGS_TLS_CERT_FILE), key: readFileSync(config.LOGS_TLS_KEY_FILE) };
+  return {
+    cert: readFileSync(config.LOGS_TLS_CERT_FILE),
+    key: readFileSync(config.LOGS_TLS_KEY_FILE),
+    files: { cert: config.LOGS_TLS_CERT_FILE, key: config.LOGS_TLS_KEY_FILE },
+  };
 }

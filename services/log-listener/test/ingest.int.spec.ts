@@ -6,8 +6,10 @@
  * come back after a restart; deleting a source closes its port.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, renameSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import net from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import {
   logProcedures as P,
@@ -17,7 +19,7 @@ import {
 } from '@veche/contracts';
 import { isVecheError } from '@veche/errors';
 import { connectWampClient, eventually } from '@veche/testing';
-import { sender, startHarness, tokenOf, write, type Harness } from './support/harness.ts';
+import { sender, startHarness, testCertificate, tokenOf, write, type Harness } from './support/harness.ts';
 
 let h: Harness;
 before(async () => {
@@ -206,6 +208,38 @@ describe('ingest', () => {
     await write(plain, '<14>1 - h app - - - not tls\n');
     await eventually(() => plain.destroyed || plain.readableEnded, { message: 'plain socket closed' });
     assert.equal((await events('erin', s.sourceId)).events.length, 1);
+  });
+
+  it('takes a renewed certificate for the next connections, without a restart', async () => {
+    const s = await h.createSource('erin', { name: 'renewed', tls: true });
+    const fingerprintOf = (pem: Buffer) => new X509Certificate(pem).fingerprint256;
+    const served = (ca: Buffer) =>
+      sender(s.port, { tls: ca }).then((socket) => {
+        const fingerprint =
+          socket instanceof TLSSocket ? socket.getPeerX509Certificate()?.fingerprint256 : undefined;
+        socket.destroy();
+        return fingerprint;
+      });
+    const before = readFileSync(h.config.LOGS_TLS_CERT_FILE!);
+    assert.equal(await served(before), fingerprintOf(before));
+    // The renewal, as certbot's or a secret's: new files in place of the old (each replaced at once).
+    const renewed = testCertificate();
+    copyFileSync(renewed.keyFile, `${h.config.LOGS_TLS_KEY_FILE!}.new`);
+    copyFileSync(renewed.certFile, `${h.config.LOGS_TLS_CERT_FILE!}.new`);
+    renameSync(`${h.config.LOGS_TLS_KEY_FILE!}.new`, h.config.LOGS_TLS_KEY_FILE!);
+    renameSync(`${h.config.LOGS_TLS_CERT_FILE!}.new`, h.config.LOGS_TLS_CERT_FILE!);
+    await eventually(async () => (await served(renewed.cert)) === fingerprintOf(renewed.cert), {
+      message: 'the renewed certificate served',
+    });
+    const socket = await sender(s.port, { tls: renewed.cert });
+    await write(socket, '<14>1 - tls-host app - - - after the renewal\n');
+    await eventually(
+      async () => (await events('erin', s.sourceId)).events[0]?.message === 'after the renewal',
+      {
+        message: 'a line over the renewed certificate',
+      },
+    );
+    socket.destroy();
   });
 });
 

@@ -3,11 +3,14 @@
  * (TLS sources wrap each accepted socket once the sender's address passed), reconciled with the
  * `sources` table at start, on a timer and right after a local change, so listeners come back after a
  * restart and on every replica (ports are bound with SO_REUSEPORT: replicas on one host share them).
+ * Each reconciliation also looks at the TLS certificate's files: a renewed pair is taken for the
+ * connections that follow, without a restart (a pair that does not load keeps the previous one).
  *
  * Hostile senders cost nothing but their own connection: an address outside the source's list is
  * closed at once, silence beyond LOGS_IDLE_MS closes, keep-alive finds half-open peers, too many
  * connections on one source are dropped, every socket error is swallowed; all of it is counted.
  */
+import { readFile, stat } from 'node:fs/promises';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from '@veche/log';
@@ -63,9 +66,11 @@ export function createListeners(options: ListenersOptions): Listeners {
   const { writer } = options;
   const log = options.log.child({ component: 'syslog-listeners' });
   const listeners = new Map<string, Listener>();
-  const secureContext = options.tls
+  let secureContext = options.tls
     ? tls.createSecureContext({ cert: options.tls.cert, key: options.tls.key })
     : undefined;
+  /** The certificate files' size and time as last loaded (empty: not looked at yet). */
+  let tlsStamp = '';
   let timer: NodeJS.Timeout | undefined;
   let syncing: Promise<void> | undefined;
   let stopped = false;
@@ -182,8 +187,34 @@ export function createListeners(options: ListenersOptions): Listeners {
     await closed;
   }
 
+  /** A changed certificate pair is loaded for the next connections; one that fails keeps the old. */
+  async function reloadTls(): Promise<void> {
+    const files = options.tls?.files;
+    if (!files) return;
+    let stamp: string;
+    try {
+      const [cert, key] = await Promise.all([stat(files.cert), stat(files.key)]);
+      stamp = `${cert.size}:${cert.mtimeMs}:${key.size}:${key.mtimeMs}`;
+    } catch (error) {
+      log.warn({ err: error }, 'cannot read the TLS certificate files; keeping the loaded pair');
+      return;
+    }
+    if (tlsStamp === '') tlsStamp = stamp;
+    if (stamp === tlsStamp) return;
+    try {
+      const [cert, key] = await Promise.all([readFile(files.cert), readFile(files.key)]);
+      secureContext = tls.createSecureContext({ cert, key });
+      tlsStamp = stamp;
+      log.info({ certFile: files.cert }, 'TLS certificate reloaded');
+    } catch (error) {
+      // Half-written (the key not yet renewed with the certificate): the next sync tries again.
+      log.warn({ err: error }, 'the changed TLS certificate does not load; keeping the previous one');
+    }
+  }
+
   async function reconcile(): Promise<void> {
     if (stopped) return;
+    await reloadTls();
     const wanted = await options.load();
     const wantedIds = new Set(wanted.map((s) => s.sourceId));
     for (const listener of [...listeners.values()]) {
