@@ -245,14 +245,15 @@ export function createEvaluator(options: EvaluatorOptions): Evaluator {
     const runs = await db
       .selectFrom('line_runs')
       .select(['position', 'first_id', 'last_id', 'received_from', 'received_to'])
-      .select(sql<string>`transaction_id::text`.as('transaction_id'))
+      .select(sql<string>`transaction_id::text`.as('tx'))
       .where('source_id', '=', alert.source_id)
       .where(
         sql<boolean>`(transaction_id, position) > (${state.cursor.transactionId}::xid8, ${state.cursor.position}::int8)`,
       )
       .where(sql<boolean>`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`)
-      .orderBy('transaction_id')
-      .orderBy('position')
+      // By the xid8 column itself (its text would sort 10 before 9).
+      .orderBy('line_runs.transaction_id')
+      .orderBy('line_runs.position')
       .limit(runsPerRound)
       .execute();
     const last = runs.at(-1);
@@ -319,7 +320,7 @@ export function createEvaluator(options: EvaluatorOptions): Evaluator {
             .slice(0, 5);
         }
       }
-      state.cursor = { transactionId: last.transaction_id, position: String(last.position) };
+      state.cursor = { transactionId: last.tx, position: String(last.position) };
     }
     const oldest = Math.floor(Date.now() / 1000) - alert.window_seconds;
     let matches = 0;
