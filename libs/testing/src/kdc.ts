@@ -4,6 +4,9 @@
  * with kdb5_util and kadmin.local, served by krb5kdc in the foreground. Principals, keytabs (ktadd)
  * and client tickets (kinit, each in its own credential cache) are made by the real tools.
  * Needs Debian's krb5-kdc, krb5-admin-server and krb5-user (scripts/lib/preflight.ts installs them).
+ *
+ * The one way tests make a realm: `startKdc`, then `addUser` (a password principal that can kinit)
+ * and `addService` (the gateway's HTTP/<host> principal, its keytab and the gateway's environment).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,13 +14,43 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
+/** A user principal of the test realm, with the password kinit takes. */
+export interface KerberosUser {
+  /** `name@REALM`, as the gateway's mapping names it. */
+  principal: string;
+  password: string;
+  /** A ticket from a real kinit, in a credential cache of its own; returns `FILE:<path>`. */
+  kinit(options?: { lifetime?: string }): string;
+}
+
+/** The gateway's service principal `HTTP/<host>` and its keytab. */
+export interface KerberosService {
+  host: string;
+  /** `HTTP/<host>@REALM`. */
+  principal: string;
+  /** The GSS host-based name clients ask for, `HTTP@<host>` (GATEWAY_KERBEROS_SERVICE). */
+  name: string;
+  keytab: string;
+  /** The gateway's environment to accept this service's tickets (keytab, name, realm, replay cache). */
+  gatewayEnv: Record<string, string>;
+}
+
 export interface TestKdc {
   realm: string;
   /** The krb5.conf clients and services of this realm use. */
   krb5Config: string;
   dir: string;
-  /** Environment for a krb5 tool or library of this realm (KRB5_CONFIG, and a ccache when given). */
+  /**
+   * Environment for a krb5 tool, library or browser of this realm: KRB5_CONFIG and KRB5CCNAME, the
+   * given credential cache or, without one, {@link TestKdc.noTicket} (never the machine's default cache).
+   */
   env(ccache?: string): NodeJS.ProcessEnv;
+  /** A credential cache that holds no ticket (nobody ever kinits into it). */
+  noTicket: string;
+  /** A user principal with a password (`addPrincipal`), ready to kinit. */
+  addUser(name: string, password?: string): KerberosUser;
+  /** The service principal `HTTP/<host>` (random key) and its keytab. */
+  addService(host: string): KerberosService;
   /** `kadmin.local addprinc` with a password, or a random key. */
   addPrincipal(name: string, password?: string): void;
   /** `kadmin.local ktadd`: the principal's keys in a new keytab file; returns its path. */
@@ -95,12 +128,13 @@ ${hosts.map((h) => `  ${h} = ${realm}\n  .${h} = ${realm}`).join('\n')}
 `,
   );
   writeFileSync(path.join(dir, 'kadm5.acl'), '');
+  const noTicket = `FILE:${path.join(dir, 'cc-none')}`;
   const env = (ccache?: string): NodeJS.ProcessEnv => ({
     ...process.env,
     KRB5_CONFIG: krb5Config,
     KRB5_KDC_PROFILE: kdcProfile,
     KRB5_TRACE: path.join(dir, 'trace.log'),
-    ...(ccache ? { KRB5CCNAME: ccache } : {}),
+    KRB5CCNAME: ccache ?? noTicket,
   });
   const run = (tool: string, args: string[], input?: string, ccache?: string) => {
     const result = spawnSync(sbin(tool), args, {
@@ -140,23 +174,50 @@ ${hosts.map((h) => `  ${h} = ${realm}\n  .${h} = ${realm}`).join('\n')}
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 
-  return {
+  const fileName = (principal: string) => principal.replace(/[^A-Za-z0-9]/g, '_');
+  let caches = 0;
+  const testKdc: TestKdc = {
     realm,
     krb5Config,
     dir,
     env,
+    noTicket,
     addPrincipal(name, password) {
       kadmin(password === undefined ? `addprinc -randkey ${name}` : `addprinc -pw ${password} ${name}`);
     },
     keytab(principal, file) {
-      const target = file ?? path.join(dir, `${principal.replace(/[^A-Za-z0-9]/g, '_')}.keytab`);
+      const target = file ?? path.join(dir, `${fileName(principal)}.keytab`);
       kadmin(`ktadd -k ${target} ${principal}`);
       return target;
     },
     kinit(principal, password, { lifetime } = {}) {
-      const ccache = `FILE:${path.join(dir, `cc-${principal.replace(/[^A-Za-z0-9]/g, '_')}-${Date.now()}`)}`;
+      caches += 1;
+      const ccache = `FILE:${path.join(dir, `cc-${fileName(principal)}-${caches}`)}`;
       run('kinit', [...(lifetime ? ['-l', lifetime] : []), principal], `${password}\n`, ccache);
       return ccache;
+    },
+    addUser(name, password = `${name}-kerberos-pw`) {
+      testKdc.addPrincipal(name, password);
+      const principal = `${name}@${realm}`;
+      return { principal, password, kinit: (options) => testKdc.kinit(principal, password, options) };
+    },
+    addService(host) {
+      testKdc.addPrincipal(`HTTP/${host}`);
+      const keytab = testKdc.keytab(`HTTP/${host}`);
+      const name = `HTTP@${host}`;
+      return {
+        host,
+        principal: `HTTP/${host}@${realm}`,
+        name,
+        keytab,
+        gatewayEnv: {
+          GATEWAY_KERBEROS_KEYTAB: keytab,
+          GATEWAY_KERBEROS_SERVICE: name,
+          KRB5_CONFIG: krb5Config,
+          // MIT's replay cache of the acceptor, private to this realm's run.
+          KRB5RCACHEDIR: dir,
+        },
+      };
     },
     async stop() {
       if (kdc.exitCode === null) {
@@ -166,4 +227,5 @@ ${hosts.map((h) => `  ${h} = ${realm}\n  .${h} = ${realm}`).join('\n')}
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return testKdc;
 }

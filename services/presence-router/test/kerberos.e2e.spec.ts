@@ -11,11 +11,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
-import { eventually, startKdc, type TestKdc } from '@veche/testing';
+import { eventually, startKdc, type KerberosService, type KerberosUser, type TestKdc } from '@veche/testing';
 import { startFleet, type Fleet } from '../../../scripts/fleet/test/support/fleet.ts';
 
 const clientScript = path.join(import.meta.dirname, 'support/negotiate-client.ts');
-const service = 'HTTP@veche.test';
 
 interface Account {
   userId: string;
@@ -64,6 +63,10 @@ const runClient = (kdc: TestKdc, ccache: string, args: string[]): string => {
 describe('Kerberos (GSS/SPNEGO) login against a real KDC', () => {
   let kdc: TestKdc;
   let fleet: Fleet;
+  let service: string;
+  let other: KerberosService;
+  let aliceKerberos: KerberosUser;
+  let malloryKerberos: KerberosUser;
   let pubsubUrl: string;
   let aliceCache: string;
   const people: Record<string, Account> = {};
@@ -92,25 +95,23 @@ describe('Kerberos (GSS/SPNEGO) login against a real KDC', () => {
 
   before(async () => {
     kdc = await startKdc({ hosts: ['veche.test', 'other.test'], clockSkewSeconds: 5 });
-    kdc.addPrincipal('alice', 'alice-kerberos-pw');
-    kdc.addPrincipal('mallory', 'mallory-kerberos-pw');
-    kdc.addPrincipal('HTTP/veche.test');
-    kdc.addPrincipal('HTTP/other.test');
-    const keytab = kdc.keytab('HTTP/veche.test');
+    aliceKerberos = kdc.addUser('alice');
+    malloryKerberos = kdc.addUser('mallory');
+    const gateway = kdc.addService('veche.test');
+    service = gateway.name;
+    // A service the gateway has no key of: tickets for it are refused.
+    other = kdc.addService('other.test');
     fleet = await startFleet({
       env: {
         REQUIRE_VERIFIED_EMAIL: 'false',
         VECHE_ADMIN_EMAIL: 'admin@example.org',
         ACCESS_TOKEN_TTL_SECONDS: '600',
-        GATEWAY_KERBEROS_KEYTAB: keytab,
-        GATEWAY_KERBEROS_SERVICE: service,
-        KRB5_CONFIG: kdc.krb5Config,
-        KRB5RCACHEDIR: kdc.dir,
+        ...gateway.gatewayEnv,
       },
     });
     pubsubUrl = `${fleet.origin.replace('http', 'ws')}/pubsub`;
     for (const name of ['admin', 'alice', 'bob']) people[name] = await signUp(name);
-    aliceCache = kdc.kinit(`alice@${kdc.realm}`, 'alice-kerberos-pw');
+    aliceCache = aliceKerberos.kinit();
   });
 
   after(async () => {
@@ -120,7 +121,7 @@ describe('Kerberos (GSS/SPNEGO) login against a real KDC', () => {
 
   it('lets an admin map principals to accounts, and no one else', async () => {
     const { admin, alice, bob } = people;
-    const principal = `alice@${kdc.realm}`;
+    const principal = aliceKerberos.principal;
     const byUser = await api(
       'PUT',
       `/admin/users/${alice!.userId}/kerberos`,
@@ -221,12 +222,12 @@ describe('Kerberos (GSS/SPNEGO) login against a real KDC', () => {
   });
 
   it('refuses a principal no admin mapped, a ticket for another service, garbage and an expired ticket', async () => {
-    const malloryCache = kdc.kinit(`mallory@${kdc.realm}`, 'mallory-kerberos-pw');
+    const malloryCache = malloryKerberos.kinit();
     const unmapped = JSON.parse(runClient(kdc, malloryCache, ['login', fleet.origin, service])) as {
       status: number;
     };
     assert.equal(unmapped.status, 401);
-    const elsewhere = JSON.parse(runClient(kdc, aliceCache, ['login', fleet.origin, 'HTTP@other.test'])) as {
+    const elsewhere = JSON.parse(runClient(kdc, aliceCache, ['login', fleet.origin, other.name])) as {
       status: number;
     };
     assert.equal(elsewhere.status, 401);
@@ -247,7 +248,7 @@ describe('Kerberos (GSS/SPNEGO) login against a real KDC', () => {
     // A token made while its ticket was good (5 seconds), presented after the ticket and the test
     // realm's 5 s of clock skew ended: a stolen old token. The wait is the precondition, not the
     // assertion. Once the ticket has ended the client cannot make a token from it at all.
-    const shortCache = kdc.kinit(`alice@${kdc.realm}`, 'alice-kerberos-pw', { lifetime: '5s' });
+    const shortCache = aliceKerberos.kinit({ lifetime: '5s' });
     const token = runClient(kdc, shortCache, ['token', service]);
     await new Promise((resolve) => setTimeout(resolve, 12_000));
     const none = spawnSync(process.execPath, [clientScript, 'token', service], {
