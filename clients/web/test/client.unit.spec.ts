@@ -5,6 +5,7 @@ import { en } from '../src/i18n/en.ts';
 import { format } from '../src/i18n/format.ts';
 import { ru } from '../src/i18n/ru.ts';
 import { describeDevice } from '../src/session/device.ts';
+import { negotiateRefusal, negotiateTwice } from '../src/session/kerberos.ts';
 import { onTokenChange, refreshDelay } from '../src/session/refresh.ts';
 
 describe('route placement', () => {
@@ -117,5 +118,49 @@ describe('the realtime connection follows the token', () => {
     stop();
     set({ accessToken: 'd' });
     assert.equal(restarts, 1, 'stopped');
+  });
+});
+
+describe('Kerberos sign-in', () => {
+  /** The shape of the client's ApiError (api/http.ts needs the DOM's types). */
+  class ApiError extends Error {
+    readonly code: string;
+    readonly details: unknown;
+    constructor(code: string, message: string, details?: unknown) {
+      super(message);
+      this.code = code;
+      this.details = details;
+    }
+  }
+  const refusal = (reason: string) => new ApiError('unauthorized', 'refused', { reason });
+
+  it('reads the gateway’s reason for a refusal', () => {
+    assert.equal(negotiateRefusal(refusal('unknown_principal')), 'unknown_principal');
+    assert.equal(negotiateRefusal(new ApiError('not_found', 'off')), undefined);
+    assert.equal(negotiateRefusal(new ApiError('unauthorized', 'no details')), undefined);
+    assert.equal(negotiateRefusal(new Error('network')), undefined);
+  });
+
+  it('asks once more only when the browser sent no token, and only once', async () => {
+    const answers = (...results: (string | ApiError)[]) => {
+      let calls = 0;
+      const next = async () => {
+        const result = results[calls++];
+        if (result instanceof ApiError) throw result;
+        return result;
+      };
+      return { next, calls: () => calls };
+    };
+    const firstEmpty = answers(refusal('missing_token'), 'tokens');
+    assert.equal(await negotiateTwice(firstEmpty.next), 'tokens');
+    assert.equal(firstEmpty.calls(), 2);
+
+    const noTicket = answers(refusal('missing_token'), refusal('missing_token'), 'never');
+    await assert.rejects(negotiateTwice(noTicket.next), (e) => negotiateRefusal(e) === 'missing_token');
+    assert.equal(noTicket.calls(), 2);
+
+    const unlinked = answers(refusal('unknown_principal'), 'never');
+    await assert.rejects(negotiateTwice(unlinked.next), (e) => negotiateRefusal(e) === 'unknown_principal');
+    assert.equal(unlinked.calls(), 1);
   });
 });

@@ -15,6 +15,10 @@ export const en = {
   'auth.kerberos.refused':
     'Your Kerberos ticket was not accepted: run kinit, or ask an administrator to link your principal to your account.',
   'auth.kerberos.off': 'Kerberos sign-in is not set up on this server.',
+  'auth.kerberos.noTicket':
+    'Your browser sent no Kerberos ticket: run kinit, and check that your browser may use Kerberos with this server (its AuthServerAllowlist policy).',
+  'auth.kerberos.unlinked':
+    'Your Kerberos principal is not linked to an account: ask an administrator to link it to yours.',
   'auth.register.title': 'Create your account',
   'auth.register.submit': 'Create account',
   'auth.register.haveAccount': 'Already have an account?',

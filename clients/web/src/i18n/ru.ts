@@ -17,6 +17,10 @@ export const ru: Record<MessageKey, string> = {
   'auth.kerberos.refused':
     'Билет Kerberos не принят: выполните kinit или попросите администратора связать ваш принципал с учётной записью.',
   'auth.kerberos.off': 'Вход через Kerberos на этом сервере не настроен.',
+  'auth.kerberos.noTicket':
+    'Браузер не отправил билет Kerberos: выполните kinit и проверьте, что браузеру разрешён Kerberos для этого сервера (политика AuthServerAllowlist).',
+  'auth.kerberos.unlinked':
+    'Ваш принципал Kerberos не связан с учётной записью: попросите администратора связать его с вашей.',
   'auth.register.title': 'Создайте учётную запись',
   'auth.register.submit': 'Зарегистрироваться',
   'auth.register.haveAccount': 'Уже есть учётная запись?',

@@ -7,6 +7,7 @@ import { auth } from '../api/endpoints.ts';
 import { ApiError, useTokenSource } from '../api/http.ts';
 import type { Tokens } from '../api/types.ts';
 import { describeDevice } from './device.ts';
+import { negotiateTwice } from './kerberos.ts';
 import { refreshDelay } from './refresh.ts';
 
 export interface SessionState {
@@ -97,7 +98,7 @@ export function createSessionStore() {
     },
     /** Kerberos (SPNEGO done by the browser): the same tokens as a password log-in. */
     async loginWithKerberos() {
-      set(fromTokens(await auth.negotiate()));
+      set(fromTokens(await negotiateTwice(() => auth.negotiate())));
     },
     async logout() {
       const refreshToken = state?.refreshToken;

@@ -3,7 +3,8 @@ import { useEffect, useRef, useState, type FormEvent, type ReactNode } from 'rea
 import { Link, useNavigate, useSearchParams } from 'react-router';
 import { account, auth } from '../api/endpoints.ts';
 import { ApiError } from '../api/http.ts';
-import { useI18n } from '../i18n/index.tsx';
+import { useI18n, type Translate } from '../i18n/index.tsx';
+import { negotiateRefusal } from '../session/kerberos.ts';
 import { ErrorNote, Field, LanguageSwitch, Logo, errorText, useAction } from './common.tsx';
 import { useSessionStore } from './context.tsx';
 
@@ -29,6 +30,19 @@ function AuthLayout({ title, children }: { title: string; children: ReactNode })
   );
 }
 
+/**
+ * Why a Kerberos sign-in failed, from the gateway's refusal: the browser sent no token (no ticket, or
+ * its policy does not allow this server), the principal is linked to no account, or the token was bad.
+ */
+function kerberosErrorText(t: Translate, error: unknown): string {
+  if (error instanceof ApiError && error.code === 'not_found') return t('auth.kerberos.off');
+  const reason = negotiateRefusal(error);
+  if (reason === 'missing_token') return t('auth.kerberos.noTicket');
+  if (reason === 'unknown_principal') return t('auth.kerberos.unlinked');
+  if (error instanceof ApiError && error.code === 'unauthorized') return t('auth.kerberos.refused');
+  return errorText(t, error);
+}
+
 export function LoginScreen() {
   const { t } = useI18n();
   const session = useSessionStore();
@@ -49,13 +63,9 @@ export function LoginScreen() {
       ? t('error.invalid_credentials')
       : error
         ? errorText(t, error)
-        : kerberos.error instanceof ApiError && kerberos.error.code === 'unauthorized'
-          ? t('auth.kerberos.refused')
-          : kerberos.error instanceof ApiError && kerberos.error.code === 'not_found'
-            ? t('auth.kerberos.off')
-            : kerberos.error
-              ? errorText(t, kerberos.error)
-              : undefined;
+        : kerberos.error
+          ? kerberosErrorText(t, kerberos.error)
+          : undefined;
   return (
     <AuthLayout title={t('auth.login.title')}>
       <form
