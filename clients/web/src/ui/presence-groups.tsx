@@ -8,9 +8,10 @@ import { useEffect, useState } from 'react';
 import { presenceAdmin } from '../api/endpoints.ts';
 import type { GroupPolicy, GroupRule } from '../api/types.ts';
 import { useI18n } from '../i18n/index.tsx';
-import { Avatar, ErrorNote, Field, useAction } from './common.tsx';
+import { ErrorNote, Field, useAction } from './common.tsx';
 import { useChat } from './context.tsx';
 import { UserPicker } from './dialogs.tsx';
+import { NameSelect, PersonList, SavedNote } from './forms.tsx';
 
 const groupName = /^[A-Za-z0-9_.-]{1,64}$/;
 
@@ -39,15 +40,12 @@ export function PresenceGroups() {
   const groups = policy.groups;
   const setMembers = (name: string, members: string[]) => run(() => presenceAdmin.setGroup(name, members));
   const setRules = (rules: GroupRule[]) => run(() => presenceAdmin.setRules(rules));
+  const groupNames = groups.map((g) => g.name);
   const ruleExists = policy.rules.some((r) => r.viewerGroup === viewer && r.targetGroup === target);
   return (
     <div className="stack">
       <ErrorNote error={error} />
-      {saved && (
-        <p className="alert alert-ok" role="status">
-          {t('settings.saved')}
-        </p>
-      )}
+      <SavedNote saved={saved} />
       <p className="muted small">{t('groups.hint')}</p>
 
       <section className="stack" aria-labelledby="groups-heading">
@@ -73,28 +71,19 @@ export function PresenceGroups() {
               </button>
             </div>
             {group.members.length === 0 && <p className="muted small">{t('groups.empty')}</p>}
-            <ul className="privacy-list" data-testid={`group-${group.name}`}>
-              {group.members.map((userId) => (
-                <li key={userId} className="privacy-person">
-                  <Avatar name={nameOf(userId)} id={userId} size={28} />
-                  <span className="privacy-name">{nameOf(userId)}</span>
-                  <button
-                    type="button"
-                    className="button button-ghost"
-                    disabled={busy}
-                    aria-label={t('groups.removeMember', { name: nameOf(userId), group: group.name })}
-                    onClick={() =>
-                      void setMembers(
-                        group.name,
-                        group.members.filter((u) => u !== userId),
-                      )
-                    }
-                  >
-                    ✕
-                  </button>
-                </li>
-              ))}
-            </ul>
+            <PersonList
+              testId={`group-${group.name}`}
+              userIds={group.members}
+              nameOf={nameOf}
+              busy={busy}
+              removeLabel={(name) => t('groups.removeMember', { name, group: group.name })}
+              onRemove={(userId) =>
+                void setMembers(
+                  group.name,
+                  group.members.filter((u) => u !== userId),
+                )
+              }
+            />
             <UserPicker
               label={t('groups.add', { name: group.name })}
               busy={busy}
@@ -166,28 +155,8 @@ export function PresenceGroups() {
               void setRules([...policy.rules, { viewerGroup: viewer, targetGroup: target }]);
             }}
           >
-            <label className="field">
-              <span className="label">{t('groups.viewers')}</span>
-              <select value={viewer} onChange={(e) => setViewer(e.target.value)}>
-                <option value="">—</option>
-                {groups.map((g) => (
-                  <option key={g.name} value={g.name}>
-                    {g.name}
-                  </option>
-                ))}
-              </select>
-            </label>
-            <label className="field">
-              <span className="label">{t('groups.targets')}</span>
-              <select value={target} onChange={(e) => setTarget(e.target.value)}>
-                <option value="">—</option>
-                {groups.map((g) => (
-                  <option key={g.name} value={g.name}>
-                    {g.name}
-                  </option>
-                ))}
-              </select>
-            </label>
+            <NameSelect label={t('groups.viewers')} value={viewer} names={groupNames} onChange={setViewer} />
+            <NameSelect label={t('groups.targets')} value={target} names={groupNames} onChange={setTarget} />
             <button className="button button-primary" disabled={busy || !viewer || !target || ruleExists}>
               {t('groups.addRule')}
             </button>

@@ -5,10 +5,11 @@ import { account, auth, presence } from '../api/endpoints.ts';
 import type { NotifyPreference, PrivacyRules, Session } from '../api/types.ts';
 import { useI18n } from '../i18n/index.tsx';
 import { describeDevice } from '../session/device.ts';
-import { Avatar, ErrorNote, Field, LanguageSwitch, useAction } from './common.tsx';
+import { ErrorNote, Field, LanguageSwitch, useAction } from './common.tsx';
 import { useChat, useChatStore, useSessionStore } from './context.tsx';
 import { UserPicker } from './dialogs.tsx';
 import { PresenceGroups } from './presence-groups.tsx';
+import { PersonList, RadioChoice, SettingsForm } from './forms.tsx';
 import { MenuButton } from './shell.tsx';
 
 export function SettingsScreen() {
@@ -82,19 +83,7 @@ function Profile() {
     // Only when the profile first arrives: afterwards the switch below leads.
   }, [me?.userId]);
   return (
-    <form
-      className="stack narrow"
-      onSubmit={(e) => {
-        e.preventDefault();
-        void run();
-      }}
-    >
-      <ErrorNote error={error} />
-      {saved && (
-        <p className="alert alert-ok" role="status">
-          {t('settings.saved')}
-        </p>
-      )}
+    <SettingsForm error={error} saved={saved} busy={busy} onSubmit={() => void run()}>
       <Field label={t('auth.email')} value={me?.email ?? ''} readOnly />
       <Field
         label={t('auth.displayName')}
@@ -107,10 +96,7 @@ function Profile() {
         <span className="label">{t('settings.language')}</span>
         <LanguageSwitch />
       </div>
-      <button className="button button-primary" disabled={busy}>
-        {t('settings.save')}
-      </button>
-    </form>
+    </SettingsForm>
   );
 }
 
@@ -132,38 +118,15 @@ function Notifications() {
     { value: 'never', label: t('settings.notify.never') },
   ];
   return (
-    <form
-      className="stack narrow"
-      onSubmit={(e) => {
-        e.preventDefault();
-        void run();
-      }}
-    >
-      <ErrorNote error={error} />
-      {saved && (
-        <p className="alert alert-ok" role="status">
-          {t('settings.saved')}
-        </p>
-      )}
-      <fieldset className="choice">
-        <legend>{t('settings.notifications')}</legend>
-        {options.map((o) => (
-          <label key={o.value} className="choice-option">
-            <input
-              type="radio"
-              name="notify"
-              value={o.value}
-              checked={choice === o.value}
-              onChange={() => setChoice(o.value)}
-            />
-            {o.label}
-          </label>
-        ))}
-      </fieldset>
-      <button className="button button-primary" disabled={busy}>
-        {t('settings.save')}
-      </button>
-    </form>
+    <SettingsForm error={error} saved={saved} busy={busy} onSubmit={() => void run()}>
+      <RadioChoice
+        legend={t('settings.notifications')}
+        name="notify"
+        options={options}
+        value={choice}
+        onChange={setChoice}
+      />
+    </SettingsForm>
   );
 }
 
@@ -261,55 +224,26 @@ function Privacy() {
     return loadError ? <ErrorNote error={loadError} /> : <p className="muted">{t('common.loading')}</p>;
   }
   return (
-    <form
-      className="stack narrow"
-      onSubmit={(e) => {
-        e.preventDefault();
-        void run();
-      }}
-    >
-      <ErrorNote error={error} />
-      {saved && (
-        <p className="alert alert-ok" role="status">
-          {t('settings.saved')}
-        </p>
-      )}
-      <fieldset className="choice">
-        <legend>{t('privacy.legend')}</legend>
-        {modes.map((o) => (
-          <label key={o.value} className="choice-option">
-            <input
-              type="radio"
-              name="privacy-mode"
-              value={o.value}
-              checked={rules.mode === o.value}
-              onChange={() => change({ mode: o.value })}
-            />
-            {o.label}
-          </label>
-        ))}
-      </fieldset>
+    <SettingsForm error={error} saved={saved} busy={busy} onSubmit={() => void run()}>
+      <RadioChoice
+        legend={t('privacy.legend')}
+        name="privacy-mode"
+        options={modes}
+        value={rules.mode}
+        onChange={(mode) => change({ mode })}
+      />
       <p className="muted small">{t('privacy.hint')}</p>
       {rules.mode !== 'everyone' && (
         <section className="stack" aria-label={t('privacy.people')}>
           <h2 className="privacy-heading">{t('privacy.people')}</h2>
           {rules.users.length === 0 && <p className="muted small">{t('privacy.empty')}</p>}
-          <ul className="privacy-list" data-testid="privacy-list">
-            {rules.users.map((userId) => (
-              <li key={userId} className="privacy-person">
-                <Avatar name={nameOf(userId)} id={userId} size={28} />
-                <span className="privacy-name">{nameOf(userId)}</span>
-                <button
-                  type="button"
-                  className="button button-ghost"
-                  aria-label={t('privacy.remove', { name: nameOf(userId) })}
-                  onClick={() => change({ users: rules.users.filter((u) => u !== userId) })}
-                >
-                  ✕
-                </button>
-              </li>
-            ))}
-          </ul>
+          <PersonList
+            testId="privacy-list"
+            userIds={rules.users}
+            nameOf={nameOf}
+            removeLabel={(name) => t('privacy.remove', { name })}
+            onRemove={(userId) => change({ users: rules.users.filter((u) => u !== userId) })}
+          />
           <UserPicker
             label={t('privacy.find')}
             busy={busy}
@@ -321,9 +255,6 @@ function Privacy() {
           />
         </section>
       )}
-      <button className="button button-primary" disabled={busy}>
-        {t('settings.save')}
-      </button>
-    </form>
+    </SettingsForm>
   );
 }
