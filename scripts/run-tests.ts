@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { globSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 
 const kinds = { unit: ['unit'], int: ['int'], e2e: ['e2e'], all: ['unit', 'int', 'e2e'] } as const;
 
@@ -31,16 +32,20 @@ export function runTests(
   // Integration tests wait on servers more than on the CPU: run more files than cores at once. A
   // whole-fleet test runs a dozen processes: two at a time.
   const concurrency = kind === 'unit' ? Math.max(os.availableParallelism(), 2) : kind === 'e2e' ? 2 : 4;
+  const timeoutMs = Number(process.env['TEST_TIMEOUT_MS'] ?? 180_000);
   const result = spawnSync(
     process.execPath,
     [
+      // Each file's process ends at the latest a minute after a hook would have timed out (see there).
+      '--import',
+      path.join(import.meta.dirname, 'lib/test-exit-watchdog.ts'),
       '--test',
       `--test-concurrency=${process.env['TEST_CONCURRENCY'] ?? concurrency}`,
-      `--test-timeout=${process.env['TEST_TIMEOUT_MS'] ?? 180_000}`,
+      `--test-timeout=${timeoutMs}`,
       '--test-reporter=spec',
       ...files,
     ],
-    { stdio: 'inherit', env },
+    { stdio: 'inherit', env: { TEST_EXIT_GRACE_MS: String(timeoutMs + 60_000), ...env } },
   );
   return result.status ?? 1;
 }

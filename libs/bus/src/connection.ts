@@ -14,7 +14,12 @@ export interface BusConnectionOptions {
   /** Shown as the connection's `connection_name`, e.g. `mailer:consumer:<hostname>`. */
   name: string;
   log: Logger;
-  /** Heartbeat interval, and the delay between reconnect attempts (default 5 s and 1 s). */
+  /**
+   * Heartbeat interval, and the delay between reconnect attempts (default 15 s and 1 s). The broker
+   * drops a connection after two silent intervals: 15 s finds a silently dead peer within 30 s (a
+   * refused or reset connection is seen at once) and rides out an event loop held up for seconds on a
+   * busy host, which at 5 s cost connections and their in-flight confirms.
+   */
   heartbeatSeconds?: number;
   reconnectSeconds?: number;
   /** How long start() waits for the first connection (default 10 s). */
@@ -69,7 +74,7 @@ export function createBusConnection(options: BusConnectionOptions): BusConnectio
     async start() {
       if (manager) return;
       stopping = false;
-      const heartbeat = options.heartbeatSeconds ?? 5;
+      const heartbeat = options.heartbeatSeconds ?? 15;
       const created = amqp.connect([options.url], {
         heartbeatIntervalInSeconds: heartbeat,
         reconnectTimeInSeconds: options.reconnectSeconds ?? 1,
