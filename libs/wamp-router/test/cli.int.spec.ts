@@ -9,7 +9,7 @@ const bin = fileURLToPath(new URL('../bin/wamp-router.ts', import.meta.url));
 const secret = 'cli-test-secret-0123456789';
 
 // Three processes start here: a loaded machine takes seconds for each.
-describe('wamp-router CLI', { timeout: 90_000 }, () => {
+describe('wamp-router CLI', () => {
   it('listens, serves a service session, and stops cleanly on SIGTERM', async () => {
     const child = spawn(process.execPath, [bin], {
       env: { ...process.env, VECHE_SERVICE_SECRET: secret, WAMP_ROUTER_PORT: '0', LOG_LEVEL: 'info' },

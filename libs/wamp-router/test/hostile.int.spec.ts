@@ -38,7 +38,7 @@ const users: Authenticator = async ({ authid, ticket }) => {
 const ABORT = 3;
 const protocolViolation = 1002;
 
-describe('wamp router under hostile clients', { timeout: 60_000 }, () => {
+describe('wamp router under hostile clients', () => {
   const captured = capturedLogger('debug');
   let router: WampRouter;
   let service: TestClient;

@@ -29,7 +29,7 @@ async function join(url: string, authid: string, ticket: string) {
   return { ...client, id: client.session.id, closed: client.ended };
 }
 
-describe('the kill meta procedures', { timeout: 30_000 }, () => {
+describe('the kill meta procedures', () => {
   const { log } = capturedLogger('silent');
   let router: WampRouter;
   before(async () => {

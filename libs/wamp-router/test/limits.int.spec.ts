@@ -34,7 +34,7 @@ function rawUpgrade(port: number, target: string): Promise<string> {
   });
 }
 
-describe('wamp router limits', { timeout: 30_000 }, () => {
+describe('wamp router limits', () => {
   const captured = capturedLogger('debug');
   let router: WampRouter;
 

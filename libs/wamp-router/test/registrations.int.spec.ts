@@ -31,7 +31,7 @@ const rejectsWith = async (promise: Promise<unknown>, uri: string) => {
   });
 };
 
-describe('registrations (Crossbar parity)', { timeout: 30_000 }, () => {
+describe('registrations (Crossbar parity)', () => {
   const { log } = capturedLogger('silent');
   let router: WampRouter;
   const clients: TestClient[] = [];

@@ -32,7 +32,7 @@ const rejectsWith = async (promise: Promise<unknown>, uri: string) => {
   });
 };
 
-describe('wamp router', { timeout: 30_000 }, () => {
+describe('wamp router', () => {
   const { log } = capturedLogger('silent');
   let router: WampRouter;
   const clients: TestClient[] = [];

@@ -38,7 +38,7 @@ function collector() {
   };
 }
 
-describe('session meta API', { timeout: 30_000 }, () => {
+describe('session meta API', () => {
   const { log } = capturedLogger('silent');
   let router: WampRouter;
   before(async () => {

@@ -13,7 +13,7 @@ import { serviceAuthenticator, startRouter, type WampRouter } from '@veche/wamp-
 import type { WampService } from '../src/index.ts';
 import { capturedLogger, connectTestService, serviceSecret } from './support.ts';
 
-describe('wamp service client: reconnection and shared registrations', { timeout: 60_000 }, () => {
+describe('wamp service client: reconnection and shared registrations', () => {
   const captured = capturedLogger('debug');
   const policy = createWampPolicy();
   /** How many more times the router refuses `register` of `veche.flaky.echo`. */

@@ -40,7 +40,7 @@ const at = (event: RecordedEvent): Checkpoint => ({
   globalPosition: event.globalPosition,
 });
 
-describe('realtime relay', { timeout: 60_000 }, () => {
+describe('realtime relay', () => {
   const { log } = capturedLogger('silent');
   let database: TestDatabase;
   let store: EventStore;

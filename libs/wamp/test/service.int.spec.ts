@@ -10,7 +10,7 @@ import { capturedLogger, connectTestService, serviceSecret, startTestRouter } fr
 
 const AddArgs = Type.Object({ a: Type.Integer(), b: Type.Integer() }, { additionalProperties: false });
 
-describe('wamp service client', { timeout: 30_000 }, () => {
+describe('wamp service client', () => {
   const captured = capturedLogger('debug');
   let router: WampRouter;
   let callee: WampService;
@@ -209,7 +209,7 @@ describe('wamp service client', { timeout: 30_000 }, () => {
   });
 });
 
-describe('wamp service client across a router restart', { timeout: 30_000 }, () => {
+describe('wamp service client across a router restart', () => {
   it('re-registers procedures and re-subscribes, and calls work again', async () => {
     const captured = capturedLogger('silent');
     let router = await startTestRouter(captured.log);

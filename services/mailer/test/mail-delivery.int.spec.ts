@@ -42,7 +42,7 @@ const registration = (n: string, email: string, locale = 'en') => ({
   sealedToken: sealedForTest('verify_email', `user-${n}`, `verify-${n}`),
 });
 
-describe('mail delivery through a real SMTP server', { timeout: 60_000 }, () => {
+describe('mail delivery through a real SMTP server', () => {
   it('account.registered sends one verification mail with the right headers, body and link', async () => {
     const eventId = await bus.publish('account.registered', registration('a1', 'alice@example.org'));
     const [message] = await eventually(

@@ -67,7 +67,7 @@ const notificationsTo = async (userId: string): Promise<MailRow[]> =>
     )
   ).rows;
 
-describe('offline notifications', { timeout: 60_000 }, () => {
+describe('offline notifications', () => {
   it('messages to a user who does not read them arrive as one digest after the delay', async () => {
     await register('u-dig', 'dig@example.org');
     // The digest waits until all three are in: on a busy machine, publishing them can take longer

@@ -93,7 +93,7 @@ const registration = (n: string, email: string) => ({
   sealedToken: sealedForTest('verify_email', `user-${n}`, `verify-${n}`),
 });
 
-describe('the mailer process', { timeout: 90_000 }, () => {
+describe('the mailer process', () => {
   it('starts, answers /health and /ready, serves its procedures over WAMP, and stops cleanly on SIGTERM', async () => {
     const mailer = await spawnMailer();
     const health = await fetch(`http://127.0.0.1:${mailer.port}/health`);

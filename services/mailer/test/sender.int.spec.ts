@@ -51,7 +51,7 @@ async function transitions(): Promise<Record<string, number>> {
   return Object.fromEntries(values.map((v) => [String(v.labels.state), v.value]));
 }
 
-describe('the sender', { timeout: 30_000 }, () => {
+describe('the sender', () => {
   it('holds the global send rate', async () => {
     const before = await transitions();
     await queue('rate', 30);

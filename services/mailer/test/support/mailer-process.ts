@@ -28,7 +28,7 @@ export async function startMailerProcess(env: Record<string, string>): Promise<M
   );
   const lines: string[] = [];
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the mailer did not start within 60 s')), 60_000);
+    const timer = setTimeout(() => reject(new Error('the mailer did not start within 120 s')), 120_000);
     void exited.then((code) => reject(new Error(`the mailer exited with ${code} before it started`)));
     createInterface({ input: child.stdout }).on('line', (line) => {
       lines.push(line);

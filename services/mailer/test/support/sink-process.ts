@@ -32,7 +32,7 @@ export async function startSinkProcess(): Promise<SinkProcess> {
   });
   // A busy machine (several suites at once) can take well over ten seconds to start a Node process.
   const ports = await new Promise<{ smtpPort: number; webPort: number }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the SMTP sink did not start within 60 s')), 60_000);
+    const timer = setTimeout(() => reject(new Error('the SMTP sink did not start within 120 s')), 120_000);
     child.once('exit', (code) => reject(new Error(`the SMTP sink exited with ${code}`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
       if (process.env['MAILER_TEST_ECHO']) process.stderr.write(`sink: ${line}\n`);
