@@ -7,13 +7,28 @@
  * frame on B to each frame arriving on A is one sample. Prints p50, p90, p99 and the maximum.
  *
  * Usage: node bench/presence-federation.ts [--viewers 20] [--targets 50] [--changes 300] [--pause 20]
- *        [--batch 100]
+ *        [--batch 100] [--help]
  */
 import { parseArgs } from 'node:util';
 import { eventually } from '../libs/testing/src/index.ts';
 import { startHarness, type Harness } from '../services/presence-router/test/support/harness.ts';
 import type { PubsubClient } from '../services/presence-router/test/support/pubsub-client.ts';
 
+const usage = `Usage: node bench/presence-federation.ts [options]
+
+Two presence-router deployments (a.test, b.test) linked both ways; viewers on a.test watch users of
+b.test on /pubsub; users of b.test change status; prints the latency from the frame sent on b.test to
+the frame arriving on a.test (p50, p90, p99, max) and how many deliveries arrived. Needs PostgreSQL and
+RabbitMQ as the tests do (TEST_DATABASE_URL, AMQP_URL). Results: bench/RESULTS.md ("Presence federation").
+
+Options:
+  --viewers N   users of a.test, each watching every target (default 20)
+  --targets N   users of b.test watched (default 50; viewers × targets federated subscriptions)
+  --changes N   status changes sent on b.test (default 300)
+  --pause MS    pause between two changes (default 20, i.e. 50 changes/s)
+  --batch N     FEDERATION_BATCH_MAX of both deployments (default 100; no pause between batches)
+  -h, --help    this text
+`;
 const { values } = parseArgs({
   options: {
     viewers: { type: 'string', default: '20' },
@@ -21,8 +36,13 @@ const { values } = parseArgs({
     changes: { type: 'string', default: '300' },
     pause: { type: 'string', default: '20' },
     batch: { type: 'string', default: '100' },
+    help: { type: 'boolean', short: 'h', default: false },
   },
 });
+if (values.help) {
+  process.stdout.write(usage);
+  process.exit(0);
+}
 const viewerCount = Number(values.viewers);
 const targetCount = Number(values.targets);
 const changes = Number(values.changes);
