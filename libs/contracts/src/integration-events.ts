@@ -5,9 +5,9 @@
  */
 import type { Static, TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { accountIntegrationEvents } from './account-events.ts';
-import { chatIntegrationEvents } from './chat-events.ts';
-import { logIntegrationEvents } from './log-alerts.ts';
+import { accountEventTypes as account, accountIntegrationEvents } from './account-events.ts';
+import { chatEventTypes as chat, chatIntegrationEvents } from './chat-events.ts';
+import { logAlertEventTypes as logs, logIntegrationEvents } from './log-alerts.ts';
 
 export const integrationEvents = {
   ...accountIntegrationEvents,
@@ -16,6 +16,22 @@ export const integrationEvents = {
 } as const satisfies Record<string, TSchema>;
 
 export type IntegrationEventType = keyof typeof integrationEvents;
+
+/**
+ * The events the mailer binds its queue to: its side of the contract, read by the mailer and by the
+ * fleet tests that send its queue hostile copies.
+ */
+export const mailerConsumedEventTypes = [
+  account.registered,
+  account.passwordResetRequested,
+  account.emailChangeRequested,
+  account.emailChanged,
+  account.profileUpdated,
+  account.registrationAttempted,
+  chat.messagePosted,
+  chat.receiptsUpdated,
+  logs.alertFired,
+] as const satisfies readonly IntegrationEventType[];
 export type IntegrationEventData<K extends IntegrationEventType> = Static<(typeof integrationEvents)[K]>;
 export type IntegrationEvent<K extends IntegrationEventType = IntegrationEventType> = {
   [T in K]: { type: T; data: IntegrationEventData<T> };

@@ -19,8 +19,7 @@ import fc from 'fast-check';
 import { WebSocket } from 'ws';
 import { eventually } from '@veche/testing';
 import { startFleet, type Fleet } from '../../../scripts/fleet/test/support/fleet.ts';
-import { integrationEvents } from '@veche/contracts';
-import { consumedEventTypes } from '../../../services/mailer/src/events.ts';
+import { integrationEvents, mailerConsumedEventTypes } from '@veche/contracts';
 import {
   busMessageArbitrary,
   FuzzTally,
@@ -188,7 +187,7 @@ describe(
       // The data schemas of every integration event, as the producers declare them.
       const schemas: Partial<Record<string, TSchema>> = integrationEvents;
       const queues = [
-        { queue: `${fleet.names}.mailer`, types: [...consumedEventTypes], schemas },
+        { queue: `${fleet.names}.mailer`, types: [...mailerConsumedEventTypes], schemas },
         {
           queue: `${fleet.names}.chat-accounts`,
           types: ['account.registered', 'account.profile_updated'],

@@ -1,11 +1,9 @@
 /**
- * The mailer's side of the integration contract: which events it binds its queue to. Their schemas
- * are the producers' own, declared once in @veche/contracts; every event is checked against them.
+ * The mailer's side of the integration contract: the events it binds its queue to, declared in
+ * @veche/contracts with the producers' own schemas; every event is checked against them.
  */
 import {
-  accountEventTypes as account,
-  chatEventTypes as chat,
-  logAlertEventTypes as logs,
+  mailerConsumedEventTypes,
   parseIntegrationEvent,
   type IntegrationEvent,
   type IntegrationEventData,
@@ -25,18 +23,8 @@ export type ChatMessagePosted = IntegrationEventData<'chat.message_posted'>;
 export type ChatReceiptsUpdated = IntegrationEventData<'chat.receipts_updated'>;
 export type LogAlertFired = IntegrationEventData<'logs.alert_fired'>;
 
-/** Every event type the mailer binds its queue to. */
-export const consumedEventTypes = [
-  account.registered,
-  account.passwordResetRequested,
-  account.emailChangeRequested,
-  account.emailChanged,
-  account.profileUpdated,
-  account.registrationAttempted,
-  chat.messagePosted,
-  chat.receiptsUpdated,
-  logs.alertFired,
-] as const;
+/** Every event type the mailer binds its queue to (declared in @veche/contracts). */
+export const consumedEventTypes = mailerConsumedEventTypes;
 
 export type ConsumedEventType = (typeof consumedEventTypes)[number];
 export type ConsumedEvent = IntegrationEvent<ConsumedEventType>;

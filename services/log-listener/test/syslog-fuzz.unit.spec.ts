@@ -8,9 +8,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Framer, type Frame } from '../../../services/log-listener/src/domain/framing.ts';
-import { parseSyslogLine } from '../../../services/log-listener/src/domain/syslog.ts';
-import { FuzzTally, fuzzParameters } from '../src/index.ts';
+import { FuzzTally, fuzzParameters } from '@veche/fuzz';
+import { Framer, type Frame } from '../src/domain/framing.ts';
+import { parseSyslogLine } from '../src/domain/syslog.ts';
 
 const maxBytes = 64;
 const piece = fc.oneof(
