@@ -9,8 +9,10 @@ export {
   type ReadinessChecks,
 } from './readiness.ts';
 export {
+  inProcessProcedure,
   inputSchemaOf,
   procedureSchemaOf,
+  routeOfProcedure,
   serveRoutes,
   type ActorOf,
   type ProcedureCall,

@@ -6,8 +6,9 @@
  * from the same declaration before the handler runs.
  */
 import { Type, type Static, type TObject, type TProperties, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import type { Actor, ApiRoute, RouteInput, RouteOutput, RpcRoute } from '@veche/contracts';
-import { forbidden } from '@veche/errors';
+import { forbidden, validationError } from '@veche/errors';
 import type { ProcedureContext, WampService } from '@veche/wamp';
 
 const ActorSchema = Type.Object(
@@ -69,6 +70,43 @@ export function procedureSchemaOf(route: RpcRoute): TObject {
     { actor: route.auth === 'public' ? Type.Null() : ActorSchema, input: inputSchemaOf(route) },
     { additionalProperties: false },
   );
+}
+
+/** The rpc route of `routes` that declares `procedure`. */
+export function routeOfProcedure<const Routes extends readonly ApiRoute[], P extends ProcedureNames<Routes>>(
+  routes: Routes,
+  procedure: P,
+): RouteOfProcedure<Routes, P> {
+  const route = routes.find(
+    (r): r is RouteOfProcedure<Routes, P> => r.kind === 'rpc' && r.procedure === procedure,
+  );
+  if (!route) throw new TypeError(`No route declares ${procedure}`);
+  return route;
+}
+
+/**
+ * A route's handler as a function of raw kwargs, for in-process callers (tests): the call is checked
+ * as over WAMP (the schema built from the route, admin routes for administrators only) before it runs.
+ */
+export function inProcessProcedure<R extends RpcRoute, Out = RouteOutput<R>>(
+  route: R,
+  handler: (call: ProcedureCall<R>, context: ProcedureContext) => Out | Promise<Out>,
+  context: ProcedureContext,
+): (args: unknown) => Promise<Out> {
+  const schema = procedureSchemaOf(route);
+  // The schema is built from this very route: what it accepts is the route's `{actor, input}`.
+  const isCall = (args: unknown): args is ProcedureCall<R> => Value.Check(schema, args);
+  return async (args) => {
+    if (!isCall(args)) {
+      const problems = [...Value.Errors(schema, args)]
+        .slice(0, 10)
+        .map((e) => `${e.path || '/'}: ${e.message}`);
+      throw validationError('The request does not match its schema', { details: { problems } });
+    }
+    const actor: Actor | null = args.actor;
+    if (route.auth === 'admin' && actor?.role !== 'admin') throw forbidden('Administrators only');
+    return handler(args, context);
+  };
 }
 
 export interface ServeRoutesOptions {

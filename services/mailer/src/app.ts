@@ -10,9 +10,7 @@ import type { Logger } from '@veche/log';
 import { checkReadiness, createServiceHttp, postgresCheck, type ServiceApp } from '@veche/service';
 import { connectService, type WampService } from '@veche/wamp';
 import { mailerMigrations } from '../migrations/index.ts';
-import type * as admin from './api/admin.ts';
-import type * as preferences from './api/preferences.ts';
-import { inProcessProcedures, registerProcedures } from './api/procedures.ts';
+import { inProcessProcedures, registerProcedures, type InProcessProcedures } from './api/procedures.ts';
 import { createDeadMailQueue } from './dead-letters.ts';
 import { createMailSink, type MailSink } from './dev-sink/sink.ts';
 import { createDigestScheduler, type DigestScheduler } from './digests.ts';
@@ -50,14 +48,7 @@ export interface Mailer {
    * The procedures, callable in-process with the `{actor, input}` kwargs they take over WAMP, and
    * checked the same way (the route's schema, admin routes for administrators only).
    */
-  readonly procedures: {
-    listMails(call: unknown): ReturnType<typeof admin.listMails>;
-    getMail(call: unknown): ReturnType<typeof admin.getMail>;
-    listSuppressions(call: unknown): ReturnType<typeof admin.listSuppressions>;
-    removeSuppression(call: unknown): ReturnType<typeof admin.removeSuppression>;
-    setNotificationPreference(call: unknown): ReturnType<typeof preferences.setNotificationPreference>;
-    unsubscribe(call: unknown): Promise<{ ok: true }>;
-  };
+  readonly procedures: InProcessProcedures;
 }
 
 export function brandOf(config: MailerConfig): Brand {
@@ -218,7 +209,7 @@ export function createMailer(options: MailerOptions): Mailer {
       log.info('mailer stopped');
     },
     // The handlers' own result types, which the route declarations leave open for the admin routes.
-    procedures: inProcessProcedures(database.db, secret, log) as unknown as Mailer['procedures'],
+    procedures: inProcessProcedures(database.db, secret, log),
   };
 }
 

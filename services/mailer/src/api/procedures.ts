@@ -3,20 +3,24 @@
  * the service kit: each takes `{actor, input}` as the gateway forwards it, validated against the
  * route's own schema, and admin routes refuse a caller who is not an administrator.
  */
-import { Value } from '@sinclair/typebox/value';
 import { mailerProcedures as P, mailerRoutes } from '@veche/contracts';
 import type { Executor } from '@veche/db';
-import { forbidden, validationError } from '@veche/errors';
 import type { Logger } from '@veche/log';
-import { procedureSchemaOf, serveRoutes, type RouteHandlers } from '@veche/service';
-import type { WampService } from '@veche/wamp';
+import {
+  inProcessProcedure,
+  routeOfProcedure,
+  serveRoutes,
+  type ProcedureCall,
+  type ProcedureNames,
+  type RouteHandlers,
+  type RouteOfProcedure,
+} from '@veche/service';
+import type { ProcedureContext, WampService } from '@veche/wamp';
 import * as admin from './admin.ts';
 import * as preferences from './preferences.ts';
 
-export function mailerHandlers(
-  db: Executor<unknown>,
-  unsubscribeSecret: string,
-): RouteHandlers<typeof mailerRoutes> {
+/** Checked against the routes, each handler keeping its own result type (for in-process callers). */
+export function mailerHandlers(db: Executor<unknown>, unsubscribeSecret: string) {
   return {
     [P.listMails]: ({ input }) => admin.listMails(db, input),
     [P.getMail]: ({ input }) => admin.getMail(db, input.mailId),
@@ -34,9 +38,9 @@ export function mailerHandlers(
     [P.unsubscribe]: async ({ input }, { log }) => {
       const { userId } = await preferences.unsubscribe(db, unsubscribeSecret, input.token);
       log.info({ userId }, 'unsubscribed from notification mail');
-      return { ok: true };
+      return { ok: true as const };
     },
-  };
+  } satisfies RouteHandlers<typeof mailerRoutes>;
 }
 
 export function registerProcedures(
@@ -47,34 +51,29 @@ export function registerProcedures(
   return serveRoutes(wamp, mailerRoutes, mailerHandlers(db, unsubscribeSecret));
 }
 
-/** A procedure called in-process: the same `{actor, input}` kwargs and checks as over WAMP. */
-export type InProcessProcedure = (call: unknown) => Promise<unknown>;
-
-/** The procedures by short name, for in-process callers (tests), validated as `serveRoutes` does. */
-export function inProcessProcedures(
-  db: Executor<unknown>,
-  unsubscribeSecret: string,
-  log: Logger,
-): Record<keyof typeof P, InProcessProcedure> {
-  const handlers = mailerHandlers(db, unsubscribeSecret) as Record<
-    string,
-    (call: never, context: { procedure: string; correlationId: string; log: Logger }) => unknown
-  >;
-  const entries = Object.entries(P).map(([name, procedure]) => {
-    const route = mailerRoutes.find((r) => r.procedure === procedure)!;
-    const schema = procedureSchemaOf(route);
-    const call: InProcessProcedure = async (args) => {
-      if (!Value.Check(schema, args)) {
-        const problems = [...Value.Errors(schema, args)]
-          .slice(0, 10)
-          .map((e) => `${e.path || '/'}: ${e.message}`);
-        throw validationError('The request does not match its schema', { details: { problems } });
-      }
-      if (route.auth === 'admin' && (args as { actor: { role: string } }).actor.role !== 'admin')
-        throw forbidden('Administrators only');
-      return handlers[procedure]!(args as never, { procedure, correlationId: 'in-process', log });
-    };
-    return [name, call] as const;
-  });
-  return Object.fromEntries(entries) as Record<keyof typeof P, InProcessProcedure>;
+/** The procedures by short name, for in-process callers (tests), checked as `serveRoutes` checks them. */
+export function inProcessProcedures(db: Executor<unknown>, unsubscribeSecret: string, log: Logger) {
+  const handlers = mailerHandlers(db, unsubscribeSecret);
+  const procedure = <Name extends ProcedureNames<typeof mailerRoutes>, Out>(
+    name: Name,
+    handler: (
+      call: ProcedureCall<RouteOfProcedure<typeof mailerRoutes, Name>>,
+      context: ProcedureContext,
+    ) => Out | Promise<Out>,
+  ) =>
+    inProcessProcedure(routeOfProcedure(mailerRoutes, name), handler, {
+      procedure: name,
+      correlationId: 'in-process',
+      log,
+    });
+  return {
+    listMails: procedure(P.listMails, handlers[P.listMails]),
+    getMail: procedure(P.getMail, handlers[P.getMail]),
+    listSuppressions: procedure(P.listSuppressions, handlers[P.listSuppressions]),
+    removeSuppression: procedure(P.removeSuppression, handlers[P.removeSuppression]),
+    setNotificationPreference: procedure(P.setNotificationPreference, handlers[P.setNotificationPreference]),
+    unsubscribe: procedure(P.unsubscribe, handlers[P.unsubscribe]),
+  };
 }
+
+export type InProcessProcedures = ReturnType<typeof inProcessProcedures>;
