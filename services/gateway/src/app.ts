@@ -23,7 +23,7 @@ import { checkReadiness, postgresCheck } from '@veche/service';
 import { connectService, type WampService } from '@veche/wamp';
 import type { FastifyInstance } from 'fastify';
 import { gatewayMigrations } from '../migrations/index.ts';
-import { createAccounts, type Accounts } from './accounts.ts';
+import { createAccounts, type Accounts } from './accounts/index.ts';
 import { integrationEventTypes } from './domain/account.ts';
 import type { GatewayConfig } from './env.ts';
 import { mailTokenSecret, parseTrustProxy } from './env.ts';

@@ -18,7 +18,7 @@ import { withCorrelationId, type Logger } from '@veche/log';
 import { createServiceHttp, sendError, type ReadinessChecks } from '@veche/service';
 import type { WampService } from '@veche/wamp';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Principal, RequestContext } from './accounts.ts';
+import type { Principal, RequestContext } from './accounts/index.ts';
 import type { RateLimiter } from './rate-limit.ts';
 
 /** What a locally served route's handler gets. */

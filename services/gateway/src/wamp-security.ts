@@ -21,7 +21,7 @@ import {
   type WampAction,
   type WampPolicy,
 } from '@veche/wamp-policy';
-import type { Principal } from './accounts.ts';
+import type { Principal } from './accounts/index.ts';
 import type { KillOutcome } from './wamp-sessions.ts';
 
 export const securityProcedures = {

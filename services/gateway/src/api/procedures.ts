@@ -5,7 +5,7 @@
  */
 import type { RouteInput, accountRoutes, adminRoutes, authRoutes } from '@veche/contracts';
 import type { ProcedureNames, RouteOfProcedure } from '@veche/service';
-import type { Accounts, Principal } from '../accounts.ts';
+import type { Accounts, Principal } from '../accounts/index.ts';
 import type { LocalCall, LocalHandler } from '../http.ts';
 
 type GatewayRoutes = [...typeof authRoutes, ...typeof accountRoutes, ...typeof adminRoutes];

@@ -1,0 +1,89 @@
+/** What administrators do to accounts: list them, disable and enable them, map Kerberos principals. */
+import { sql } from '@veche/db';
+import { conflict } from '@veche/errors';
+import { execute } from './append.ts';
+import { ok, type AccountsContext, type Principal, type RequestContext } from './context.ts';
+import { requireAccount, type AccountRow } from './read-model.ts';
+import { endLiveSessions } from './sessions.ts';
+
+export async function listUsers(c: AccountsContext, input: { after?: string; limit?: number }) {
+  const limit = input.limit ?? 50;
+  const { rows } = await sql<AccountRow>`
+    select * from accounts where ${input.after ?? null}::text is null or user_id > ${input.after ?? null}
+    order by user_id limit ${limit + 1}`.execute(c.db);
+  const page = rows.slice(0, limit);
+  return {
+    users: page.map((r) => ({
+      userId: r.user_id,
+      email: r.email,
+      emailVerified: r.email_verified,
+      displayName: r.display_name,
+      role: r.role,
+      status: r.status,
+      extension: r.extension,
+      createdAt: r.created_at.toISOString(),
+    })),
+    nextAfter: rows.length > limit ? (page.at(-1)?.user_id ?? null) : null,
+  };
+}
+
+export async function setDisabled(
+  c: AccountsContext,
+  admin: Principal,
+  userId: string,
+  disabled: boolean,
+  ctx: RequestContext,
+) {
+  const account = await requireAccount(c.db, userId);
+  const events = await execute(
+    c,
+    account,
+    { type: 'setDisabled', by: admin.userId, disabled },
+    ctx,
+    admin.userId,
+  );
+  if (events.length === 0) return ok;
+  c.log.info({ userId, by: admin.userId, disabled }, disabled ? 'account disabled' : 'account enabled');
+  if (disabled) await endLiveSessions(c, userId, true);
+  return ok;
+}
+
+/** The admin's mapping of Kerberos client principals to this account: exactly `principals`. */
+export async function setKerberosPrincipals(
+  c: AccountsContext,
+  admin: Principal,
+  userId: string,
+  principals: string[],
+  ctx: RequestContext,
+) {
+  const account = await requireAccount(c.db, userId);
+  const wanted = [...new Set(principals)].sort();
+  const { rows: taken } = await sql<{ principal: string; user_id: string }>`
+    select principal, user_id from kerberos_principals
+    where principal = any(${wanted}::text[]) and user_id <> ${userId}`.execute(c.db);
+  if (taken[0])
+    throw conflict('This Kerberos principal logs in as another account', {
+      details: { principal: taken[0].principal, userId: taken[0].user_id },
+    });
+  await execute(
+    c,
+    account,
+    { type: 'setKerberosPrincipals', by: admin.userId, principals: wanted },
+    ctx,
+    admin.userId,
+  );
+  c.log.info({ userId, by: admin.userId, principals: wanted.length }, 'Kerberos principals set');
+  return ok;
+}
+
+export async function listKerberosPrincipals(c: AccountsContext) {
+  const { rows } = await sql<{ principal: string; user_id: string; linked_at: Date }>`
+    select principal, user_id, linked_at from kerberos_principals order by principal`.execute(c.db);
+  return {
+    principals: rows.map((r) => ({
+      principal: r.principal,
+      userId: r.user_id,
+      linkedAt: r.linked_at.toISOString(),
+    })),
+  };
+}
