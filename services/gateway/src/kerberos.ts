@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import kerberos from 'kerberos';
 import { sql, type Kysely } from '@veche/db';
+import { tablesOf } from './tables.ts';
 import { unauthorized } from '@veche/errors';
 import type { Logger } from '@veche/log';
 
@@ -64,19 +65,24 @@ export function createNegotiateAcceptor(options: {
         throw refused();
       }
       const tokenHash = createHash('sha256').update(token).digest('base64url');
-      const { rows } = await sql<{ token_hash: string }>`
-        insert into negotiate_tokens_seen (token_hash) values (${tokenHash})
-        on conflict (token_hash) do nothing returning token_hash`.execute(db);
-      if (rows.length === 0) {
+      const fresh = await tablesOf(db)
+        .insertInto('negotiate_tokens_seen')
+        .values({ token_hash: tokenHash })
+        .onConflict((oc) => oc.column('token_hash').doNothing())
+        .returning('token_hash')
+        .executeTakeFirst();
+      if (!fresh) {
         log.warn({ principal }, 'Negotiate token replayed (seen by another replica)');
         throw refused();
       }
       return { principal, responseToken };
     },
     async prune() {
-      await sql`delete from negotiate_tokens_seen where seen_at < now() - make_interval(secs => ${seenForSeconds})`.execute(
-        db,
-      );
+      await tablesOf(db)
+        .deleteFrom('negotiate_tokens_seen')
+        // Interval arithmetic on the server's clock, which the query builder has no words for.
+        .where('seen_at', '<', sql<Date>`now() - make_interval(secs => ${seenForSeconds})`)
+        .execute();
     },
   };
 }

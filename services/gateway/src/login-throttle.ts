@@ -6,6 +6,7 @@
 import { sql, type Executor } from '@veche/db';
 import { rateLimited } from '@veche/errors';
 import { delayAfterFailures, type ThrottleGuard } from './domain/login-throttle.ts';
+import { tablesOf } from './tables.ts';
 
 export interface KeyState {
   failures: number;
@@ -39,51 +40,83 @@ export function longestWait(states: ReadonlyMap<string, KeyState>, keys: readonl
   return longest > 0 ? longest : undefined;
 }
 
-export function createLoginThrottle(db: Executor<unknown>, memorySeconds: number): LoginThrottle {
+export function createLoginThrottle(executor: Executor<unknown>, memorySeconds: number): LoginThrottle {
+  const db = tablesOf(executor);
+  // Interval arithmetic on the server's clock, which the query builder has no words for.
+  const forgottenBefore = sql<Date>`now() - make_interval(secs => ${memorySeconds})`;
   return {
     async read(keys) {
       const states = new Map<string, KeyState>();
       if (keys.length === 0) return states;
-      const { rows } = await sql<{ key: string; failures: number; wait_seconds: number }>`
-        select key, failures,
-          greatest(0, extract(epoch from (coalesce(blocked_until, now()) - now())))::float8 as wait_seconds
-        from login_throttle
-        where key = any(${[...keys]}::text[])
-          and last_failure_at > now() - make_interval(secs => ${memorySeconds})`.execute(db);
+      const rows = await db
+        .selectFrom('login_throttle')
+        .select([
+          'key',
+          'failures',
+          // Seconds left of the wait, on the server's clock.
+          sql<number>`greatest(0, extract(epoch from (coalesce(blocked_until, now()) - now())))::float8`.as(
+            'wait_seconds',
+          ),
+        ])
+        .where('key', 'in', keys)
+        .where('last_failure_at', '>', forgottenBefore)
+        .execute();
       for (const row of rows) states.set(row.key, { failures: row.failures, waitSeconds: row.wait_seconds });
       return states;
     },
     async fail(guards) {
       for (const { key, policy } of guards) {
-        const { rows } = await sql<{ failures: number }>`
-          insert into login_throttle as t (key, failures, last_failure_at) values (${key}, 1, now())
-          on conflict (key) do update set
-            failures = case when t.last_failure_at <= now() - make_interval(secs => ${memorySeconds})
-                            then 1 else t.failures + 1 end,
-            blocked_until = case when t.last_failure_at <= now() - make_interval(secs => ${memorySeconds})
-                                 then null else t.blocked_until end,
-            last_failure_at = now()
-          returning failures`.execute(db);
-        const delay = delayAfterFailures(rows[0]?.failures ?? 1, policy);
+        const row = await db
+          .insertInto('login_throttle')
+          .values({ key, failures: 1, last_failure_at: sql<Date>`now()` })
+          .onConflict((oc) =>
+            oc.column('key').doUpdateSet((eb) => {
+              // A key that has not failed for the memory period starts counting again.
+              const forgotten = eb('login_throttle.last_failure_at', '<=', forgottenBefore);
+              return {
+                failures: eb
+                  .case()
+                  .when(forgotten)
+                  .then(1)
+                  .else(eb('login_throttle.failures', '+', 1))
+                  .end(),
+                blocked_until: eb
+                  .case()
+                  .when(forgotten)
+                  .then(null)
+                  .else(eb.ref('login_throttle.blocked_until'))
+                  .end()
+                  .$castTo<Date | null>(),
+                last_failure_at: sql<Date>`now()`,
+              };
+            }),
+          )
+          .returning('failures')
+          .executeTakeFirst();
+        const delay = delayAfterFailures(row?.failures ?? 1, policy);
         if (delay > 0) {
           // Never shortens a wait another replica has just set.
-          await sql`
-            update login_throttle
-            set blocked_until = greatest(coalesce(blocked_until, now()), now() + make_interval(secs => ${delay}))
-            where key = ${key}`.execute(db);
+          await db
+            .updateTable('login_throttle')
+            .set({
+              blocked_until: sql<Date>`greatest(coalesce(blocked_until, now()), now() + make_interval(secs => ${delay}))`,
+            })
+            .where('key', '=', key)
+            .execute();
         }
       }
     },
     async clear(keys) {
       if (keys.length === 0) return;
-      await sql`delete from login_throttle where key = any(${[...keys]}::text[])`.execute(db);
+      await db.deleteFrom('login_throttle').where('key', 'in', keys).execute();
     },
     async prune() {
-      const result = await sql`
-        delete from login_throttle
-        where last_failure_at < now() - make_interval(secs => ${memorySeconds})
-          and (blocked_until is null or blocked_until < now())`.execute(db);
-      return Number(result.numAffectedRows ?? 0);
+      const result = await db
+        .deleteFrom('login_throttle')
+        .where('last_failure_at', '<', forgottenBefore)
+        .where((eb) => eb.or([eb('blocked_until', 'is', null), eb('blocked_until', '<', eb.fn<Date>('now'))]))
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
     },
   };
 }

@@ -5,13 +5,15 @@
  */
 import { sql, type Executor } from '@veche/db';
 import { rateLimited } from '@veche/errors';
+import { tablesOf } from './tables.ts';
 
 export interface RateLimiter {
   /** Counts one hit on `key`; rejects with `rate_limited` (and its Retry-After) past `max` in the window. */
   hit(key: string, max: number, windowSeconds: number): Promise<void>;
 }
 
-export function createRateLimiter(db: Executor<unknown>): RateLimiter {
+export function createRateLimiter(executor: Executor<unknown>): RateLimiter {
+  const db = tablesOf(executor);
   const refuse = (retryAfterSeconds: number) => {
     const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
     return rateLimited('Too many attempts; try again later', {
@@ -21,15 +23,35 @@ export function createRateLimiter(db: Executor<unknown>): RateLimiter {
   };
   return {
     async hit(key, max, windowSeconds) {
-      const { rows } = await sql<{ hits: number; retry_after: number }>`
-        insert into rate_limits as r (key, window_start, hits) values (${key}, now(), 1)
-        on conflict (key) do update set
-          hits = case when r.window_start <= now() - make_interval(secs => ${windowSeconds}) then 1 else r.hits + 1 end,
-          window_start = case when r.window_start <= now() - make_interval(secs => ${windowSeconds}) then now() else r.window_start end
-        returning hits, extract(epoch from (window_start + make_interval(secs => ${windowSeconds}) - now()))::float8 as retry_after`.execute(
-        db,
-      );
-      const row = rows[0];
+      // The window is interval arithmetic on the server's clock, which the query builder has no words for.
+      const window = sql<string>`make_interval(secs => ${windowSeconds})`;
+      const row = await db
+        .insertInto('rate_limits')
+        .values({ key, window_start: sql<Date>`now()`, hits: 1 })
+        .onConflict((oc) =>
+          oc.column('key').doUpdateSet((eb) => {
+            const expired = eb('rate_limits.window_start', '<=', sql<Date>`now() - ${window}`);
+            return {
+              hits: eb
+                .case()
+                .when(expired)
+                .then(1)
+                .else(eb('rate_limits.hits', '+', 1))
+                .end(),
+              window_start: eb
+                .case()
+                .when(expired)
+                .then(sql<Date>`now()`)
+                .else(eb.ref('rate_limits.window_start'))
+                .end(),
+            };
+          }),
+        )
+        .returning([
+          'hits',
+          sql<number>`extract(epoch from (window_start + ${window} - now()))::float8`.as('retry_after'),
+        ])
+        .executeTakeFirst();
       if (row && row.hits > max) throw refuse(row.retry_after);
     },
   };

@@ -24,6 +24,7 @@
  */
 import { sql, type Executor } from '@veche/db';
 import type { Logger } from '@veche/log';
+import { tablesOf } from './tables.ts';
 
 export const wampCloseReasons = {
   tokenExpired: 'veche.close.token_expired',
@@ -83,6 +84,7 @@ const messages: Record<string, string> = {
 
 export function createWampSessionTracker(options: WampSessionTrackerOptions): WampSessionTracker {
   const { db, killer } = options;
+  const tables = tablesOf(db);
   const log = options.log.child({ component: 'wamp-sessions' });
   const joinGraceMs = options.joinGraceMs ?? 30_000;
   const batchSize = options.batchSize ?? 200;
@@ -96,8 +98,10 @@ export function createWampSessionTracker(options: WampSessionTrackerOptions): Wa
    * (or this one, should it die mid-kill) takes it up only after the backoff.
    */
   async function claim() {
+    // One statement that locks, reschedules and returns the due rows (a CTE with `for update skip
+    // locked` feeding `update … from … returning`): beyond what the query builder says clearly.
     const { rows } = await sql<{
-      wamp_session_id: string;
+      wamp_session_id: number;
       reason: string;
       kill_attempts: number;
       young: boolean;
@@ -135,7 +139,7 @@ export function createWampSessionTracker(options: WampSessionTrackerOptions): Wa
       returning w.wamp_session_id, due.reason, w.kill_attempts,
         w.created_at > now() - make_interval(secs => ${joinGraceMs / 1000}::float8) as young`.execute(db);
     return rows.map((r) => ({
-      id: Number(r.wamp_session_id),
+      id: r.wamp_session_id,
       reason: r.reason,
       attempts: r.kill_attempts,
       young: r.young,
@@ -161,9 +165,14 @@ export function createWampSessionTracker(options: WampSessionTrackerOptions): Wa
     );
     const ended = outcomes.filter((o) => o.outcome === 'killed' || (o.outcome === 'gone' && !o.young));
     if (ended.length > 0) {
-      await sql`delete from wamp_sessions where wamp_session_id = any(${ended.map((o) => o.id)}::bigint[])`.execute(
-        db,
-      );
+      await tables
+        .deleteFrom('wamp_sessions')
+        .where(
+          'wamp_session_id',
+          'in',
+          ended.map((o) => o.id),
+        )
+        .execute();
     }
     const killed = outcomes.filter((o) => o.outcome === 'killed');
     if (killed.length > 0) {
@@ -211,12 +220,25 @@ export function createWampSessionTracker(options: WampSessionTrackerOptions): Wa
 
   const tracker: WampSessionTracker = {
     async record(wampSessionId, { userId, sessionId, expiresAtMs }) {
-      await sql`
-        insert into wamp_sessions (wamp_session_id, session_id, user_id, expires_at)
-        values (${wampSessionId}, ${sessionId}, ${userId}, ${new Date(expiresAtMs)})
-        on conflict (wamp_session_id) do update set
-          session_id = excluded.session_id, user_id = excluded.user_id, expires_at = excluded.expires_at,
-          created_at = now(), kill_attempts = 0, next_kill_at = null`.execute(db);
+      await tables
+        .insertInto('wamp_sessions')
+        .values({
+          wamp_session_id: wampSessionId,
+          session_id: sessionId,
+          user_id: userId,
+          expires_at: new Date(expiresAtMs),
+        })
+        .onConflict((oc) =>
+          oc.column('wamp_session_id').doUpdateSet((eb) => ({
+            session_id: eb.ref('excluded.session_id'),
+            user_id: eb.ref('excluded.user_id'),
+            expires_at: eb.ref('excluded.expires_at'),
+            created_at: eb.fn<Date>('now'),
+            kill_attempts: 0,
+            next_kill_at: null,
+          })),
+        )
+        .execute();
     },
 
     endDoomed: run,

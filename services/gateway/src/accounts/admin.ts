@@ -1,16 +1,19 @@
 /** What administrators do to accounts: list them, disable and enable them, map Kerberos principals. */
-import { sql } from '@veche/db';
 import { conflict } from '@veche/errors';
 import { execute } from './append.ts';
 import { ok, type AccountsContext, type Principal, type RequestContext } from './context.ts';
-import { requireAccount, type AccountRow } from './read-model.ts';
+import { tablesOf } from '../tables.ts';
+import { requireAccount } from './read-model.ts';
 import { endLiveSessions } from './sessions.ts';
 
 export async function listUsers(c: AccountsContext, input: { after?: string; limit?: number }) {
   const limit = input.limit ?? 50;
-  const { rows } = await sql<AccountRow>`
-    select * from accounts where ${input.after ?? null}::text is null or user_id > ${input.after ?? null}
-    order by user_id limit ${limit + 1}`.execute(c.db);
+  let query = tablesOf(c.db).selectFrom('accounts').selectAll();
+  if (input.after !== undefined) query = query.where('user_id', '>', input.after);
+  const rows = await query
+    .orderBy('user_id')
+    .limit(limit + 1)
+    .execute();
   const page = rows.slice(0, limit);
   return {
     users: page.map((r) => ({
@@ -58,9 +61,15 @@ export async function setKerberosPrincipals(
 ) {
   const account = await requireAccount(c.db, userId);
   const wanted = [...new Set(principals)].sort();
-  const { rows: taken } = await sql<{ principal: string; user_id: string }>`
-    select principal, user_id from kerberos_principals
-    where principal = any(${wanted}::text[]) and user_id <> ${userId}`.execute(c.db);
+  const taken =
+    wanted.length === 0
+      ? []
+      : await tablesOf(c.db)
+          .selectFrom('kerberos_principals')
+          .select(['principal', 'user_id'])
+          .where('principal', 'in', wanted)
+          .where('user_id', '<>', userId)
+          .execute();
   if (taken[0])
     throw conflict('This Kerberos principal logs in as another account', {
       details: { principal: taken[0].principal, userId: taken[0].user_id },
@@ -77,8 +86,11 @@ export async function setKerberosPrincipals(
 }
 
 export async function listKerberosPrincipals(c: AccountsContext) {
-  const { rows } = await sql<{ principal: string; user_id: string; linked_at: Date }>`
-    select principal, user_id, linked_at from kerberos_principals order by principal`.execute(c.db);
+  const rows = await tablesOf(c.db)
+    .selectFrom('kerberos_principals')
+    .select(['principal', 'user_id', 'linked_at'])
+    .orderBy('principal')
+    .execute();
   return {
     principals: rows.map((r) => ({
       principal: r.principal,

@@ -2,7 +2,6 @@
  * Logging in: with an e-mail address and password (growing delays per address, account and device
  * instead of a lockout; ADR 0007), or with a verified Kerberos principal.
  */
-import { sql } from '@veche/db';
 import { unauthorized } from '@veche/errors';
 import { assertActive, normalizeEmail, type AccountState } from '../domain/account.ts';
 import { loginGuards, throttleKeys } from '../domain/login-throttle.ts';
@@ -10,7 +9,8 @@ import { hashPassword, needsRehash, verifyPassword } from '../domain/passwords.t
 import { longestWait, tooManyFailures } from '../login-throttle.ts';
 import { execute } from './append.ts';
 import type { AccountsContext, RequestContext, TokenPair } from './context.ts';
-import { accountByEmail, toState, type AccountRow } from './read-model.ts';
+import { tablesOf } from '../tables.ts';
+import { accountByEmail, toState } from './read-model.ts';
 import { startSession } from './sessions.ts';
 
 export async function login(
@@ -77,10 +77,13 @@ export async function login(
 
 /** The active account a verified Kerberos principal logs in as (refused the same way otherwise). */
 export async function accountOfPrincipal(c: AccountsContext, principal: string): Promise<AccountState> {
-  const { rows } = await sql<AccountRow>`
-    select a.* from kerberos_principals k join accounts a on a.user_id = k.user_id
-    where k.principal = ${principal}`.execute(c.db);
-  const account = rows[0] ? toState(rows[0]) : undefined;
+  const row = await tablesOf(c.db)
+    .selectFrom('kerberos_principals as k')
+    .innerJoin('accounts as a', 'a.user_id', 'k.user_id')
+    .selectAll('a')
+    .where('k.principal', '=', principal)
+    .executeTakeFirst();
+  const account = row ? toState(row) : undefined;
   if (!account || account.status !== 'active') {
     c.log.info({ principal, userId: account?.userId }, 'Kerberos principal with no active account');
     throw unauthorized('No active account for this Kerberos principal', {

@@ -3,10 +3,11 @@
  * their hashes are kept, and the token itself travels sealed for the mailer.
  */
 import { sealMailToken, type MailTokenPurpose } from '@veche/contracts';
-import { sql, type Executor } from '@veche/db';
+import type { Executor } from '@veche/db';
 import { validationError } from '@veche/errors';
 import { hashToken, newOpaqueToken } from '../domain/tokens.ts';
 import { mailTokenSecret, type GatewayConfig } from '../env.ts';
+import { tablesOf, type MailTokenPurpose as LinkPurpose } from '../tables.ts';
 
 /**
  * A fresh mail-link token: its hash for the read model, and the token sealed for the mailer. The
@@ -21,18 +22,16 @@ export function mailToken(config: GatewayConfig, purpose: MailTokenPurpose, user
 }
 
 /** A live mail token of `purpose`, or a validation error that does not say which check failed. */
-export async function liveToken(
-  db: Executor<unknown>,
-  token: string,
-  purpose: 'verify' | 'reset' | 'email_change',
-) {
+export async function liveToken(db: Executor<unknown>, token: string, purpose: LinkPurpose) {
   const tokenHash = hashToken(token);
-  const { rows } = await sql<{ user_id: string; new_email: string | null }>`
-    select user_id, new_email from account_tokens
-    where token_hash = ${tokenHash} and purpose = ${purpose} and used_at is null and expires_at > now()`.execute(
-    db,
-  );
-  const row = rows[0];
+  const row = await tablesOf(db)
+    .selectFrom('account_tokens')
+    .select(['user_id', 'new_email'])
+    .where('token_hash', '=', tokenHash)
+    .where('purpose', '=', purpose)
+    .where('used_at', 'is', null)
+    .where((eb) => eb('expires_at', '>', eb.fn<Date>('now')))
+    .executeTakeFirst();
   if (!row) {
     throw validationError('This link is invalid, expired or already used', {
       details: [{ path: '/token', message: 'invalid or expired' }],

@@ -1,5 +1,4 @@
 /** The signed-in user's own account: reading it, the profile, the e-mail address; and finding others. */
-import { sql } from '@veche/db';
 import { conflict, notFound, validationError } from '@veche/errors';
 import {
   checkTimeZone,
@@ -11,18 +10,22 @@ import { execute } from './append.ts';
 import { ok, type AccountsContext, type Principal, type RequestContext } from './context.ts';
 import { liveToken, mailToken } from './mail-links.ts';
 import { checkPasswordAgain } from './passwords.ts';
-import { accountByEmail, requireAccount, type AccountRow } from './read-model.ts';
+import { tablesOf } from '../tables.ts';
+import { accountByEmail, localeOf, requireAccount } from './read-model.ts';
 
 export async function me(c: AccountsContext, userId: string) {
-  const { rows } = await sql<AccountRow>`select * from accounts where user_id = ${userId}`.execute(c.db);
-  const row = rows[0];
+  const row = await tablesOf(c.db)
+    .selectFrom('accounts')
+    .selectAll()
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
   if (!row) throw notFound('No such user');
   return {
     userId: row.user_id,
     email: row.email,
     emailVerified: row.email_verified,
     displayName: row.display_name,
-    locale: row.locale,
+    locale: localeOf(row.locale),
     timeZone: row.time_zone,
     extension: row.extension,
     role: row.role,
@@ -87,12 +90,21 @@ export async function confirmEmailChange(c: AccountsContext, token: string, ctx:
 /** Active users by extension number or the start of their display name (the directory search). */
 export async function searchUsers(c: AccountsContext, query: string, limit = 20) {
   const q = query.normalize('NFC').trim().toLowerCase();
-  const { rows } = await sql<{ user_id: string; display_name: string; extension: string | null }>`
-    select user_id, display_name, extension from accounts
-    where status = 'active' and (extension = ${q}
-      or lower(display_name) like ${`${q.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`})
-    order by (extension = ${q}) desc nulls last, lower(display_name), user_id
-    limit ${limit}`.execute(c.db);
+  const prefix = `${q.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+  const rows = await tablesOf(c.db)
+    .selectFrom('accounts')
+    .select(['user_id', 'display_name', 'extension'])
+    .where('status', '=', 'active')
+    .where((eb) => eb.or([eb('extension', '=', q), eb(eb.fn('lower', ['display_name']), 'like', prefix)]))
+    // An exact extension first; a null extension compares to null, which sorts last.
+    .orderBy(
+      (eb) => eb('extension', '=', q),
+      (ob) => ob.desc().nullsLast(),
+    )
+    .orderBy((eb) => eb.fn('lower', ['display_name']))
+    .orderBy('user_id')
+    .limit(limit)
+    .execute();
   return {
     users: rows.map((r) => ({ userId: r.user_id, displayName: r.display_name, extension: r.extension })),
   };

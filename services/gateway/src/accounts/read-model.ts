@@ -1,22 +1,11 @@
 /** The account aggregate's state as commands read it: the accounts read model's row. */
-import { sql, type Executor } from '@veche/db';
+import type { Executor } from '@veche/db';
 import { notFound } from '@veche/errors';
-import type { AccountState, Role } from '../domain/account.ts';
+import type { AccountState } from '../domain/account.ts';
+import { tablesOf, type AccountRow } from '../tables.ts';
 
-export interface AccountRow {
-  user_id: string;
-  email: string;
-  email_verified: boolean;
-  password_hash: string | null;
-  display_name: string;
-  locale: 'en' | 'ru';
-  time_zone: string;
-  extension: string | null;
-  role: Role;
-  status: 'active' | 'disabled';
-  version: number;
-  created_at: Date;
-}
+/** The account's locale as the domain knows it (the column is free text, as the events are). */
+export const localeOf = (locale: string): AccountState['locale'] => (locale === 'ru' ? 'ru' : 'en');
 
 export const toState = (row: AccountRow): AccountState => ({
   userId: row.user_id,
@@ -24,7 +13,7 @@ export const toState = (row: AccountRow): AccountState => ({
   emailVerified: row.email_verified,
   passwordHash: row.password_hash,
   displayName: row.display_name,
-  locale: row.locale,
+  locale: localeOf(row.locale),
   timeZone: row.time_zone,
   extension: row.extension,
   role: row.role,
@@ -33,18 +22,24 @@ export const toState = (row: AccountRow): AccountState => ({
 });
 
 export async function accountById(db: Executor<unknown>, userId: string): Promise<AccountState | undefined> {
-  const { rows } = await sql<AccountRow>`select * from accounts where user_id = ${userId}`.execute(db);
-  return rows[0] ? toState(rows[0]) : undefined;
+  const row = await tablesOf(db)
+    .selectFrom('accounts')
+    .selectAll()
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  return row ? toState(row) : undefined;
 }
 
 export async function accountByEmail(
   db: Executor<unknown>,
   email: string,
 ): Promise<AccountState | undefined> {
-  const { rows } = await sql<AccountRow>`select * from accounts where lower(email) = lower(${email})`.execute(
-    db,
-  );
-  return rows[0] ? toState(rows[0]) : undefined;
+  const row = await tablesOf(db)
+    .selectFrom('accounts')
+    .selectAll()
+    .where((eb) => eb(eb.fn('lower', ['email']), '=', eb.fn('lower', [eb.val(email)])))
+    .executeTakeFirst();
+  return row ? toState(row) : undefined;
 }
 
 export async function requireAccount(db: Executor<unknown>, userId: string): Promise<AccountState> {

@@ -2,7 +2,6 @@
  * Registering an account and proving its e-mail address. The answers never tell whether an address
  * already has an account (ADR 0007, 10).
  */
-import { sql } from '@veche/db';
 import { isVecheError } from '@veche/errors';
 import { uuidV7 as uuidv7 } from '@veche/event-store';
 import {
@@ -14,6 +13,7 @@ import {
   type Role,
 } from '../domain/account.ts';
 import { hashPassword } from '../domain/passwords.ts';
+import { tablesOf } from '../tables.ts';
 import { execute } from './append.ts';
 import { appendContext, ok, type AccountsContext, type RequestContext } from './context.ts';
 import { liveToken, mailToken } from './mail-links.ts';
@@ -52,8 +52,12 @@ async function roleForNewAccount(
 ): Promise<Role> {
   const adminEmail = c.config.VECHE_ADMIN_EMAIL;
   if (adminEmail) return adminEmail.toLowerCase() === email.toLowerCase() ? 'admin' : 'user';
-  const { rows } = await sql<{ any: boolean }>`select exists (select 1 from accounts) as any`.execute(c.db);
-  if (rows[0]?.any) return 'user';
+  const anyAccount = await tablesOf(c.db)
+    .selectFrom('accounts')
+    .select('user_id')
+    .limit(1)
+    .executeTakeFirst();
+  if (anyAccount) return 'user';
   // Two first registrations at once: the claim stream lets exactly one of them be the admin.
   try {
     await c.store.append('gateway-first-admin', [{ type: 'gateway.first_admin_claimed', data: { userId } }], {

@@ -4,10 +4,10 @@
  * WAMP sessions opened with their tokens.
  */
 import { randomUUID } from 'node:crypto';
-import { sql } from '@veche/db';
 import { isVecheError, notFound, unauthorized } from '@veche/errors';
-import { sessionStream, type AccountState, type Role } from '../domain/account.ts';
+import { sessionStream, type AccountState } from '../domain/account.ts';
 import { hashToken, newOpaqueToken, type VerifiedAccess } from '../domain/tokens.ts';
+import { tablesOf } from '../tables.ts';
 import { append, execute } from './append.ts';
 import {
   appendContext,
@@ -90,10 +90,13 @@ export async function startSession(
 /** The principal behind an access token, checked against the live session and account. */
 export async function authenticate(c: AccountsContext, accessToken: string): Promise<Principal> {
   const claims: VerifiedAccess = await c.access.verify(accessToken);
-  const { rows } = await sql<{ status: string; role: Role; revoked_at: Date | null; expires_at: Date }>`
-    select a.status, a.role, s.revoked_at, s.expires_at from sessions s join accounts a using (user_id)
-    where s.session_id = ${claims.sessionId} and s.user_id = ${claims.userId}`.execute(c.db);
-  const row = rows[0];
+  const row = await tablesOf(c.db)
+    .selectFrom('sessions as s')
+    .innerJoin('accounts as a', 'a.user_id', 's.user_id')
+    .select(['a.status', 'a.role', 's.revoked_at', 's.expires_at'])
+    .where('s.session_id', '=', claims.sessionId)
+    .where('s.user_id', '=', claims.userId)
+    .executeTakeFirst();
   if (!row || row.revoked_at !== null || row.expires_at.getTime() <= Date.now()) {
     throw unauthorized('The session has ended', { details: { reason: 'session_ended' } });
   }
@@ -113,18 +116,20 @@ export async function refresh(
   ctx: RequestContext,
 ): Promise<TokenPair> {
   const tokenHash = hashToken(refreshToken);
-  const { rows } = await sql<{
-    session_id: string;
-    token_generation: number;
-    generation: number;
-    version: number;
-    revoked_at: Date | null;
-    expires_at: Date;
-    user_id: string;
-  }>`
-    select t.session_id, t.generation as token_generation, s.generation, s.version, s.revoked_at, s.expires_at, s.user_id
-    from refresh_tokens t join sessions s using (session_id) where t.token_hash = ${tokenHash}`.execute(c.db);
-  const row = rows[0];
+  const row = await tablesOf(c.db)
+    .selectFrom('refresh_tokens as t')
+    .innerJoin('sessions as s', 's.session_id', 't.session_id')
+    .select([
+      't.session_id',
+      't.generation as token_generation',
+      's.generation',
+      's.version',
+      's.revoked_at',
+      's.expires_at',
+      's.user_id',
+    ])
+    .where('t.token_hash', '=', tokenHash)
+    .executeTakeFirst();
   if (!row || row.revoked_at !== null || row.expires_at.getTime() <= Date.now()) {
     throw unauthorized('Invalid refresh token', { details: { reason: 'invalid' } });
   }
@@ -193,16 +198,15 @@ export async function logoutEverywhere(c: AccountsContext, principal: Principal,
 }
 
 export async function listSessions(c: AccountsContext, principal: Principal) {
-  const { rows } = await sql<{
-    session_id: string;
-    device: string;
-    ip: string;
-    created_at: Date;
-    last_seen_at: Date;
-  }>`
-    select session_id, device, ip, created_at, last_seen_at from sessions
-    where user_id = ${principal.userId} and revoked_at is null and expires_at > now()
-    order by last_seen_at desc limit 200`.execute(c.db);
+  const rows = await tablesOf(c.db)
+    .selectFrom('sessions')
+    .select(['session_id', 'device', 'ip', 'created_at', 'last_seen_at'])
+    .where('user_id', '=', principal.userId)
+    .where('revoked_at', 'is', null)
+    .where((eb) => eb('expires_at', '>', eb.fn<Date>('now')))
+    .orderBy('last_seen_at', 'desc')
+    .limit(200)
+    .execute();
   return {
     sessions: rows.map((r) => ({
       sessionId: r.session_id,
@@ -221,11 +225,14 @@ export async function revokeOwnSession(
   sessionId: string,
   ctx: RequestContext,
 ) {
-  const { rows } =
-    await sql`select 1 from sessions where session_id = ${sessionId} and user_id = ${principal.userId} and revoked_at is null`.execute(
-      c.db,
-    );
-  if (rows.length === 0) throw notFound('No such session', { details: { sessionId } });
+  const live = await tablesOf(c.db)
+    .selectFrom('sessions')
+    .select('session_id')
+    .where('session_id', '=', sessionId)
+    .where('user_id', '=', principal.userId)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  if (!live) throw notFound('No such session', { details: { sessionId } });
   await revokeSession(c, sessionId, 'revoked_by_user', ctx, principal.userId);
   return ok;
 }
