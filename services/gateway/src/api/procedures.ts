@@ -6,7 +6,7 @@
 import type { RouteInput, accountRoutes, adminRoutes, authRoutes } from '@veche/contracts';
 import type { ProcedureNames, RouteOfProcedure } from '@veche/service';
 import type { Accounts, Principal } from '../accounts/index.ts';
-import type { LocalCall, LocalHandler } from '../http.ts';
+import type { LocalCall, LocalHandler } from './rpc-routes.ts';
 
 type GatewayRoutes = [...typeof authRoutes, ...typeof accountRoutes, ...typeof adminRoutes];
 type Procedure = ProcedureNames<GatewayRoutes>;
