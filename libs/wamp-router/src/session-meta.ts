@@ -5,7 +5,9 @@
  * `filter_authroles`) and `wamp.session.get(session_id)`. The presence-router follows who holds a
  * `/ws` session through them.
  */
+import type { Logger } from '@veche/log';
 import type { WampPrincipal } from '@veche/wamp-policy';
+import type { FoxRealm, FoxSession } from './fox-wamp.ts';
 
 export const sessionMetaTopics = {
   onJoin: 'wamp.session.on_join',
@@ -60,4 +62,35 @@ export function answerSessionMeta(
       return { result: sessionDetails(id, principal) };
     }
   }
+}
+
+export interface SessionAnnouncer {
+  /** Sessions announced by `wamp.session.on_join`, until their `on_leave`. */
+  readonly announced: ReadonlyMap<number, WampPrincipal>;
+  join(session: FoxSession, principal: WampPrincipal): void;
+  leave(session: FoxSession): void;
+}
+
+/** Publishes `on_join` and `on_leave` for joined sessions, the way Crossbar does. */
+export function createSessionAnnouncer(realm: FoxRealm, log: Logger): SessionAnnouncer {
+  const announced = new Map<number, WampPrincipal>();
+  const publish = (topic: string, args: unknown[]) => {
+    realm
+      .wampApi()
+      .publish(topic, args, {}, { exclude_me: false })
+      .catch((error: unknown) => log.warn({ err: error, topic }, 'session meta event failed'));
+  };
+  return {
+    announced,
+    join(session, principal) {
+      announced.set(session.sessionId, principal);
+      publish(sessionMetaTopics.onJoin, [sessionDetails(session.sessionId, principal)]);
+    },
+    leave(session) {
+      const principal = announced.get(session.sessionId);
+      if (!principal) return;
+      announced.delete(session.sessionId);
+      publish(sessionMetaTopics.onLeave, [session.sessionId, principal.authid, principal.authrole]);
+    },
+  };
 }

@@ -32,6 +32,17 @@ export const wampMessage = {
   YIELD: 70,
 } as const;
 
+/** The only WebSocket subprotocol the router speaks. */
+export const subprotocol = 'wamp.2.json';
+
+/** The WebSocket close codes the router ends connections with. */
+export const closeCodes = {
+  protocolError: 1002,
+  goingAway: 1001,
+  normal: 1000,
+  policyViolation: 1008,
+} as const;
+
 const isId = (value: unknown): boolean => Number.isSafeInteger(value) && (value as number) >= 0;
 const isDict = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
