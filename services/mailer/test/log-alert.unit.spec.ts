@@ -5,6 +5,7 @@ import { parseEvent, type LogAlertFired } from '../src/events.ts';
 import { decideAlertMail } from '../src/domain/alert-cool-down.ts';
 import { formatWindow, renderLogAlert } from '../src/domain/log-alert.ts';
 import { categoryOf, logAlertMail } from '../src/domain/mails.ts';
+import { locales } from '../src/i18n/index.ts';
 
 const brand = { productName: 'Veche', publicUrl: 'https://veche.test/' };
 const alert: LogAlertFired = {
@@ -62,6 +63,28 @@ describe('log alert mail', () => {
     assert.match(mail.text, /Открыть журнал/);
     assert.equal(formatWindow(90, 'ru'), '90 с');
   });
+
+  for (const locale of locales) {
+    it(`escapes hostile alert, source and sample text in the ${locale} HTML`, () => {
+      const hostile = `<script>alert("x")</script>'`;
+      const mail = renderLogAlert(brand, {
+        locale,
+        displayName: hostile,
+        alert: {
+          ...alert,
+          alertName: hostile,
+          sourceName: hostile,
+          filter: { q: hostile },
+          samples: [{ ...alert.samples[0]!, hostname: hostile, message: hostile }],
+        },
+        suppressed: 1,
+      });
+      assert.ok(!mail.html.includes('<script'));
+      assert.ok(!mail.html.includes('alert("x")'));
+      assert.ok(mail.html.includes('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&#39;'));
+      assert.ok(mail.text.includes(hostile), 'the text part is plain text');
+    });
+  }
 
   it('is a notification (the suppression list applies) to the owner, keyed by its event', () => {
     const draft = logAlertMail(

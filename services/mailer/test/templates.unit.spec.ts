@@ -10,8 +10,9 @@ import {
   renderRegistrationAttempt,
   renderVerifyEmail,
   type ChatNotificationItem,
-  type Locale,
+  type RenderedMail,
 } from '../src/domain/templates.ts';
+import { catalogues, locales, plural } from '../src/i18n/index.ts';
 
 const brand = { productName: 'Kopnik', publicUrl: 'https://chat.example.org' };
 
@@ -35,9 +36,37 @@ describe('templates', () => {
     assert.equal(pickLocale('en-GB'), 'en');
     assert.equal(pickLocale('rum'), 'en');
     assert.equal(pickLocale(undefined), 'en');
+    assert.equal(pickLocale('de-DE'), 'en', 'a language with no catalogue falls back to English');
   });
 
-  for (const locale of ['en', 'ru'] as Locale[]) {
+  it('has the same keys, each with the same placeholders, in every catalogue', () => {
+    assert.deepEqual(locales, ['en', 'ru']);
+    const placeholders = (text: string): string[] =>
+      [...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1] ?? '').sort();
+    const reference: Readonly<Record<string, string>> = catalogues.en;
+    for (const locale of locales) {
+      const catalogue: Readonly<Record<string, string>> = catalogues[locale];
+      assert.deepEqual(Object.keys(catalogue).sort(), Object.keys(reference).sort(), `${locale}: keys`);
+      for (const [key, text] of Object.entries(reference)) {
+        if (/\.(?:one|few|many|other)$/.test(key)) continue; // a form may spell its number out ("once")
+        assert.deepEqual(
+          placeholders(catalogue[key] ?? ''),
+          placeholders(text),
+          `${locale} ${key}: placeholders`,
+        );
+      }
+    }
+  });
+
+  it('picks plural forms by the language rules', () => {
+    assert.equal(plural('en', 'logAlert.lines', 1), '1 line');
+    assert.equal(plural('en', 'logAlert.lines', 0), '0 lines');
+    assert.equal(plural('ru', 'logAlert.lines', 1), '1 строка');
+    assert.equal(plural('ru', 'logAlert.lines', 3), '3 строки');
+    assert.equal(plural('ru', 'logAlert.lines', 11), '11 строк');
+  });
+
+  for (const locale of locales) {
     it(`renders every security mail in ${locale} with the product name, its link and no unsubscribe link`, () => {
       const mails = [
         [
@@ -102,6 +131,50 @@ describe('templates', () => {
     });
     assert.ok(!chat.html.includes('<img'));
   });
+
+  for (const locale of locales) {
+    it(`escapes hostile names and text in every ${locale} mail, as the HTML template escapes them`, () => {
+      const hostile = `<script>alert("x")</script>'`;
+      const hostileBrand = { productName: `Ko"pnik<b>`, publicUrl: 'https://chat.example.org' };
+      const data = {
+        locale,
+        displayName: hostile,
+        token: `t"><script>`,
+        newEmail: `${hostile}@x`,
+      };
+      const mails: RenderedMail[] = [
+        renderVerifyEmail(hostileBrand, data),
+        renderPasswordReset(hostileBrand, data),
+        renderRegistrationAttempt(hostileBrand, data),
+        renderEmailChangeConfirm(hostileBrand, data),
+        renderEmailChangeNotice(hostileBrand, data),
+        renderChatNotification(hostileBrand, {
+          locale,
+          displayName: hostile,
+          items: [
+            item({ senderDisplayName: hostile, roomName: hostile, text: hostile }),
+            item({
+              roomId: 'd"1',
+              roomKind: 'dm',
+              senderDisplayName: hostile,
+              text: hostile,
+              reason: 'direct',
+            }),
+          ],
+          unsubscribeToken: `u"'<`,
+        }),
+      ];
+      for (const mail of mails) {
+        assert.ok(!mail.html.includes('<script'), `${mail.subject}: no raw <script>`);
+        assert.ok(!mail.html.includes('<b>'), `${mail.subject}: no raw <b>`);
+        assert.ok(!mail.html.includes('alert("x")'), `${mail.subject}: quotes escaped`);
+        assert.ok(mail.html.includes('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&#39;'), mail.subject);
+        assert.ok(mail.html.includes('Ko&quot;pnik&lt;b&gt;'), `${mail.subject}: product name escaped`);
+        assert.ok(mail.text.includes(hostile), `${mail.subject}: the text part is plain text`);
+        assert.equal(mail.html.match(/<a /g)?.length ?? 0, mail.html.match(/href="/g)?.length ?? 0);
+      }
+    });
+  }
 
   it('renders one message as a notification, with room link, settings and unsubscribe links', () => {
     const mail = renderChatNotification(brand, {

@@ -1,14 +1,19 @@
 /**
- * Every mail the mailer sends, as typed functions of their data: plain text and HTML, English and
- * Russian. Pure, so each is rendered and checked in unit tests. Links are built from the public URL;
- * notifications carry an unsubscribe link, security mail never does (it must reach the user anyway).
+ * Every mail the mailer sends, as typed functions of their data: plain text and HTML, in every
+ * language of `../i18n` (one catalogue per language). Pure, so each is rendered and checked in unit
+ * tests. Links are built from the public URL; notifications carry an unsubscribe link, security mail
+ * never does (it must reach the user anyway). The HTML is an Eta template with auto-escaping on:
+ * nothing here escapes by hand.
  */
+import { Eta } from 'eta/core';
+import { catalogues, defaultLocale, isLocale, t, type Locale } from '../i18n/index.ts';
 
-export type Locale = 'en' | 'ru';
+export type { Locale };
 
-/** `ru`, `ru-RU`, `ru_UA` → Russian; anything else → English. */
+/** A tag's primary language if the mailer has a catalogue for it (`ru`, `ru-RU`, `ru_UA` → `ru`), else English. */
 export function pickLocale(tag: string | undefined): Locale {
-  return tag && /^ru(?:[-_]|$)/i.test(tag) ? 'ru' : 'en';
+  const primary = tag?.split(/[-_]/)[0]?.toLowerCase();
+  return primary !== undefined && isLocale(primary) ? primary : defaultLocale;
 }
 
 export interface Brand {
@@ -42,14 +47,23 @@ export const links = {
 
 const base = (brand: Brand): string => brand.publicUrl.replace(/\/+$/, '');
 
-export function escapeHtml(text: string): string {
-  return text
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&#39;');
-}
+const eta = new Eta({ autoEscape: true, autoTrim: false });
+
+/** Eta's own HTML escaping (`&<>"'`), for the dev sink's pages. */
+export const escapeHtml = (text: string): string => eta.config.escapeFunction(text);
+
+eta.loadTemplate(
+  '@block',
+  `<% const b = it.block %><% if ('text' in b) { %><p><% b.text.split('\\n').forEach((line, i) => { %><% if (i > 0) { %><br><% } %><%= line %><% }) %></p><% } else if ('link' in b) { %><p><a href="<%= b.link %>" style="display:inline-block;padding:10px 16px;background:#2d5fa6;color:#fff;text-decoration:none;border-radius:4px"><%= b.label %></a></p><% } else { %><p style="margin:0;color:#555"><strong><%= b.by %></strong> · <%= b.where %></p><blockquote style="margin:4px 0 16px;padding-left:12px;border-left:3px solid #ccc"><% b.quote.split('\\n').forEach((line, i) => { %><% if (i > 0) { %><br><% } %><%= line %><% }) %></blockquote><% } %>`,
+);
+
+const page = eta.compile(`<!doctype html>
+<html lang="<%= it.locale %>"><head><meta charset="utf-8"><title><%= it.subject %></title></head>
+<body style="font-family:sans-serif;line-height:1.5;color:#222;max-width:600px;margin:0 auto;padding:16px">
+<h2 style="color:#2d5fa6"><%= it.productName %></h2>
+<% for (const block of it.blocks) { %><%~ include('@block', { block }) %>
+<% } %><hr style="border:none;border-top:1px solid #ddd"><div style="font-size:12px;color:#777"><% for (const block of it.footer) { %><%~ include('@block', { block }) %><% } %></div>
+</body></html>`);
 
 export interface Layout {
   locale: Locale;
@@ -71,34 +85,15 @@ export function layout({ locale, brand, blocks, footer }: Layout, subject: strin
       .map((line) => `> ${line}`)
       .join('\n')}`;
   };
-  const htmlOf = (block: Block): string => {
-    if ('text' in block) return `<p>${escapeHtml(block.text).replaceAll('\n', '<br>')}</p>`;
-    if ('link' in block) {
-      return `<p><a href="${escapeHtml(block.link)}" style="display:inline-block;padding:10px 16px;background:#2d5fa6;color:#fff;text-decoration:none;border-radius:4px">${escapeHtml(block.label)}</a></p>`;
-    }
-    return `<p style="margin:0;color:#555"><strong>${escapeHtml(block.by)}</strong> · ${escapeHtml(block.where)}</p><blockquote style="margin:4px 0 16px;padding-left:12px;border-left:3px solid #ccc">${escapeHtml(block.quote).replaceAll('\n', '<br>')}</blockquote>`;
-  };
-  const footerText = footer.map(textOf).join('\n');
-  const text = `${blocks.map(textOf).join('\n\n')}\n\n-- \n${footerText}\n`;
-  const html = [
-    '<!doctype html>',
-    `<html lang="${locale}"><head><meta charset="utf-8"><title>${escapeHtml(subject)}</title></head>`,
-    '<body style="font-family:sans-serif;line-height:1.5;color:#222;max-width:600px;margin:0 auto;padding:16px">',
-    `<h2 style="color:#2d5fa6">${escapeHtml(brand.productName)}</h2>`,
-    ...blocks.map(htmlOf),
-    `<hr style="border:none;border-top:1px solid #ddd"><div style="font-size:12px;color:#777">${footer.map(htmlOf).join('')}</div>`,
-    '</body></html>',
-  ].join('\n');
+  const text = `${blocks.map(textOf).join('\n\n')}\n\n-- \n${footer.map(textOf).join('\n')}\n`;
+  const html = eta.render(page, { locale, subject, productName: brand.productName, blocks, footer });
   return { subject, text, html };
 }
 
+const greeting = (locale: Locale, name: string): Block => ({ text: t(locale, 'mail.greeting', { name }) });
+
 const securityFooter = (locale: Locale, brand: Brand): Block[] => [
-  {
-    text:
-      locale === 'ru'
-        ? `Это служебное письмо ${brand.productName} о безопасности вашей учётной записи; от таких писем нельзя отписаться.`
-        : `This is a security message from ${brand.productName} about your account; it is sent regardless of notification settings.`,
-  },
+  { text: t(locale, 'mail.securityFooter', { product: brand.productName }) },
 ];
 
 export interface VerifyEmailData {
@@ -108,31 +103,21 @@ export interface VerifyEmailData {
 }
 
 export function renderVerifyEmail(brand: Brand, data: VerifyEmailData): RenderedMail {
-  const url = links.verifyEmail(brand, data.token);
-  const ru = data.locale === 'ru';
+  const { locale } = data;
+  const product = brand.productName;
   return layout(
     {
-      locale: data.locale,
+      locale,
       brand,
       blocks: [
-        { text: ru ? `Здравствуйте, ${data.displayName}!` : `Hello ${data.displayName},` },
-        {
-          text: ru
-            ? `Подтвердите, пожалуйста, адрес электронной почты, чтобы закончить регистрацию в ${brand.productName}.`
-            : `Please confirm your e-mail address to finish signing up for ${brand.productName}.`,
-        },
-        { link: url, label: ru ? 'Подтвердить адрес' : 'Confirm my address' },
-        {
-          text: ru
-            ? 'Если вы не регистрировались, просто не обращайте внимания на это письмо.'
-            : 'If you did not sign up, you can ignore this message.',
-        },
+        greeting(locale, data.displayName),
+        { text: t(locale, 'verify.intro', { product }) },
+        { link: links.verifyEmail(brand, data.token), label: t(locale, 'verify.button') },
+        { text: t(locale, 'verify.ignore') },
       ],
-      footer: securityFooter(data.locale, brand),
+      footer: securityFooter(locale, brand),
     },
-    ru
-      ? `${brand.productName}: подтвердите адрес почты`
-      : `${brand.productName}: confirm your e-mail address`,
+    t(locale, 'verify.subject', { product }),
   );
 }
 
@@ -145,31 +130,23 @@ export interface PasswordResetData {
 }
 
 export function renderPasswordReset(brand: Brand, data: PasswordResetData): RenderedMail {
-  const url = links.resetPassword(brand, data.token);
-  const ru = data.locale === 'ru';
-  const until = data.expiresAt ? formatTime(data.expiresAt, data.locale) : undefined;
+  const { locale } = data;
+  const product = brand.productName;
+  const until = data.expiresAt ? formatTime(data.expiresAt, locale) : undefined;
   return layout(
     {
-      locale: data.locale,
+      locale,
       brand,
       blocks: [
-        { text: ru ? `Здравствуйте, ${data.displayName}!` : `Hello ${data.displayName},` },
-        {
-          text: ru
-            ? `Кто-то (надеемся, вы) попросил сменить пароль в ${brand.productName}.`
-            : `Someone (we hope you) asked to reset your ${brand.productName} password.`,
-        },
-        { link: url, label: ru ? 'Задать новый пароль' : 'Choose a new password' },
-        ...(until ? [{ text: ru ? `Ссылка действует до ${until}.` : `The link works until ${until}.` }] : []),
-        {
-          text: ru
-            ? 'Если вы не просили сменить пароль, ничего не делайте: пароль останется прежним.'
-            : 'If you did not ask for this, do nothing: your password stays as it is.',
-        },
+        greeting(locale, data.displayName),
+        { text: t(locale, 'reset.intro', { product }) },
+        { link: links.resetPassword(brand, data.token), label: t(locale, 'reset.button') },
+        ...(until ? [{ text: t(locale, 'reset.until', { time: until }) }] : []),
+        { text: t(locale, 'reset.ignore') },
       ],
-      footer: securityFooter(data.locale, brand),
+      footer: securityFooter(locale, brand),
     },
-    ru ? `${brand.productName}: смена пароля` : `${brand.productName}: reset your password`,
+    t(locale, 'reset.subject', { product }),
   );
 }
 
@@ -180,36 +157,23 @@ export interface RegistrationAttemptData {
 
 /** To the owner of an address someone tried to register again: nothing was created; log in or reset. */
 export function renderRegistrationAttempt(brand: Brand, data: RegistrationAttemptData): RenderedMail {
-  const ru = data.locale === 'ru';
+  const { locale } = data;
+  const product = brand.productName;
   return layout(
     {
-      locale: data.locale,
+      locale,
       brand,
       blocks: [
-        { text: ru ? `Здравствуйте, ${data.displayName}!` : `Hello ${data.displayName},` },
-        {
-          text: ru
-            ? `Кто-то (возможно, вы) попытался зарегистрироваться в ${brand.productName} с этим адресом почты. У адреса уже есть учётная запись, поэтому новая не создана.`
-            : `Someone (perhaps you) tried to sign up for ${brand.productName} with this e-mail address. It already has an account, so no new one was created.`,
-        },
-        { link: links.login(brand), label: ru ? 'Войти' : 'Log in' },
-        {
-          text: ru
-            ? 'Если вы забыли пароль, задайте новый:'
-            : 'If you forgot your password, choose a new one:',
-        },
-        { link: links.requestPasswordReset(brand), label: ru ? 'Сменить пароль' : 'Reset my password' },
-        {
-          text: ru
-            ? 'Если это были не вы, ничего не делайте: ваша учётная запись не изменилась.'
-            : 'If it was not you, do nothing: your account is unchanged.',
-        },
+        greeting(locale, data.displayName),
+        { text: t(locale, 'registrationAttempt.intro', { product }) },
+        { link: links.login(brand), label: t(locale, 'registrationAttempt.login') },
+        { text: t(locale, 'registrationAttempt.forgot') },
+        { link: links.requestPasswordReset(brand), label: t(locale, 'registrationAttempt.reset') },
+        { text: t(locale, 'registrationAttempt.notYou') },
       ],
-      footer: securityFooter(data.locale, brand),
+      footer: securityFooter(locale, brand),
     },
-    ru
-      ? `${brand.productName}: попытка регистрации с вашим адресом`
-      : `${brand.productName}: someone tried to sign up with your address`,
+    t(locale, 'registrationAttempt.subject', { product }),
   );
 }
 
@@ -221,26 +185,20 @@ export interface EmailChangeConfirmData {
 }
 
 export function renderEmailChangeConfirm(brand: Brand, data: EmailChangeConfirmData): RenderedMail {
-  const url = links.confirmEmailChange(brand, data.token);
-  const ru = data.locale === 'ru';
+  const { locale } = data;
+  const product = brand.productName;
   return layout(
     {
-      locale: data.locale,
+      locale,
       brand,
       blocks: [
-        { text: ru ? `Здравствуйте, ${data.displayName}!` : `Hello ${data.displayName},` },
-        {
-          text: ru
-            ? `Подтвердите, что ${data.newEmail} станет новым адресом вашей учётной записи ${brand.productName}.`
-            : `Please confirm that ${data.newEmail} is to become the address of your ${brand.productName} account.`,
-        },
-        { link: url, label: ru ? 'Подтвердить новый адрес' : 'Confirm the new address' },
+        greeting(locale, data.displayName),
+        { text: t(locale, 'emailChangeConfirm.intro', { product, email: data.newEmail }) },
+        { link: links.confirmEmailChange(brand, data.token), label: t(locale, 'emailChangeConfirm.button') },
       ],
-      footer: securityFooter(data.locale, brand),
+      footer: securityFooter(locale, brand),
     },
-    ru
-      ? `${brand.productName}: подтвердите новый адрес почты`
-      : `${brand.productName}: confirm your new e-mail address`,
+    t(locale, 'emailChangeConfirm.subject', { product }),
   );
 }
 
@@ -251,27 +209,20 @@ export interface EmailChangeNoticeData {
 }
 
 export function renderEmailChangeNotice(brand: Brand, data: EmailChangeNoticeData): RenderedMail {
-  const ru = data.locale === 'ru';
+  const { locale } = data;
+  const product = brand.productName;
   return layout(
     {
-      locale: data.locale,
+      locale,
       brand,
       blocks: [
-        { text: ru ? `Здравствуйте, ${data.displayName}!` : `Hello ${data.displayName},` },
-        {
-          text: ru
-            ? `Запрошена смена адреса почты вашей учётной записи ${brand.productName} на ${data.newEmail}. Адрес сменится, только когда новый будет подтверждён.`
-            : `A change of your ${brand.productName} account's e-mail address to ${data.newEmail} was requested. It takes effect only once the new address is confirmed.`,
-        },
-        {
-          text: ru
-            ? 'Если это были не вы, смените пароль и напишите администратору сообщества.'
-            : 'If this was not you, change your password and tell your community administrator.',
-        },
+        greeting(locale, data.displayName),
+        { text: t(locale, 'emailChangeNotice.intro', { product, email: data.newEmail }) },
+        { text: t(locale, 'emailChangeNotice.notYou') },
       ],
-      footer: securityFooter(data.locale, brand),
+      footer: securityFooter(locale, brand),
     },
-    ru ? `${brand.productName}: смена адреса почты` : `${brand.productName}: e-mail address change requested`,
+    t(locale, 'emailChangeNotice.subject', { product }),
   );
 }
 
@@ -303,76 +254,61 @@ export function excerpt(text: string): string {
 
 /** One message (immediately) or a digest of several, oldest first. */
 export function renderChatNotification(brand: Brand, data: ChatNotificationData): RenderedMail {
-  const ru = data.locale === 'ru';
+  const { locale } = data;
+  const product = brand.productName;
   const items = [...data.items].sort((a, b) => a.sentAt.localeCompare(b.sentAt));
   const first = items[0];
   if (!first) throw new Error('a chat notification needs at least one message');
+  const roomOf = (item: ChatNotificationItem): string => item.roomName ?? item.roomId;
   const where = (item: ChatNotificationItem): string =>
     item.roomKind === 'dm'
-      ? ru
-        ? 'личное сообщение'
-        : 'direct message'
-      : `#${item.roomName ?? item.roomId}${item.reason === 'mention' ? (ru ? ', упоминание' : ', mention') : ''}`;
+      ? t(locale, 'chat.where.direct')
+      : t(locale, item.reason === 'mention' ? 'chat.where.mention' : 'chat.where.room', {
+          room: roomOf(item),
+        });
   const subject =
     items.length === 1
       ? first.roomKind === 'dm'
-        ? ru
-          ? `${brand.productName}: новое сообщение от ${first.senderDisplayName}`
-          : `${brand.productName}: new message from ${first.senderDisplayName}`
-        : ru
-          ? `${brand.productName}: ${first.senderDisplayName} упомянул(а) вас в #${first.roomName ?? first.roomId}`
-          : `${brand.productName}: ${first.senderDisplayName} mentioned you in #${first.roomName ?? first.roomId}`
-      : ru
-        ? `${brand.productName}: ${items.length} непрочитанных сообщений`
-        : `${brand.productName}: ${items.length} unread messages`;
+        ? t(locale, 'chat.subject.direct', { product, sender: first.senderDisplayName })
+        : t(locale, 'chat.subject.mention', { product, sender: first.senderDisplayName, room: roomOf(first) })
+      : t(locale, 'chat.subject.digest', { product, count: items.length });
   // One link per room, to its oldest unread message: the reader continues from there.
   const rooms = new Map<string, ChatNotificationItem>();
   for (const item of items) if (!rooms.has(item.roomId)) rooms.set(item.roomId, item);
   const blocks: Block[] = [
-    { text: ru ? `Здравствуйте, ${data.displayName}!` : `Hello ${data.displayName},` },
+    greeting(locale, data.displayName),
     {
-      text: ru
-        ? items.length === 1
-          ? 'Пока вас не было, вам написали:'
-          : `Пока вас не было, вам написали ${items.length} сообщений:`
-        : items.length === 1
-          ? 'While you were away, you got a message:'
-          : `While you were away, you got ${items.length} messages:`,
+      text:
+        items.length === 1
+          ? t(locale, 'chat.intro.one')
+          : t(locale, 'chat.intro.several', { count: items.length }),
     },
     ...items.map((item) => ({
       quote: excerpt(item.text),
       by: item.senderDisplayName,
-      where: `${where(item)}, ${formatTime(item.sentAt, data.locale)}`,
+      where: `${where(item)}, ${formatTime(item.sentAt, locale)}`,
     })),
     ...[...rooms.values()].map((item) => ({
       link: links.room(brand, item.roomId, item.seq),
       label:
         item.roomKind === 'dm'
-          ? ru
-            ? `Ответить ${item.senderDisplayName}`
-            : `Reply to ${item.senderDisplayName}`
-          : ru
-            ? `Открыть #${item.roomName ?? item.roomId}`
-            : `Open #${item.roomName ?? item.roomId}`,
+          ? t(locale, 'chat.reply', { sender: item.senderDisplayName })
+          : t(locale, 'chat.open', { room: roomOf(item) }),
     })),
   ];
   const footer: Block[] = [
-    {
-      text: ru
-        ? `Вы получили это письмо, потому что в ${brand.productName} включены уведомления по почте.`
-        : `You received this because e-mail notifications are on in ${brand.productName}.`,
-    },
-    { link: links.settings(brand), label: ru ? 'Настройки уведомлений' : 'Notification settings' },
-    { link: links.unsubscribe(brand, data.unsubscribeToken), label: ru ? 'Отписаться' : 'Unsubscribe' },
+    { text: t(locale, 'chat.footer', { product }) },
+    { link: links.settings(brand), label: t(locale, 'chat.settings') },
+    { link: links.unsubscribe(brand, data.unsubscribeToken), label: t(locale, 'chat.unsubscribe') },
   ];
-  return layout({ locale: data.locale, brand, blocks, footer }, subject);
+  return layout({ locale, brand, blocks, footer }, subject);
 }
 
 /** A fixed, readable UTC time: the mailer does not know the reader's time zone. */
 export function formatTime(iso: string, locale: Locale): string {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return iso;
-  return `${new Intl.DateTimeFormat(locale === 'ru' ? 'ru-RU' : 'en-GB', {
+  return `${new Intl.DateTimeFormat(catalogues[locale]['format.intl'], {
     dateStyle: 'medium',
     timeStyle: 'short',
     timeZone: 'UTC',
