@@ -87,11 +87,17 @@ export type PrivacyMode = Static<typeof PrivacyMode>;
 
 const DateTime = Type.String({ format: 'date-time' });
 
+// The parts of a presence address, one place for the single address and for lists of them.
+const userIdText = '[A-Za-z0-9_-]{1,64}';
+const domainText = '[a-z0-9]([a-z0-9.-]*[a-z0-9])?';
+/** A local user id, or `<userId>@<domain>`, as text inside a pattern. */
+const presenceUserText = `${userIdText}(@${domainText})?`;
+
 /** A user of another, linked deployment: `<userId>@<domain>`. */
 export const RemoteUserId = Type.String({
   minLength: 3,
   maxLength: 318,
-  pattern: '^[A-Za-z0-9_-]{1,64}@[a-z0-9]([a-z0-9.-]*[a-z0-9])?$',
+  pattern: `^${userIdText}@${domainText}$`,
 });
 /** A local user id, or `<userId>@<domain>` of a linked deployment (issue 20). */
 export const PresenceUser = Type.Union([UserId, RemoteUserId]);
@@ -190,7 +196,9 @@ export const presenceInputs = {
         Type.String({
           minLength: 1,
           maxLength: 6_600,
-          pattern: '^[A-Za-z0-9_-]+(@[a-z0-9.-]+)?(,[A-Za-z0-9_-]+(@[a-z0-9.-]+)?)*$',
+          // Each item as PresenceUser says (a looser list let `x@-0` through to an answer that
+          // broke the response schema: 500).
+          pattern: `^${presenceUserText}(,${presenceUserText})*$`,
         }),
       ),
       /** Comma-separated extension numbers, or `*` for every user who has one. */
