@@ -249,6 +249,9 @@ async function startFleetProcess(databaseUrl: string, amqpUrl: string, smtpUrl: 
       LOGS_BIND_HOST: '127.0.0.1',
       LOGS_PORT_MIN: String(syslogPorts),
       LOGS_PORT_MAX: String(syslogPorts + 3),
+      // A mail whose mailer was SIGKILLed mid-send stays `sending` for this long, then goes again
+      // (same Message-ID). The default (10 min) would outlast the run's wait for the mails.
+      MAIL_SENDING_LEASE_MS: '60000',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
@@ -934,6 +937,30 @@ async function main(): Promise<number> {
     }
     const mails = await sinkMails();
     const verifyPer = registrations.map((r) => mailsTo(mails, r.email, verifyMail));
+    // A mail missing: what the gateway and the mailer know of it, so the cause can be told.
+    const missing = registrations.filter((_, i) => verifyPer[i] === 0);
+    if (missing.length > 0) {
+      const inspect = new pg.Client({ connectionString: databaseUrl.toString() });
+      await inspect.connect();
+      for (const r of missing) {
+        const account = await inspect
+          .query<{ user_id: string }>('select user_id from gateway.accounts where lower(email) = lower($1)', [
+            r.email,
+          ])
+          .catch((error: unknown) => ({ rows: [{ user_id: `? ${String(error)}` }] }));
+        const rows = await inspect
+          .query(
+            `select kind, state, attempts, sending_since, next_attempt_at, sent_at, last_error, history
+             from mailer.mails where lower(to_address) = lower($1)`,
+            [r.email],
+          )
+          .catch((error: unknown) => ({ rows: [String(error)] }));
+        note(
+          `no verification mail for ${r.email}: account ${account.rows[0]?.user_id ?? 'none'}; mailer rows ${JSON.stringify(rows.rows).slice(0, 600)}`,
+        );
+      }
+      await inspect.end();
+    }
     const lostMails = verifyPer.filter((count) => count === 0).length;
     const duplicatedMails = verifyPer.reduce((sum, count) => sum + Math.max(0, count - 1), 0);
     // A retried registration answered 409 is owed at most one "someone tried to sign up" mail.
@@ -985,7 +1012,7 @@ async function main(): Promise<number> {
         .map((killAt) => killAt - c.openedAt)
         .sort((a, b) => Math.abs(a) - Math.abs(b))[0];
       note(
-        `syslog connection not closed cleanly: opened ${since(c.openedAt)} s, closed ${since(c.closedAt)} s (${c.error ?? 'no FIN'}), ${stored.length}/${c.count} lines stored; nearest log-listener SIGKILL ${nearest === undefined ? 'none' : `${(nearest / 1000).toFixed(2)} s after it opened`}`,
+        `syslog connection not closed cleanly: opened ${since(c.openedAt)} s, closed ${since(c.closedAt)} s (${c.error ?? 'no FIN'}), ${stored.length}/${c.count} lines stored; nearest log-listener SIGKILL ${nearest === undefined ? 'none' : `${(-nearest / 1000).toFixed(2)} s before it opened`}`,
       );
     }
     const finalProcesses = await liveFleet.processes().catch(() => [] as ProcessState[]);
