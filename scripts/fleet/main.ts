@@ -246,7 +246,9 @@ async function main(): Promise<number> {
   note(`starting ${names.join(', ')}${services.length === 0 ? ' (no services in services/ yet)' : ''}`);
   for (const spec of specs) supervisor.start(spec);
   try {
-    await Promise.all(specs.map((s) => supervisor.waitReady(s.name, 60_000)));
+    // A bound, not a pace: seven cold Node starts share the host's cores; on a busy two-core host the
+    // gateway took over a minute.
+    await Promise.all(specs.map((s) => supervisor.waitReady(s.name, 180_000)));
     proxy = await startProxy({
       host: config.VECHE_HOST,
       port: config.VECHE_PORT,

@@ -151,7 +151,7 @@ export async function startFleet(options: { env?: Record<string, string> } = {})
   const fleetLog = track(fleet);
   await waitFor(
     () => (fleetLog.output().includes('Veche is running at') ? true : undefined),
-    120_000,
+    240_000,
     'the fleet',
   ).catch((error: unknown) => {
     if (fleet.exitCode === null) process.kill(-fleet.pid!, 'SIGKILL');
