@@ -16,3 +16,4 @@ export * from './chat-events.ts';
 export * from './account-events.ts';
 export * from './integration-events.ts';
 export * from './bots.ts';
+export * from './declared-routes.ts';

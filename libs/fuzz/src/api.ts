@@ -5,26 +5,12 @@
  */
 import fc from 'fast-check';
 import { Type, type TSchema } from '@sinclair/typebox';
-import * as contracts from '@veche/contracts';
-import { convertParameterValues, type ApiRoute } from '@veche/contracts';
+import { convertParameterValues, declaredApiRoutes, type ApiRoute } from '@veche/contracts';
 import { errorCodes, httpStatusOf, isErrorCode } from '@veche/errors';
 import { canBeInvalid, checkerOf, invalidArbitrary, optionalSchema, validArbitrary } from './schema.ts';
 
-const isApiRoute = (value: unknown): value is ApiRoute =>
-  typeof value === 'object' &&
-  value !== null &&
-  ((value as ApiRoute).kind === 'rpc' || (value as ApiRoute).kind === 'stream') &&
-  typeof (value as ApiRoute).url === 'string' &&
-  typeof (value as ApiRoute).method === 'string';
-
-/** Every route array @veche/contracts exports (as the gateway registers them). */
-export function apiRoutes(): ApiRoute[] {
-  const routes: ApiRoute[] = [];
-  for (const value of Object.values(contracts)) {
-    if (Array.isArray(value) && value.length > 0 && value.every(isApiRoute)) routes.push(...value);
-  }
-  return routes;
-}
+/** Every route @veche/contracts declares (the gateway serves exactly these). */
+export const apiRoutes = declaredApiRoutes;
 
 export type Credentials = 'user' | 'none' | 'garbage';
 

@@ -3,25 +3,11 @@
  * same TypeBox declaration is the validator, the serializer and the OpenAPI entry.
  */
 import { Type } from '@sinclair/typebox';
-import * as contracts from '@veche/contracts';
-import type { ApiRoute } from '@veche/contracts';
+import { declaredApiRoutes, type ApiRoute } from '@veche/contracts';
 import { errorCodes } from '@veche/errors';
 
-const isApiRoute = (value: unknown): value is ApiRoute =>
-  typeof value === 'object' &&
-  value !== null &&
-  ((value as ApiRoute).kind === 'rpc' || (value as ApiRoute).kind === 'stream') &&
-  typeof (value as ApiRoute).url === 'string' &&
-  typeof (value as ApiRoute).method === 'string';
-
-/** Every route array @veche/contracts exports, whatever module declared it. */
-export function declaredRoutes(): ApiRoute[] {
-  const routes: ApiRoute[] = [];
-  for (const value of Object.values(contracts)) {
-    if (Array.isArray(value) && value.length > 0 && value.every(isApiRoute)) routes.push(...value);
-  }
-  return routes;
-}
+/** Every route @veche/contracts declares. */
+export const declaredRoutes = declaredApiRoutes;
 
 /** Refuses a route list that declares one method and URL twice. */
 export function assertUniqueRoutes(routes: readonly ApiRoute[]): void {
