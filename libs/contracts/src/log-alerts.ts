@@ -131,7 +131,10 @@ const alertFired = Type.Object(
     firstMatchAt: DateTime,
     lastMatchAt: DateTime,
     firedAt: DateTime,
-    /** The newest matching line's id: the next firing counts lines after it only. */
+    /**
+     * The highest id among the lines this firing counted (a link into the source's lines). Ids are not
+     * commit order: the next firing counts the lines committed after this one's, whatever their ids.
+     */
     upToLineId: Type.String({ pattern: '^[0-9]+$' }),
     /** Up to five of the matching lines, newest first. */
     samples: Type.Array(AlertSample, { maxItems: 5 }),
