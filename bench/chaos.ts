@@ -25,6 +25,7 @@ import { parseArgs } from 'node:util';
 import amqp from 'amqplib';
 import pg from 'pg';
 import { connectWampClient, type TestWampClient } from '../libs/testing/src/wamp-client.ts';
+import { testPortRange } from '../libs/testing/src/ports.ts';
 import {
   createPrivatePostgres,
   privatePostgresUnavailable,
@@ -211,26 +212,9 @@ async function startMailSink() {
   return { child, smtpUrl: `smtp://127.0.0.1:${smtpPort}`, web };
 }
 
-/** `count` consecutive ports nobody listens on now, for the log sources' syslog listeners. */
-async function freePortRange(count: number): Promise<number> {
-  const listens = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const server = net.createServer();
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-    });
-  for (let attempt = 0; attempt < 100; attempt += 1) {
-    const first = 21_000 + Math.floor(Math.random() * 9_000);
-    let free = true;
-    for (let port = first; port < first + count && free; port += 1) free = await listens(port);
-    if (free) return first;
-  }
-  throw new Error('no free port range for the syslog listeners');
-}
-
 async function startFleetProcess(databaseUrl: string, amqpUrl: string, smtpUrl: string) {
   const port = await freePort();
-  const syslogPorts = await freePortRange(4);
+  const { min: syslogPorts } = await testPortRange(4);
   const child = spawn(process.execPath, [path.join(root, 'scripts/fleet/main.ts')], {
     cwd: root,
     env: {

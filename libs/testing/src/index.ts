@@ -91,3 +91,4 @@ export async function eventually<T>(
 export * from './wamp-client.ts';
 export * from './curl.ts';
 export * from './kdc.ts';
+export * from './ports.ts';

@@ -26,7 +26,7 @@ const api = async <T>(method: string, path: string, token: string, body?: unknow
 };
 
 before(async () => {
-  const range = portRange();
+  const range = await portRange();
   fleet = await startFleet({
     env: {
       REQUIRE_VERIFIED_EMAIL: 'false',

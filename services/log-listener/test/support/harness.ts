@@ -17,6 +17,7 @@ import {
   createTestDatabase,
   testAmqpUrl,
   testDatabaseUrl,
+  testPortRange,
   uniqueName,
   type TestDatabase,
 } from '@veche/testing';
@@ -70,11 +71,8 @@ export function testCertificate(): { certFile: string; keyFile: string; cert: Bu
   return { certFile, keyFile, cert: readFileSync(certFile) };
 }
 
-/** A random range of 40 ports, likely free (another process holding one only delays that source). */
-export function portRange(): { min: number; max: number } {
-  const min = 30_000 + Math.floor(Math.random() * 700) * 40;
-  return { min, max: min + 39 };
-}
+/** 40 source ports of the test's own, free when chosen, where no other test draws ports by itself. */
+export const portRange = (): Promise<{ min: number; max: number }> => testPortRange(40);
 
 export interface Harness {
   log: Logger;
@@ -114,7 +112,7 @@ export async function startHarness(
     await router.close();
     throw error;
   });
-  const range = portRange();
+  const range = await portRange();
   const certificate = options.tls ? testCertificate() : undefined;
   const config = loadLogsConfig({
     NODE_ENV: 'test',

@@ -1,0 +1,42 @@
+/**
+ * Port ranges for tests that must name their ports in advance (a log-listener's source ports), chosen
+ * where nothing else on the machine takes ports on its own: below the kernel's ephemeral range (where
+ * every outgoing connection and every `listen(0)` of another test draws its port, so a range there
+ * collides: EADDRINUSE, seen in CI), above the fleet's default 20000–20999, and clear of RabbitMQ's
+ * 25672. Each range is checked free when it is handed out.
+ */
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+
+const lowest = 21_000;
+const reserved = [{ from: 25_600, to: 25_699 }];
+
+function ephemeralStart(): number {
+  try {
+    const [start] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/);
+    const value = Number(start);
+    return Number.isInteger(value) && value > lowest ? value : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+const free = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen({ host: '127.0.0.1', port, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+
+/** `size` consecutive ports, free when checked, outside the ephemeral range and the fleet's default. */
+export async function testPortRange(size: number): Promise<{ min: number; max: number }> {
+  const top = ephemeralStart() - size;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const min = lowest + Math.floor(Math.random() * ((top - lowest) / size)) * size;
+    const max = min + size - 1;
+    if (reserved.some((r) => min <= r.to && max >= r.from)) continue;
+    const checks = await Promise.all(Array.from({ length: size }, (_, i) => free(min + i)));
+    if (checks.every(Boolean)) return { min, max };
+  }
+  throw new Error(`no free range of ${size} ports between ${lowest} and ${top + size - 1}`);
+}
