@@ -25,7 +25,7 @@ import { parseArgs } from 'node:util';
 import amqp from 'amqplib';
 import pg from 'pg';
 import { connectWampClient, type TestWampClient } from '../libs/testing/src/wamp-client.ts';
-import { testPortRange } from '../libs/testing/src/ports.ts';
+import { freePortRange } from '../libs/testing/src/ports.ts';
 import {
   createPrivatePostgres,
   privatePostgresUnavailable,
@@ -214,7 +214,7 @@ async function startMailSink() {
 
 async function startFleetProcess(databaseUrl: string, amqpUrl: string, smtpUrl: string) {
   const port = await freePort();
-  const { min: syslogPorts } = await testPortRange(4);
+  const { min: syslogPorts } = await freePortRange(4);
   const child = spawn(process.execPath, [path.join(root, 'scripts/fleet/main.ts')], {
     cwd: root,
     env: {

@@ -21,7 +21,7 @@ import { ensureDatabaseExists } from '@veche/db';
 import { createLogger } from '@veche/log';
 import { ensureServers, PreflightError } from '../lib/preflight.ts';
 import { createLogRenderer } from './logs.ts';
-import { createSupervisor, freePort, type ProcessSpec } from './processes.ts';
+import { createSupervisor, freePorts, type ProcessSpec, type ProcessState } from './processes.ts';
 import { startProxy, type Route } from './proxy.ts';
 import { ensureWebClientBuilt } from './web-client.ts';
 
@@ -133,7 +133,13 @@ async function main(): Promise<number> {
 
   ensureWebClientBuilt(path.join(root, 'clients/web'), note);
   const services = discoverServices();
-  const routerPort = await freePort();
+  // One block of ports for the router and every service process, taken below the ephemeral range:
+  // a process binds its port seconds after it is chosen, and a port drawn with listen(0) could be
+  // taken meanwhile by any outgoing connection on the machine (a service then restarts on a busy port
+  // for ever and the fleet never becomes ready).
+  const ports = await freePorts(1 + services.length * config.VECHE_REPLICAS);
+  const nextPort = () => ports.shift()!;
+  const routerPort = nextPort();
   const serviceSecret = config.VECHE_SERVICE_SECRET ?? randomBytes(24).toString('base64url');
   const publicUrl = `http://${config.VECHE_HOST === '0.0.0.0' ? '127.0.0.1' : config.VECHE_HOST}:${config.VECHE_PORT}`;
   const baseEnv: NodeJS.ProcessEnv = {
@@ -181,7 +187,7 @@ async function main(): Promise<number> {
     },
   ];
   const servicePorts = new Map<string, number>();
-  for (const service of services) servicePorts.set(service.name, await freePort());
+  for (const service of services) servicePorts.set(service.name, nextPort());
   // Every service can reach every other's internal HTTP (e.g. the gateway streaming uploads to chat):
   // VECHE_INTERNAL_URL_<NAME> (upper case, '-' → '_'), as the stack's service names do in production.
   for (const [name, port] of servicePorts) {
@@ -191,7 +197,7 @@ async function main(): Promise<number> {
   const metricsPorts = new Map<string, number>();
   for (const service of services) {
     for (const [index, name] of replicaNames(service.name).entries()) {
-      const port = index === 0 ? servicePorts.get(service.name)! : await freePort();
+      const port = index === 0 ? servicePorts.get(service.name)! : nextPort();
       metricsPorts.set(name, port);
       specs.push({
         name,
@@ -248,7 +254,17 @@ async function main(): Promise<number> {
   try {
     // A bound, not a pace: seven cold Node starts share the host's cores; on a busy two-core host the
     // gateway took over a minute.
-    await Promise.all(specs.map((s) => supervisor.waitReady(s.name, 180_000)));
+    const waiting = setInterval(() => {
+      const slow = supervisor.states().filter((p) => p.status !== 'running');
+      const describe = (p: ProcessState) =>
+        `${p.name} (${p.status}${p.restarts > 0 ? `, restarted ${p.restarts}×, last exit ${p.lastExit}` : ''})`;
+      if (slow.length > 0) note(`still waiting for ${slow.map(describe).join(', ')}`);
+    }, 20_000);
+    try {
+      await Promise.all(specs.map((s) => supervisor.waitReady(s.name, 180_000)));
+    } finally {
+      clearInterval(waiting);
+    }
     proxy = await startProxy({
       host: config.VECHE_HOST,
       port: config.VECHE_PORT,

@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import readline from 'node:readline';
+import { freePortRange } from '../../libs/testing/src/ports.ts';
 import type { LogRenderer } from './logs.ts';
 
 export interface ProcessSpec {
@@ -203,13 +204,17 @@ export function createSupervisor(options: {
   };
 }
 
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
+/**
+ * `count` consecutive free ports for processes that bind them later: drawn below the kernel's
+ * ephemeral range (libs/testing's freePortRange), so no outgoing connection of any process can take
+ * one between now and the bind, as happens to a port drawn with `listen(0)`.
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const { min } = await freePortRange(count);
+  return Array.from({ length: count }, (_, i) => min + i);
+}
+
+/** One port, as {@link freePorts}; a caller that needs several takes them in one block. */
+export async function freePort(): Promise<number> {
+  return (await freePorts(1))[0]!;
 }

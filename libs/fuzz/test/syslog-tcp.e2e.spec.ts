@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import fc from 'fast-check';
-import { eventually, testPortRange } from '@veche/testing';
+import { eventually, freePortRange } from '@veche/testing';
 import { startFleet, type Fleet } from '../../../scripts/fleet/test/support/fleet.ts';
 import { FuzzTally, fuzzParameters, fuzzRuns } from '../src/index.ts';
 
@@ -264,7 +264,7 @@ describe(
 
     before(async () => {
       // A port range of its own: other fleets on this machine use the default one.
-      const { min: base } = await testPortRange(100);
+      const { min: base } = await freePortRange(100);
       fleet = await startFleet({
         env: {
           REQUIRE_VERIFIED_EMAIL: 'false',

@@ -1,9 +1,11 @@
 /**
- * Port ranges for tests that must name their ports in advance (a log-listener's source ports), chosen
- * where nothing else on the machine takes ports on its own: below the kernel's ephemeral range (where
- * every outgoing connection and every `listen(0)` of another test draws its port, so a range there
- * collides: EADDRINUSE, seen in CI), above the fleet's default 20000–20999, and clear of RabbitMQ's
- * 25672. Each range is checked free when it is handed out.
+ * Port ranges for whatever must name its ports before a process binds them (a log-listener's source
+ * ports in tests, the local fleet's service ports), chosen where nothing else on the machine takes
+ * ports on its own: below the kernel's ephemeral range, above the log-listener's default source
+ * ports 20000–20999, and clear of RabbitMQ's 25672. A port drawn with `listen(0)` and handed to a
+ * process that binds it seconds later is in the ephemeral range, where any outgoing connection of any
+ * process may take it meanwhile (EADDRINUSE, then a service that restarts on the same port for ever:
+ * seen in CI as a fleet that never became ready). Each range is checked free when it is handed out.
  */
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -29,7 +31,7 @@ const free = (port: number): Promise<boolean> =>
   });
 
 /** `size` consecutive ports, free when checked, outside the ephemeral range and the fleet's default. */
-export async function testPortRange(size: number): Promise<{ min: number; max: number }> {
+export async function freePortRange(size: number): Promise<{ min: number; max: number }> {
   const top = ephemeralStart() - size;
   for (let attempt = 0; attempt < 50; attempt++) {
     const min = lowest + Math.floor(Math.random() * ((top - lowest) / size)) * size;

@@ -6,22 +6,13 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
+import { freePorts } from '../../processes.ts';
 
 const root = path.resolve(import.meta.dirname, '../../../..');
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../processes.ts';
 
 async function waitFor<T>(
   check: () => Promise<T | undefined> | T | undefined,
@@ -88,7 +79,7 @@ function createVhost(name: string, amqpUrl: URL): { url: string; remove: () => v
 }
 
 export async function startFleet(options: { env?: Record<string, string> } = {}): Promise<Fleet> {
-  const [port, smtpPort, sinkWebPort] = [await freePort(), await freePort(), await freePort()];
+  const [port, smtpPort, sinkWebPort] = (await freePorts(3)) as [number, number, number];
   const sink = spawn(process.execPath, [path.join(root, 'services/mailer/src/dev-sink/main.ts')], {
     cwd: root,
     env: {
@@ -151,7 +142,9 @@ export async function startFleet(options: { env?: Record<string, string> } = {})
   const fleetLog = track(fleet);
   await waitFor(
     () => (fleetLog.output().includes('Veche is running at') ? true : undefined),
-    240_000,
+    // Inside the test's own limit (a `before` hook counts against it), so that a fleet that does not
+    // start fails with its output, which names the process it waits for, not with a bare timeout.
+    Math.max(60_000, Number(process.env['TEST_TIMEOUT_MS'] ?? 180_000) - 35_000),
     'the fleet',
   ).catch((error: unknown) => {
     if (fleet.exitCode === null) process.kill(-fleet.pid!, 'SIGKILL');

@@ -17,7 +17,6 @@ import {
   rmSync,
   symlinkSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 
@@ -25,17 +24,7 @@ export const root = path.resolve(import.meta.dirname, '../../../..');
 const versions = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').sort() : [];
 export const pgBin = versions.length > 0 ? `/usr/lib/postgresql/${versions.at(-1)}/bin` : '';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
+export { freePort } from '../../../fleet/processes.ts';
 
 const asRoot = process.getuid?.() === 0;
 const ids = asRoot

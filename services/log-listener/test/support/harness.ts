@@ -17,7 +17,7 @@ import {
   createTestDatabase,
   testAmqpUrl,
   testDatabaseUrl,
-  testPortRange,
+  freePortRange,
   uniqueName,
   type TestDatabase,
 } from '@veche/testing';
@@ -72,7 +72,7 @@ export function testCertificate(): { certFile: string; keyFile: string; cert: Bu
 }
 
 /** 40 source ports of the test's own, free when chosen, where no other test draws ports by itself. */
-export const portRange = (): Promise<{ min: number; max: number }> => testPortRange(40);
+export const portRange = (): Promise<{ min: number; max: number }> => freePortRange(40);
 
 export interface Harness {
   log: Logger;
