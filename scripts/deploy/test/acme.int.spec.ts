@@ -1,13 +1,17 @@
 /**
  * The certificate flow against a real ACME server: Debian's pebble (the Let's Encrypt test CA) with
  * pebble-challtestsrv as its DNS, certbot in webroot mode through Debian's nginx, driven by the same
- * scripts the stack runs (veche-certbot, veche-tls-sync). Issue, install, renew, and a graceful reload
- * that serves the new certificate while a request in flight finishes undisturbed.
+ * scripts the stack runs (veche-certbot, veche-tls-sync, and certbot's deploy hook logs-tls-hook). Issue,
+ * install, renew, and a graceful reload that serves the new certificate while a request in flight
+ * finishes undisturbed; the log-listener's copy of the pair follows each certificate (modes, owner,
+ * content) and loads as a TLS pair.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
 import { freePort } from '../../fleet/processes.ts';
@@ -24,6 +28,43 @@ import {
 } from './support/system.ts';
 
 const domain = 'veche.test';
+const logsTlsHook = path.resolve(import.meta.dirname, '../logs-tls-hook');
+/** Not the test's own group: the hook must set it. */
+const logsTlsGid = 4242;
+
+/** The log-listener's copy of the pair: each file's mode and group, its content, and the folder's. */
+function logsTlsPair(dir: string) {
+  const file = (name: string) => {
+    const stat = statSync(path.join(dir, name));
+    return {
+      mode: stat.mode & 0o777,
+      uid: stat.uid,
+      gid: stat.gid,
+      pem: readFileSync(path.join(dir, name), 'utf8'),
+    };
+  };
+  const folder = statSync(dir);
+  return {
+    dir: { mode: folder.mode & 0o777, gid: folder.gid },
+    cert: file('fullchain.pem'),
+    key: file('privkey.pem'),
+  };
+}
+
+/** The copy is certbot's live pair, root:gid, the key 0640 and the folder 0750, and loads as a pair. */
+function assertLogsTlsCopy(dir: string, live: string): void {
+  const pair = logsTlsPair(dir);
+  assert.deepEqual(pair.dir, { mode: 0o750, gid: logsTlsGid });
+  assert.deepEqual(
+    { ...pair.cert, pem: undefined },
+    { mode: 0o644, uid: 0, gid: logsTlsGid, pem: undefined },
+  );
+  assert.deepEqual({ ...pair.key, pem: undefined }, { mode: 0o640, uid: 0, gid: logsTlsGid, pem: undefined });
+  assert.equal(pair.cert.pem, readFileSync(path.join(live, 'fullchain.pem'), 'utf8'));
+  assert.equal(pair.key.pem, readFileSync(path.join(live, 'privkey.pem'), 'utf8'));
+  // What the log-listener does with them (a mismatched pair throws).
+  tls.createSecureContext({ cert: pair.cert.pem, key: pair.key.pem });
+}
 
 interface Served {
   issuer: string;
@@ -73,6 +114,8 @@ async function waitFor(check: () => Promise<boolean>, what: string, output: () =
 describe("Let's Encrypt flow with pebble, certbot and nginx", () => {
   const dir = tempDir('acme');
   const caPem = path.join(dir, 'ca.pem');
+  const logsTlsDir = path.join(dir, 'logs-tls');
+  const live = () => path.join(site.letsencryptDir, 'live', domain);
   let pebble: ReturnType<typeof startProcess>;
   let challtestsrv: ReturnType<typeof startProcess>;
   let site: NginxSite;
@@ -222,6 +265,10 @@ describe("Let's Encrypt flow with pebble, certbot and nginx", () => {
       VECHE_ACME_SERVER: directory,
       // certbot (python-requests) trusts pebble's listener through this bundle.
       REQUESTS_CA_BUNDLE: caPem,
+      // As in stack.yml: certbot runs the hook after each certificate.
+      VECHE_DEPLOY_HOOK: logsTlsHook,
+      VECHE_LOGS_TLS_DIR: logsTlsDir,
+      VECHE_LOGS_TLS_GID: String(logsTlsGid),
     };
   });
 
@@ -237,6 +284,22 @@ describe("Let's Encrypt flow with pebble, certbot and nginx", () => {
     assert.equal(served.issuer, domain, 'self-signed: issued by itself');
   });
 
+  it("gives the log-listener a temporary pair before the first certificate (the loop's start)", () => {
+    const seeded = run(logsTlsHook, ['--seed'], certbotEnv);
+    assert.equal(seeded.status, 0, seeded.stderr);
+    assert.match(seeded.stderr, /temporary self-signed pair/);
+    const pair = logsTlsPair(logsTlsDir);
+    assert.deepEqual(pair.dir, { mode: 0o750, gid: logsTlsGid });
+    assert.equal(pair.key.mode, 0o640);
+    const cert = new X509Certificate(pair.cert.pem);
+    assert.equal(cert.subject, `CN=${domain}`);
+    tls.createSecureContext({ cert: pair.cert.pem, key: pair.key.pem });
+    // Without a certificate and without --seed there is nothing to copy.
+    const plain = run(logsTlsHook, [], certbotEnv);
+    assert.notEqual(plain.status, 0);
+    assert.match(plain.stderr, /no certificate in/);
+  });
+
   it('obtains the first certificate through nginx (webroot) and serves it after a graceful reload', async () => {
     const issued = run(path.join(nginxBin, 'veche-certbot'), ['--once', '--', ...certbotArgs], certbotEnv);
     assert.equal(issued.status, 0, `${issued.stdout}\n${issued.stderr}\n${pebble.output().slice(-3000)}`);
@@ -249,6 +312,10 @@ describe("Let's Encrypt flow with pebble, certbot and nginx", () => {
     pebbleRoot = await fetchText(`https://127.0.0.1:${managementPort}/roots/0`, await readCa(caPem));
     const served = await eventuallyServed(site.httpsPort, pebbleRoot, (s) => /Pebble/i.test(s.issuer));
     assert.ok(served.authorized, "the served chain verifies against pebble's root");
+
+    // certbot ran the deploy hook: the temporary pair is replaced by the issued one.
+    assert.match(issued.stderr, /logs-tls-hook.*installed the pair from/);
+    assertLogsTlsCopy(logsTlsDir, live());
   });
 
   it('does nothing when the certificate has not changed', () => {
@@ -259,6 +326,7 @@ describe("Let's Encrypt flow with pebble, certbot and nginx", () => {
 
   it('renews, and the watching nginx serves the new certificate without dropping a request in flight', async () => {
     const before = await servedCertificate(site.httpsPort, pebbleRoot);
+    const copiedBefore = logsTlsPair(logsTlsDir).cert.pem;
     // The nginx container's background watcher, as it runs in production (every second here).
     const watcher = startProcess(
       path.join(nginxBin, 'veche-tls-sync'),
@@ -287,6 +355,11 @@ describe("Let's Encrypt flow with pebble, certbot and nginx", () => {
       const body = await inFlight;
       assert.match(body, /chunk 39\ndone\n$/, 'the request begun before the reload completed');
       assert.ok(finishedAt > reloadedAt, 'the request was still in flight when nginx reloaded');
+
+      // The renewal ran the hook again: the log-listener's copy is the renewed pair.
+      assert.match(renewed.stderr, /logs-tls-hook.*installed the pair from/);
+      assertLogsTlsCopy(logsTlsDir, live());
+      assert.notEqual(logsTlsPair(logsTlsDir).cert.pem, copiedBefore, 'the renewed certificate was copied');
     } finally {
       watcher.child.kill('SIGTERM');
     }

@@ -142,4 +142,17 @@ describe('veche-certbot loop', () => {
     // Each probe file is removed after its check.
     assert.deepEqual(readdirSync(path.join(webroot, '.well-known/acme-challenge')), []);
   });
+
+  it('runs the deploy hook once as it starts (--seed), then hands it to certbot for each certificate', async () => {
+    const hook = path.join(bin, 'deploy-hook');
+    writeFile(hook, '#!/bin/sh\necho "hook $* $VECHE_DOMAIN" >>"$STATE/calls"\n');
+    chmodSync(hook, 0o755);
+    const run = await runLoop({
+      certbotFails: 0,
+      sleepLimit: 1,
+      env: { VECHE_ACME_PRECHECK: '0', VECHE_DEPLOY_HOOK: hook },
+    });
+    assert.equal(run.calls[0], 'hook --seed veche.test');
+    assert.match(run.calls[1] ?? '', /^certbot certonly .*--deploy-hook \S*deploy-hook\b/);
+  });
 });

@@ -24,6 +24,7 @@ const deployScripts = [
   'env',
   'status',
   'image-install.sh',
+  'logs-tls-hook',
 ];
 
 /** Every shell script of the repository (tracked or new, not ignored): by shebang, or a .sh name. */
