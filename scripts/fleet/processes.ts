@@ -7,6 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import readline from 'node:readline';
 import { freePortRange } from '../../libs/testing/src/ports.ts';
+
+export { freePort } from '../../libs/testing/src/ports.ts';
 import type { LogRenderer } from './logs.ts';
 
 export interface ProcessSpec {
@@ -212,9 +214,4 @@ export function createSupervisor(options: {
 export async function freePorts(count: number): Promise<number[]> {
   const { min } = await freePortRange(count);
   return Array.from({ length: count }, (_, i) => min + i);
-}
-
-/** One port, as {@link freePorts}; a caller that needs several takes them in one block. */
-export async function freePort(): Promise<number> {
-  return (await freePorts(1))[0]!;
 }

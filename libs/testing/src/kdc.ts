@@ -10,9 +10,9 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { freePort } from './ports.ts';
 
 /** A user principal of the test realm, with the password kinit takes. */
 export interface KerberosUser {
@@ -62,18 +62,6 @@ export interface TestKdc {
 
 /** The admin tools live in /usr/sbin, which is not always on PATH; kinit is a user tool. */
 const sbin = (tool: string) => (tool === 'kinit' ? tool : `/usr/sbin/${tool}`);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Starts a KDC of `realm` (default: a unique one). `hosts` are the host names whose services belong

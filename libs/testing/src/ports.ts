@@ -30,15 +30,29 @@ const free = (port: number): Promise<boolean> =>
     server.listen({ host: '127.0.0.1', port, exclusive: true }, () => server.close(() => resolve(true)));
   });
 
-/** `size` consecutive ports, free when checked, outside the ephemeral range and the fleet's default. */
+/** Ports this process has handed out: a port is free until its taker binds it, so never give it twice. */
+const handedOut = new Set<number>();
+
+/**
+ * `size` consecutive ports, free when checked, outside the ephemeral range and the log-listener's
+ * default, none handed out before by this process.
+ */
 export async function freePortRange(size: number): Promise<{ min: number; max: number }> {
   const top = ephemeralStart() - size;
   for (let attempt = 0; attempt < 50; attempt++) {
     const min = lowest + Math.floor(Math.random() * ((top - lowest) / size)) * size;
     const max = min + size - 1;
     if (reserved.some((r) => min <= r.to && max >= r.from)) continue;
-    const checks = await Promise.all(Array.from({ length: size }, (_, i) => free(min + i)));
+    const ports = Array.from({ length: size }, (_, i) => min + i);
+    if (ports.some((port) => handedOut.has(port))) continue;
+    for (const port of ports) handedOut.add(port);
+    const checks = await Promise.all(ports.map(free));
     if (checks.every(Boolean)) return { min, max };
   }
   throw new Error(`no free range of ${size} ports between ${lowest} and ${top + size - 1}`);
+}
+
+/** One port for a process that binds it later (a server named in its configuration), as {@link freePortRange}. */
+export async function freePort(): Promise<number> {
+  return (await freePortRange(1)).min;
 }

@@ -12,10 +12,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
-import { eventually } from '@veche/testing';
+import { eventually, freePort } from '@veche/testing';
 import { requireCommands, root, run, tempDir, withSbin } from './support/system.ts';
 
 const entrypoint = path.join(root, 'monitoring/alertmanager/veche-alertmanager');
@@ -36,16 +36,6 @@ function secretsDir(values: Record<string, string>): string {
   const dir = tempDir('am-secrets');
   for (const [name, value] of Object.entries(values)) writeFileSync(path.join(dir, name), value);
   return dir;
-}
-
-/** A port nothing listens on at the moment (for the programs that need one named in advance). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 describe('Alertmanager', () => {

@@ -4,9 +4,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { freePort } from '@veche/testing';
 
 const versions = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').sort() : [];
 const bin = versions.length > 0 ? `/usr/lib/postgresql/${versions.at(-1)}/bin` : undefined;
@@ -14,18 +14,6 @@ const bin = versions.length > 0 ? `/usr/lib/postgresql/${versions.at(-1)}/bin` :
 /** Why the cluster cannot run here, or undefined when it can. */
 export const privatePostgresUnavailable = (): string | undefined =>
   bin && existsSync(path.join(bin, 'initdb')) ? undefined : 'no PostgreSQL server binaries (initdb)';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
 
 export interface PrivatePostgres {
   url: string;
