@@ -117,8 +117,28 @@ export const LogEvent = Type.Object(
 );
 export type LogEvent = Static<typeof LogEvent>;
 
+/**
+ * Where a catch-up read stopped, in commit order: the reading's snapshot, then the transaction id and
+ * line id of the last line returned, then the lowest line id asked for (`after` when its run is no
+ * longer known). Opaque to clients: give it back as `cursor` for the next page.
+ */
+export const CatchUpCursor = Type.String({
+  pattern: '^[0-9]+:[0-9]+:[0-9,]*\\.[0-9]+\\.[0-9]+\\.[0-9]+$',
+  maxLength: 4_000,
+  description: 'A catch-up position (from a previous page with `after` or `cursor`)',
+});
+
 export const LogEventsPage = Type.Object(
-  { events: Type.Array(LogEvent), isOldestEventReached: Type.Boolean() },
+  {
+    events: Type.Array(LogEvent),
+    isOldestEventReached: Type.Boolean(),
+    /**
+     * With `after` or `cursor`: the next page of the catch-up is `cursor=` this. Lines come in commit
+     * order (a batch that committed late may hold lower ids than lines already read), so the largest
+     * id read is not a safe `after` for the next page; a line may come twice, never not at all.
+     */
+    cursor: Type.Optional(CatchUpCursor),
+  },
   { additionalProperties: false },
 );
 export type LogEventsPage = Static<typeof LogEventsPage>;
@@ -142,8 +162,14 @@ export const logInputs = {
       sourceId: SourceId,
       /** Lines older than this id, newest first (seed 004's minId). */
       before: Type.Optional(LineId),
-      /** Lines newer than this id, oldest first (seed 004's maxId; the catch-up direction). */
+      /**
+       * The catch-up direction (seed 004's maxId): lines the reader may not have seen, having seen this
+       * one (live or read), oldest committed first: every line committed after this one's batch, lower
+       * ids included. The answer's `cursor` goes on from there.
+       */
       after: Type.Optional(LineId),
+      /** The next page of a catch-up: the previous page's `cursor`. */
+      cursor: Type.Optional(CatchUpCursor),
       /** Seed 004's logs_portion. */
       limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
       /** Case-insensitive text search in the message; matches come back in `highlights`. */

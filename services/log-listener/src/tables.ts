@@ -85,6 +85,8 @@ export interface LineRunsTable {
   last_id: ColumnType<number, string, never>;
   received_from: Timestamp;
   received_to: Timestamp;
+  /** pg_snapshot as text: its transaction's snapshot just before it committed (null before 0004). */
+  snapshot: ColumnType<string | null, never, never>;
 }
 
 /** Per alert, the last run its previous firing counted (xid8 and position as decimal text). */

@@ -131,6 +131,8 @@ export const logs = {
     query: {
       before?: string;
       after?: string;
+      /** The next page of a catch-up (`after`): the previous page's `cursor`. */
+      cursor?: string;
       limit?: number;
       q?: string;
       severity?: number;

@@ -216,7 +216,9 @@ function SourceView({ source }: { source: LogSource }) {
     const unseen = before === undefined ? fresh : fresh.filter((line) => BigInt(line.id) > BigInt(before));
     for (const line of fresh) seenUpTo.current = laterId(seenUpTo.current, line.id);
     if (!atBottom.current) {
-      setMissed((n) => n + unseen.length);
+      // A caught-up line may have a lower id than the newest seen (committed late) or be one seen
+      // already: not counted, but the view still reloads on return to the bottom.
+      setMissed((n) => n + unseen.length || Math.max(n, 1));
       return;
     }
     setLines((held) => {
@@ -238,18 +240,26 @@ function SourceView({ source }: { source: LogSource }) {
     [source.sourceId, applied, navigate, deliver],
   );
 
-  // Lines published while no realtime session was there to receive them are read over /api, oldest
-  // first from the newest one seen, a page at a time (a reading of the latest page is already doing it).
+  // Lines published while no realtime session was there to receive them are read over /api from the
+  // newest one seen, a page at a time (a reading of the latest page is already doing it). They come in
+  // commit order, lower ids included (a batch may commit after higher ids were shown): the next page
+  // goes on from the previous page's cursor, not from the newest id.
   useEffect(
     () =>
       onLogRejoin(() => {
         void (async () => {
+          let cursor: string | undefined;
           for (let page = 0; page < maxHeld / pageSize; page += 1) {
             const after = seenUpTo.current;
             if (resuming.current || after === undefined) return;
-            const next = await logs.events(source.sourceId, { limit: pageSize, after, ...filters() });
+            const next = await logs.events(source.sourceId, {
+              limit: pageSize,
+              ...(cursor === undefined ? { after } : { cursor }),
+              ...filters(),
+            });
             deliver(next.events);
-            if (next.events.length < pageSize) return;
+            if (next.events.length < pageSize || next.cursor === undefined) return;
+            cursor = next.cursor;
           }
         })().catch(() => {
           // Offline again: the next join tries again.

@@ -44,6 +44,7 @@ export interface EventsQuery {
   sourceId: string;
   before?: string;
   after?: string;
+  cursor?: string;
   limit?: number;
   q?: string;
   senderIp?: string;
@@ -139,7 +140,7 @@ export function highlightsOf(message: string, q: string): [number, number][] {
 }
 
 /**
- * A page's query (without its limit). `q` is a case-insensitive substring (`ILIKE`): on closed days
+ * A page's query, newest first (without its limit; `after` and `cursor` read with catchUpPage). `q` is a case-insensitive substring (`ILIKE`): on closed days
  * the trigram index the maintenance builds answers it, the open day is read by `(source_id, id)`.
  */
 export function eventsQuery(database: Database<unknown>, query: EventsQuery, retentionDays: number) {
@@ -151,7 +152,6 @@ export function eventsQuery(database: Database<unknown>, query: EventsQuery, ret
     // Lines older than the source's retention may wait for the next clean-up: never show them.
     .where('received_at', '>=', sql<Date>`now() - make_interval(days => ${retentionDays})`);
   if (query.before !== undefined) q = q.where('id', '<', sql<number>`${query.before}::int8`);
-  if (query.after !== undefined) q = q.where('id', '>', sql<number>`${query.after}::int8`);
   if (query.senderIp !== undefined) q = q.where('sender_ip', '=', query.senderIp);
   if (query.fileName !== undefined) q = q.where('file_name', '=', query.fileName);
   if (query.hostname !== undefined) q = q.where('hostname', '=', query.hostname);
@@ -159,7 +159,139 @@ export function eventsQuery(database: Database<unknown>, query: EventsQuery, ret
   if (query.from !== undefined) q = q.where('created_at', '>=', new Date(query.from));
   if (query.to !== undefined) q = q.where('created_at', '<', new Date(query.to));
   if (query.q !== undefined) q = q.where('message', 'ilike', `%${escapeLike(query.q)}%`);
-  return q.orderBy('id', query.after !== undefined ? 'asc' : 'desc');
+  return q.orderBy('id', 'desc');
+}
+
+interface LineRow {
+  id: number;
+  source_id: string;
+  received_at: Date;
+  created_at: Date;
+  sender_ip: string;
+  file_name: string;
+  message: string;
+  severity: number | null;
+  facility: number | null;
+  hostname: string | null;
+  app_name: string | null;
+  truncated: boolean;
+  invalid_utf8: boolean;
+}
+
+/** A catch-up position: see CatchUpCursor in @veche/contracts. */
+export interface CatchUp {
+  /** pg_snapshot text; null: the reading's own (every committed line is before the position). */
+  snapshot: string | null;
+  /** xid8 of the last line's transaction, and that line's id. */
+  transactionId: string;
+  lineId: string;
+  /** Only lines above this id (a catch-up from a line whose run is no longer kept). */
+  floor: string;
+}
+
+/** Snapshots longer than this (many transactions in progress) are widened to their xmin. */
+const maxSnapshotText = 3_000;
+
+export function encodeCatchUp(c: CatchUp & { snapshot: string }): string {
+  let snapshot = c.snapshot;
+  if (snapshot.length > maxSnapshotText) {
+    // Everything from xmin on counts as not yet seen: more lines may come twice, none is skipped.
+    const xmin = snapshot.slice(0, snapshot.indexOf(':'));
+    snapshot = `${xmin}:${xmin}:`;
+  }
+  return `${snapshot}.${c.transactionId}.${c.lineId}.${c.floor}`;
+}
+
+const int8Max = 2n ** 63n - 1n;
+
+/** A cursor given back by a client: checked here, so a forged one is a 400, never PostgreSQL's 500. */
+export function decodeCatchUp(cursor: string): CatchUp {
+  const invalid = () => validationError('Not a catch-up cursor', { details: { cursor } });
+  const parts = cursor.split('.');
+  const [snapshot, transactionId, lineId, floor] = parts;
+  if (parts.length !== 4 || !snapshot || !transactionId || !lineId || !floor) throw invalid();
+  const [xminText, xmaxText, xipText] = snapshot.split(':');
+  const numbers = [xminText, xmaxText, transactionId, lineId, floor, ...(xipText ? xipText.split(',') : [])];
+  if (numbers.some((n) => n === undefined || !/^[0-9]{1,19}$/.test(n) || BigInt(n) > int8Max))
+    throw invalid();
+  const xmin = BigInt(xminText!);
+  const xmax = BigInt(xmaxText!);
+  const xip = xipText ? xipText.split(',').map(BigInt) : [];
+  // pg_snapshot's own rules: 0 < xmin <= xmax, in-progress ids ascending within [xmin, xmax).
+  if (xmin < 1n || xmax < xmin || xip.some((x, i) => x < xmin || x >= xmax || (i > 0 && x < xip[i - 1]!))) {
+    throw invalid();
+  }
+  return { snapshot, transactionId, lineId, floor };
+}
+
+/**
+ * Where a catch-up from line `after` (seen by the reader, live or read) starts: after that line in its
+ * transaction, and every transaction its transaction's snapshot did not see committed (those committed
+ * after it, whatever their ids). Without its run (kept two days; none before migration 0004), by id.
+ */
+export async function catchUpFrom(
+  database: Database<unknown>,
+  sourceId: string,
+  after: string,
+): Promise<CatchUp> {
+  const run = await sql<{ tx: string; snapshot: string | null }>`
+    select transaction_id::text as tx, snapshot::text as snapshot from line_runs
+    where source_id = ${sourceId} and last_id >= ${after}::int8 and first_id <= ${after}::int8
+    order by last_id limit 1`.execute(database.db);
+  const found = run.rows[0];
+  if (!found || found.snapshot === null)
+    return { snapshot: null, transactionId: '0', lineId: after, floor: after };
+  return { snapshot: found.snapshot, transactionId: found.tx, lineId: after, floor: '0' };
+}
+
+/**
+ * One page of a catch-up, in commit-safe order: the source's runs by (transaction id, position), the
+ * lines of each by id, those the position has not covered (a transaction not visible in its snapshot,
+ * or after its last line). Returns the lines and the position after them, with this reading's
+ * snapshot: what commits from now on is not visible in it.
+ */
+export async function catchUpPage(
+  database: Database<unknown>,
+  query: EventsQuery,
+  from: CatchUp,
+  limit: number,
+  retentionDays: number,
+): Promise<{ rows: (LineRow & { tx: string })[]; reading: string }> {
+  const conditions = [
+    sql`l.received_at >= now() - make_interval(days => ${retentionDays})`,
+    sql`l.id > ${from.floor}::int8`,
+  ];
+  if (query.senderIp !== undefined) conditions.push(sql`l.sender_ip = ${query.senderIp}`);
+  if (query.fileName !== undefined) conditions.push(sql`l.file_name = ${query.fileName}`);
+  if (query.hostname !== undefined) conditions.push(sql`l.hostname = ${query.hostname}`);
+  if (query.severity !== undefined) conditions.push(sql`l.severity <= ${query.severity}`);
+  if (query.from !== undefined) conditions.push(sql`l.created_at >= ${new Date(query.from)}`);
+  if (query.to !== undefined) conditions.push(sql`l.created_at < ${new Date(query.to)}`);
+  if (query.q !== undefined) conditions.push(sql`l.message ilike ${`%${escapeLike(query.q)}%`}`);
+  const result = await sql<LineRow & { tx: string | null; reading: string }>`
+    with reading as materialized (
+      select coalesce(${from.snapshot}::pg_snapshot, pg_current_snapshot()) as seen,
+             pg_current_snapshot() as now
+    )
+    select reading.now::text as reading, page.* from reading left join lateral (
+      select l.*, r.transaction_id::text as tx
+      from line_runs r
+      join log_lines l on l.source_id = r.source_id and l.id between r.first_id and r.last_id
+        and l.received_at between r.received_from and r.received_to
+      where r.source_id = ${query.sourceId}
+        and r.last_id > ${from.floor}::int8
+        and r.transaction_id >= least(pg_snapshot_xmin(reading.seen), ${from.transactionId}::xid8)
+        -- A transaction's own snapshot may not show it as committed (its xid at or above xmax): its
+        -- own lines are covered up to the position's line, and the rest by the comparison.
+        and ((not pg_visible_in_snapshot(r.transaction_id, reading.seen)
+              and r.transaction_id <> ${from.transactionId}::xid8)
+             or (r.transaction_id, l.id) > (${from.transactionId}::xid8, ${from.lineId}::int8))
+        and ${sql.join(conditions, sql` and `)}
+      order by r.transaction_id, r.position, l.id
+      limit ${limit}
+    ) page on true`.execute(database.db);
+  const rows = result.rows.filter((r): r is LineRow & { tx: string; reading: string } => r.tx !== null);
+  return { rows, reading: result.rows[0]!.reading };
 }
 
 export function createLogsApi(options: LogsApiOptions): LogsApi {
@@ -310,14 +442,34 @@ export function createLogsApi(options: LogsApiOptions): LogsApi {
 
     async events(actor, query) {
       const source = await readable(actor, query.sourceId);
-      if (query.before !== undefined && query.after !== undefined) {
-        throw validationError('Give before or after, not both');
-      }
+      const given = [query.before, query.after, query.cursor].filter((v) => v !== undefined).length;
+      if (given > 1) throw validationError('Give one of before, after and cursor');
       const limit = query.limit ?? 100;
-      const ascending = query.after !== undefined;
-      const rows = await eventsQuery(database, query, source.retention_days)
-        .limit(limit + 1)
-        .execute();
+      const ascending = query.after !== undefined || query.cursor !== undefined;
+      let rows: LineRow[];
+      let cursor: string | undefined;
+      if (ascending) {
+        // The catch-up: commit order, not ids (a batch may commit after lines with higher ids were read).
+        const from =
+          query.cursor !== undefined
+            ? decodeCatchUp(query.cursor)
+            : await catchUpFrom(database, query.sourceId, query.after!);
+        const read = await catchUpPage(database, query, from, limit + 1, source.retention_days);
+        rows = read.rows;
+        // With this reading's snapshot: after everything it saw when the page holds the rest (the
+        // snapshot's xmax: every transaction it saw is below), else after the last line returned.
+        const last = read.rows.length > limit ? read.rows[limit - 1]! : undefined;
+        cursor = encodeCatchUp({
+          snapshot: read.reading,
+          transactionId: last ? last.tx : read.reading.split(':')[1]!,
+          lineId: last ? String(last.id) : '0',
+          floor: from.floor,
+        });
+      } else {
+        rows = await eventsQuery(database, query, source.retention_days)
+          .limit(limit + 1)
+          .execute();
+      }
       const more = rows.length > limit;
       const page = rows.slice(0, limit);
       const userId = `${options.publicHost}:${source.port}`;
@@ -341,7 +493,7 @@ export function createLogsApi(options: LogsApiOptions): LogsApi {
       // Newest first: the oldest is reached when nothing older matched. After `after` (ascending, the
       // catch-up direction) there is nothing older in the page by construction: false, unless empty.
       const isOldestEventReached = ascending ? page.length === 0 && !more && query.after === '0' : !more;
-      return { events, isOldestEventReached };
+      return { events, isOldestEventReached, ...(cursor === undefined ? {} : { cursor }) };
     },
   };
 }

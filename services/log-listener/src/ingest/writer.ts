@@ -230,8 +230,11 @@ export function createWriter(options: WriterOptions): Writer {
         );
         const runs = runsOf(batch, ids);
         await client.query(
-          `insert into "${schema}".line_runs (source_id, first_id, last_id, received_from, received_to)
-           select * from unnest($1::uuid[], $2::int8[], $3::int8[], $4::timestamptz[], $5::timestamptz[])`,
+          // With the transaction's snapshot: what had not committed by now did so after these lines
+          // (the live tail's catch-up returns those to a reader that saw these).
+          `insert into "${schema}".line_runs (source_id, first_id, last_id, received_from, received_to, snapshot)
+           select *, pg_current_snapshot()
+           from unnest($1::uuid[], $2::int8[], $3::int8[], $4::timestamptz[], $5::timestamptz[])`,
           [
             runs.map((r) => r.sourceId),
             runs.map((r) => r.firstId),
