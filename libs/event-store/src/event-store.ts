@@ -3,7 +3,7 @@
  * reads, and the commit-safe read of the whole log that subscriptions follow.
  */
 
-import { pgErrorCode, pgErrorCodes, sql, type Kysely, type Transaction } from '@veche/db';
+import { pgErrorCode, pgErrorCodes, sql, type Database, type Kysely, type Transaction } from '@veche/db';
 import { unavailable } from '@veche/errors';
 import { componentLogger, currentCorrelationId, currentTraceparent, inSpan } from '@veche/log';
 import { eventsAppended } from '@veche/metrics';
@@ -86,21 +86,41 @@ export function toRecordedEvent(row: EventRow): RecordedEvent {
   };
 }
 
+/** Where an append runs: a caller's (or a projection's) transaction, or autocommit on the pool. */
+type AppendExecutor = Executor | Database['pool'];
+
+/**
+ * The append functions as named prepared statements: on the pool's connections (autocommit appends,
+ * the hot path) each is parsed and planned once per connection instead of once per call, and kysely's
+ * query building is skipped. In a transaction they go through kysely like every other statement.
+ */
+const appendOneStatement = {
+  name: 'veche_event_store_append_one',
+  text: 'select append_index, appended, previous_version, positions, transaction_id, recorded_at from event_store_append_one($1, $2, $3::bigint, $4::jsonb)',
+};
+const appendManyStatement = {
+  name: 'veche_event_store_append',
+  text: 'select append_index, appended, previous_version, positions, transaction_id, recorded_at from event_store_append($1::jsonb)',
+};
+
 /**
  * One call of the append function for several appends: one statement, so one round trip. A batch of
  * one append takes the function made for it (no batch machinery on the server).
  */
 async function callAppendFunction(
-  executor: Executor,
+  executor: AppendExecutor,
   requests: readonly AppendRequest[],
 ): Promise<AppendRow[]> {
   const eventsJson = (request: AppendRequest): string =>
     JSON.stringify(request.events.map((event) => ({ t: event.type, d: event.data, m: event.metadata })));
+  const onPool = 'totalCount' in executor;
   const [only] = requests;
   if (only && requests.length === 1) {
+    const values = [only.streamId, only.expected.k, only.expected.v, eventsJson(only)];
+    if (onPool) return (await executor.query<AppendRow>({ ...appendOneStatement, values })).rows;
     const { rows } = await sql<AppendRow>`
-      select * from event_store_append_one(${only.streamId}, ${only.expected.k}, ${only.expected.v}::bigint,
-                                           ${eventsJson(only)}::jsonb)`.execute(executor);
+      select * from event_store_append_one(${values[0]}, ${values[1]}, ${values[2]}::bigint,
+                                           ${values[3]}::jsonb)`.execute(executor);
     return rows;
   }
   const payload = JSON.stringify(
@@ -111,6 +131,7 @@ async function callAppendFunction(
       e: request.events.map((event) => ({ t: event.type, d: event.data, m: event.metadata })),
     })),
   );
+  if (onPool) return (await executor.query<AppendRow>({ ...appendManyStatement, values: [payload] })).rows;
   const { rows } = await sql<AppendRow>`select * from event_store_append(${payload}::jsonb)`.execute(
     executor,
   );
@@ -214,7 +235,7 @@ export function createEventStore(options: EventStoreOptions): EventStore {
       try {
         if (!concernsProjections(requests)) {
           // Autocommit: the function call is the whole transaction, commit included.
-          return outcomesOf(requests, await callAppendFunction(db, requests));
+          return outcomesOf(requests, await callAppendFunction(database.pool, requests));
         }
         return await db.transaction().execute(async (trx) => {
           const outcomes = outcomesOf(requests, await callAppendFunction(trx, requests));
