@@ -281,6 +281,32 @@ describe('three linked domains', () => {
     assert.ok(await connected(h.c, 'b.test'));
   });
 
+  it('applies a privacy rule changed after the link told the user’s statuses, both ways, at once', async () => {
+    // B's sender keeps what it knows of b1 (rules included) from the log it follows: a rule
+    // changed after that must decide the very next change, never the rules it knew before.
+    const b1 = `${ids.b1}@b.test`;
+    const watcher = clients['a1']!;
+    clients['b1']!.send({ status: 4 });
+    await eventually(() => about(watcher, b1).at(-1) === 4, { timeoutMs: 10_000, message: 'a1 sees 4' });
+    const before = about(watcher, b1).length;
+    await h.b.call(ids.b1, 'veche.presence.set_privacy', { mode: 'blacklist', users: [`${ids.a1}@a.test`] });
+    clients['b1']!.send({ status: 2 });
+    // Told twice (the rule, then the change), both 8: the 2 is never shown to a1.
+    await eventually(() => about(watcher, b1).length >= before + 2, {
+      timeoutMs: 10_000,
+      message: 'a1 told of the rule and the change',
+    });
+    assert.deepEqual(about(watcher, b1).slice(before), [8, 8]);
+    await h.b.call(ids.b1, 'veche.presence.set_privacy', { mode: 'everyone', users: [] });
+    clients['b1']!.send({ status: 7 });
+    // The rule lifted: b1's real status (2), then the change (7).
+    await eventually(() => about(watcher, b1).length >= before + 4, {
+      timeoutMs: 10_000,
+      message: 'a1 told of the lifted rule and the change',
+    });
+    assert.deepEqual(about(watcher, b1).slice(before), [8, 8, 2, 7]);
+  });
+
   it('receives nothing more once unlinked', async () => {
     const b1 = `${ids.b1}@b.test`;
     await h.c.app.federation.unlink('b.test');

@@ -38,7 +38,10 @@ import {
 } from '@veche/contracts';
 import { readPresenceEvent } from '../domain/events.ts';
 import { maySee, type GroupRuleSet } from '../domain/privacy.ts';
-import { notify } from '../projections/notifications.ts';
+import {
+  notificationChannel as presenceChannel,
+  type PresenceNotification,
+} from '../projections/notifications.ts';
 import type { PresenceTables } from '../tables.ts';
 import type { SecretBox } from './secrets.ts';
 import { loadGroups, loadViews, type TargetView } from '../views.ts';
@@ -181,6 +184,22 @@ export function createFederation(options: FederationOptions): Federation {
     let open = true;
     let chain: Promise<void> = Promise.resolve();
     let wake: (() => void) | undefined;
+    /**
+     * What this sender knows of each watched user: loaded once (at the snapshot that answers the
+     * first watch), then kept by the log it follows (status and privacy events, in log order, each
+     * applied only when newer than the view): a batch reads nothing but the log.
+     */
+    const known = new Map<string, TargetView>();
+    async function viewsOf(users: readonly string[]): Promise<Map<string, TargetView>> {
+      const missing = [...new Set(users)].filter((user) => !known.has(user));
+      if (missing.length > 0) {
+        for (const [user, view] of await loadViews(db, missing)) {
+          // Only users still watched (the watch may have gone while loading).
+          if (watched.has(user) && !known.has(user)) known.set(user, view);
+        }
+      }
+      return known;
+    }
     const run = (work: () => Promise<void>) => {
       chain = chain.then(work).catch((error: unknown) => {
         peerLog.error({ err: error }, 'federation sender failed; closing the link');
@@ -229,7 +248,7 @@ export function createFederation(options: FederationOptions): Federation {
         return;
       }
       groups ??= (await loadGroups(db)).ruleSet;
-      const views = await loadViews(db, [...new Set(pairs.map(([user]) => user))]);
+      const views = await viewsOf(pairs.map(([user]) => user));
       const changes: Change[] = [];
       for (const [user, viewer] of pairs) {
         const view = views.get(user);
@@ -247,32 +266,42 @@ export function createFederation(options: FederationOptions): Federation {
         return false;
       }
       const events = read.events;
-      if (events.some((e) => e.streamId === 'presence-groups')) groups = (await loadGroups(db)).ruleSet;
-      groups ??= (await loadGroups(db)).ruleSet;
-      const users = new Set<string>();
-      for (const event of events) {
-        const user = watchedUserOf(event);
-        if (user !== undefined && watched.has(user)) users.add(user);
-      }
-      const views = await loadViews(db, [...users]);
+      const groupsChanged = events.some((e) => e.streamId === 'presence-groups');
+      if (groupsChanged || groups === undefined) groups = (await loadGroups(db)).ruleSet;
+      // Users watched but not known yet (none once the snapshot loaded them): one read for all.
+      const views = await viewsOf(
+        events.flatMap((event) => {
+          const user = watchedUserOf(event);
+          return user !== undefined && watched.has(user) ? [user] : [];
+        }),
+      );
       const changes: Change[] = [];
       for (const event of events) {
         const user = watchedUserOf(event);
         const view = user === undefined ? undefined : views.get(user);
-        if (!user || !view) continue;
+        const viewers = user === undefined ? undefined : watched.get(user);
+        if (!view || !viewers) continue;
         const typed = readPresenceEvent(event);
-        const viewers = watched.get(user) ?? new Set<string>();
         if (typed?.type === T.statusChanged) {
+          if (event.streamVersion > view.version) {
+            view.version = event.streamVersion;
+            view.status = typed.data.status;
+            view.timestamp = typed.data.timestamp;
+          }
           const at = { ...view, timestamp: typed.data.timestamp };
           for (const viewer of viewers) changes.push(seen(at, viewer, typed.data.status));
         } else if (typed?.type === T.privacyChanged) {
+          // The rules as of this event (a view loaded later than the cursor already holds newer ones).
+          if (event.streamVersion > view.rulesVersion) {
+            view.rules = { mode: typed.data.mode, users: new Set(typed.data.users) };
+            view.rulesVersion = event.streamVersion;
+          }
           for (const viewer of viewers) changes.push(seen(view, viewer, view.status));
         }
       }
-      if (events.some((e) => e.streamId === 'presence-groups')) {
-        const all = await loadViews(db, [...watched.keys()]);
+      if (groupsChanged) {
         for (const [user, viewers] of watched) {
-          const view = all.get(user);
+          const view = views.get(user);
           if (view) for (const viewer of viewers) changes.push(seen(view, viewer, view.status));
         }
       }
@@ -357,7 +386,10 @@ export function createFederation(options: FederationOptions): Federation {
       for (const [user, viewer] of message.remove) {
         const viewers = watched.get(user);
         viewers?.delete(viewer);
-        if (viewers?.size === 0) watched.delete(user);
+        if (viewers?.size === 0) {
+          watched.delete(user);
+          known.delete(user);
+        }
       }
       watch(message.add);
       void run(() => snapshot(message.add));
@@ -424,46 +456,57 @@ export function createFederation(options: FederationOptions): Federation {
       await sql`update federation_links set connected = ${connected} where domain = ${domain}`.execute(db);
     };
 
-    async function apply(batch: BatchMessage): Promise<void> {
-      await database.db.transaction().execute(async (trx) => {
-        if (batch.changes.length > 0) {
-          // One statement for the batch (a change repeated in it: the last one stands).
-          const latest = new Map(batch.changes.map((c) => [`${c.u}\u0000${c.w}`, c]));
-          await sql`
-            insert into remote_statuses (domain, remote_user, viewer, status, raw_timestamp, updated_at)
-            select ${domain}, c.u, c.w, c.s, c.t, now()
-            from jsonb_to_recordset(${JSON.stringify([...latest.values()])}::jsonb) as c(u text, w text, s smallint, t text)
-            on conflict (domain, remote_user, viewer) do update
-              set status = excluded.status, raw_timestamp = excluded.raw_timestamp, updated_at = now()`.execute(
-            trx,
-          );
-          // Changes for /api subscriptions: queued, in order, for the viewers' WAMP topics.
-          await sql`
-            insert into federation_outbox (viewer, address, status)
-            select c.w, c.u || '@' || ${domain}, c.s
-            from jsonb_to_recordset(${JSON.stringify(batch.changes.map((c, i) => ({ ...c, i })))}::jsonb)
-              as c(u text, w text, s smallint, i integer)
-            where exists (
-              select 1 from watches w
-              where w.kind = 'remote' and w.watcher_id = c.w and w.target = c.u || '@' || ${domain})
-            order by c.i`.execute(trx);
-          // Every change is told, in order, a few dozen to a notification (NOTIFY payloads stop at 8000 bytes).
-          for (let i = 0; i < batch.changes.length; i += 25) {
-            await notify(trx, database.schema, {
-              k: 'remotes',
-              c: batch.changes.slice(i, i + 25).map((c) => [`${c.u}@${domain}`, c.w, c.s, c.t ?? null]),
-            });
-          }
-        }
-        if (batch.checkpoint) {
-          const lag = batch.at ? Math.max(0, Date.now() - Date.parse(batch.at)) : null;
-          await sql`
+    /**
+     * Applies one batch in one statement (its own transaction): the statuses, the changes queued for
+     * /api subscriptions, the checkpoint, and the notifications every replica's fan-out tells; one
+     * round trip, whatever the batch holds. Returns how many changes went to the outbox.
+     */
+    async function apply(batch: BatchMessage): Promise<number> {
+      // A change repeated in the batch: the last one stands.
+      const latest = new Map(batch.changes.map((c) => [`${c.u}\u0000${c.w}`, c]));
+      // Every change is told, in order, a few dozen to a notification (NOTIFY payloads stop at 8000 bytes).
+      const notifications: string[] = [];
+      for (let i = 0; i < batch.changes.length; i += 25) {
+        notifications.push(
+          JSON.stringify({
+            k: 'remotes',
+            c: batch.changes.slice(i, i + 25).map((c) => [`${c.u}@${domain}`, c.w, c.s, c.t ?? null]),
+          } satisfies PresenceNotification),
+        );
+      }
+      const lag = batch.at ? Math.max(0, Date.now() - Date.parse(batch.at)) : null;
+      const checkpoint = batch.checkpoint
+        ? sql`
             update federation_links set checkpoint_tx = ${batch.checkpoint.transactionId}::xid8,
               checkpoint_pos = ${batch.checkpoint.globalPosition}, last_batch_at = now(),
               lag_ms = coalesce(${lag}::integer, lag_ms)
-            where domain = ${domain}`.execute(trx);
-        }
-      });
+            where domain = ${domain} returning 1`
+        : sql`select 1 where false`;
+      // Data-modifying WITH clauses always run to completion, read or not; the notifications are sent
+      // in array order (unnest yields it) and delivered at commit, with the rows they tell of.
+      const { rows } = await sql<{ queued: number }>`
+        with stored as (
+          insert into remote_statuses (domain, remote_user, viewer, status, raw_timestamp, updated_at)
+          select ${domain}, c.u, c.w, c.s, c.t, now()
+          from jsonb_to_recordset(${JSON.stringify([...latest.values()])}::jsonb) as c(u text, w text, s smallint, t text)
+          on conflict (domain, remote_user, viewer) do update
+            set status = excluded.status, raw_timestamp = excluded.raw_timestamp, updated_at = now()
+          returning 1
+        ), queued as (
+          insert into federation_outbox (viewer, address, status)
+          select c.w, c.u || '@' || ${domain}, c.s
+          from jsonb_to_recordset(${JSON.stringify(batch.changes.map((c, i) => ({ ...c, i })))}::jsonb)
+            as c(u text, w text, s smallint, i integer)
+          where exists (
+            select 1 from watches w
+            where w.kind = 'remote' and w.watcher_id = c.w and w.target = c.u || '@' || ${domain})
+          order by c.i
+          returning 1
+        ), moved as (${checkpoint})
+        select (select count(*) from queued)::integer as queued,
+          (select count(pg_notify(${presenceChannel(database.schema)}, n))
+           from unnest(${notifications}::text[]) as n) as notified`.execute(db);
+      return rows[0]?.queued ?? 0;
     }
 
     async function connect(): Promise<void> {
@@ -532,8 +575,8 @@ export function createFederation(options: FederationOptions): Federation {
         // In order, one at a time: the checkpoint only moves after what it covers is stored.
         applying = applying
           .then(() => apply(batch))
-          .then(() => {
-            if (batch.changes.length > 0) void drain();
+          .then((queued) => {
+            if (queued > 0) void drain();
           })
           .catch((error: unknown) => {
             linkLog.error({ err: error }, 'applying a batch failed; reconnecting');
