@@ -126,59 +126,65 @@ export function createStatuses(options: StatusesOptions): Statuses {
   const lastActivityWrite = new Map<string, number>();
   const gate = createGate(Math.max(1, options.concurrency ?? 6));
 
-  /** Locks the user's row; every change for one user is serialised here. */
+  /**
+   * Locks the user's row (creating it the first time); every change for one user is serialised here.
+   * One statement: `on conflict do update … where false` updates nothing but locks the row it
+   * conflicts with, also one another transaction inserted meanwhile (it waits for that one's end).
+   */
   async function lockUser(trx: Trx, userId: string): Promise<void> {
-    await trx
-      .insertInto('activity')
-      .values({ user_id: userId, last_active_at: sql<Date>`now()`, offline_since: null })
-      .onConflict((oc) => oc.column('user_id').doNothing())
-      .execute();
-    await trx.selectFrom('activity').select('user_id').where('user_id', '=', userId).forUpdate().execute();
+    await sql`
+      insert into activity (user_id, last_active_at, offline_since) values (${userId}, now(), null)
+      on conflict (user_id) do update set user_id = excluded.user_id where false`.execute(trx);
   }
 
-  async function liveConnections(trx: Trx, userId: string): Promise<number> {
-    const row = await trx
-      .selectFrom('connections as c')
-      .leftJoin('replicas as r', 'r.replica_id', 'c.replica_id')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('c.user_id', '=', userId)
-      .where((eb) =>
-        eb.or([
-          eb('c.kind', '=', 'ws'),
-          eb(
-            'r.heartbeat_at',
-            '>',
-            sql<Date>`now() - make_interval(secs => ${timings.replicaLeaseMs / 1000})`,
-          ),
-        ]),
-      )
-      .executeTakeFirstOrThrow();
-    return Number(row.n);
-  }
+  /** A `/pubsub` connection of a replica whose lease ran out is not live; a `/ws` session is. */
+  const liveCount = (userId: string) => sql<number>`(
+    select count(*) from connections c left join replicas r on r.replica_id = c.replica_id
+    where c.user_id = ${userId}
+      and (c.kind = 'ws' or r.heartbeat_at > now() - make_interval(secs => ${timings.replicaLeaseMs / 1000})))`;
 
-  async function factsOf(trx: Trx, userId: string): Promise<Facts> {
-    const live = await liveConnections(trx, userId);
-    const row = await trx
-      .selectFrom('activity')
-      .select([
-        sql<boolean>`last_active_at < now() - make_interval(secs => ${timings.idleMs / 1000})`.as('idle'),
-        sql<boolean>`coalesce(offline_since > now() - make_interval(secs => ${timings.offlineGraceMs / 1000}), false)`.as(
-          'in_grace',
-        ),
-      ])
-      .where('user_id', '=', userId)
-      .executeTakeFirstOrThrow();
-    return { connected: live > 0 || row.in_grace, idle: row.idle };
+  /** The facts the aggregate decides on and its state, in one read (after the lock: a fresh snapshot). */
+  async function factsAndState(trx: Trx, userId: string): Promise<{ facts: Facts; state: PresenceState }> {
+    const { rows } = await sql<{
+      live: string;
+      idle: boolean;
+      in_grace: boolean;
+      version: number | null;
+      status: PresenceStatusCode | null;
+      chosen: PresenceStatusCode | null;
+      chosen_timestamp: string | null;
+    }>`
+      select ${liveCount(userId)} as live,
+        a.last_active_at < now() - make_interval(secs => ${timings.idleMs / 1000}) as idle,
+        coalesce(a.offline_since > now() - make_interval(secs => ${timings.offlineGraceMs / 1000}), false)
+          as in_grace,
+        s.version, s.status, s.chosen, s.chosen_timestamp
+      from activity a left join statuses s on s.user_id = a.user_id
+      where a.user_id = ${userId}`.execute(trx);
+    const row = rows[0];
+    if (!row) throw new Error(`No activity row for ${userId} under its lock`);
+    const state: PresenceState =
+      row.version === null || row.status === null
+        ? initialPresence
+        : {
+            version: row.version,
+            status: row.status,
+            chosen:
+              row.chosen === null
+                ? null
+                : row.chosen_timestamp === null
+                  ? { status: row.chosen }
+                  : { status: row.chosen, timestamp: row.chosen_timestamp },
+          };
+    return { facts: { connected: Number(row.live) > 0 || row.in_grace, idle: row.idle }, state };
   }
 
   /** After connections changed: start the grace when the last one went, end it when one came. */
   async function markOffline(trx: Trx, userId: string): Promise<void> {
-    const live = await liveConnections(trx, userId);
-    await trx
-      .updateTable('activity')
-      .set({ offline_since: live > 0 ? null : sql<Date>`coalesce(offline_since, now())` })
-      .where('user_id', '=', userId)
-      .execute();
+    await sql`
+      update activity
+      set offline_since = case when ${liveCount(userId)} > 0 then null else coalesce(offline_since, now()) end
+      where user_id = ${userId}`.execute(trx);
   }
 
   async function run(
@@ -203,8 +209,7 @@ export function createStatuses(options: StatusesOptions): Statuses {
         await change(trx);
         await markOffline(trx, userId);
       }
-      const facts = await factsOf(trx, userId);
-      const state = await loadPresence(trx, userId);
+      const { facts, state } = await factsAndState(trx, userId);
       const events = decide(state, command(facts));
       if (events.length === 0) return;
       await store.append(presenceStream(userId), events, {
@@ -352,7 +357,7 @@ export function createStatuses(options: StatusesOptions): Statuses {
     async state(userId) {
       return db.transaction().execute(async (trx) => {
         await lockUser(trx, userId);
-        return { state: await loadPresence(trx, userId), facts: await factsOf(trx, userId) };
+        return factsAndState(trx, userId);
       });
     },
   };

@@ -2,8 +2,8 @@
  * Reading what decides what a viewer is told: a user's current status, privacy rules and extension,
  * and the admins' group rules. Used by the `/pubsub` fan-out, the WAMP relay and the procedures alike.
  */
-import type { Kysely, Transaction } from '@veche/db';
-import { presenceStatusCodes, type PresenceStatusCode } from '@veche/contracts';
+import { sql, type Kysely, type Transaction } from '@veche/db';
+import { presenceStatusCodes, type PresenceStatusCode, type PrivacyMode } from '@veche/contracts';
 import { groupRuleSet, openRules, type GroupRuleSet, type PrivacyRules } from './domain/privacy.ts';
 import type { PresenceTables } from './tables.ts';
 
@@ -33,41 +33,41 @@ export const unseenView = (userId: string): TargetView => ({
   extension: null,
 });
 
-/** Views of `userIds` (a user never seen is NOT_REGISTERED with open rules). */
+/** Views of `userIds` (a user never seen is NOT_REGISTERED with open rules), in one query. */
 export async function loadViews(db: Reader, userIds: readonly string[]): Promise<Map<string, TargetView>> {
   const views = new Map(userIds.map((id) => [id, unseenView(id)]));
   if (userIds.length === 0) return views;
-  const ids = [...views.keys()];
-  const [statuses, privacy, directory] = await Promise.all([
-    db
-      .selectFrom('statuses')
-      .select(['user_id', 'version', 'status', 'status_timestamp', 'changed_at'])
-      .where('user_id', 'in', ids)
-      .execute(),
-    db
-      .selectFrom('privacy')
-      .select(['user_id', 'version', 'mode', 'users'])
-      .where('user_id', 'in', ids)
-      .execute(),
-    db.selectFrom('directory').select(['user_id', 'extension']).where('user_id', 'in', ids).execute(),
-  ]);
-  for (const row of statuses) {
+  const { rows } = await sql<{
+    user_id: string;
+    version: number | null;
+    status: PresenceStatusCode | null;
+    status_timestamp: string | null;
+    changed_at: Date | null;
+    rules_version: number | null;
+    mode: PrivacyMode | null;
+    users: string[] | null;
+    extension: string | null;
+  }>`
+    select u.id as user_id, s.version, s.status, s.status_timestamp, s.changed_at,
+      p.version as rules_version, p.mode, p.users, d.extension
+    from unnest(${[...views.keys()]}::text[]) as u(id)
+    left join statuses s on s.user_id = u.id
+    left join privacy p on p.user_id = u.id
+    left join directory d on d.user_id = u.id`.execute(db);
+  for (const row of rows) {
     const view = views.get(row.user_id);
     if (!view) continue;
-    view.version = row.version;
-    view.status = row.status;
-    view.timestamp = row.status_timestamp ?? undefined;
-    view.changedAt = row.changed_at;
-  }
-  for (const row of privacy) {
-    const view = views.get(row.user_id);
-    if (!view) continue;
-    view.rules = { mode: row.mode, users: new Set(row.users) };
-    view.rulesVersion = row.version;
-  }
-  for (const row of directory) {
-    const view = views.get(row.user_id);
-    if (view) view.extension = row.extension;
+    if (row.version !== null && row.status !== null) {
+      view.version = row.version;
+      view.status = row.status;
+      view.timestamp = row.status_timestamp ?? undefined;
+      view.changedAt = row.changed_at ?? undefined;
+    }
+    if (row.rules_version !== null && row.mode !== null) {
+      view.rules = { mode: row.mode, users: new Set(row.users ?? []) };
+      view.rulesVersion = row.rules_version;
+    }
+    view.extension = row.extension;
   }
   return views;
 }

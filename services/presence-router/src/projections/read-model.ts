@@ -8,7 +8,7 @@ import type { InlineProjection, RecordedEvent } from '@veche/event-store';
 import { presenceEventTypes as T } from '@veche/contracts';
 import { readPresenceEvent } from '../domain/events.ts';
 import type { PresenceTables } from '../tables.ts';
-import { notify } from './notifications.ts';
+import { notificationChannel, notify, type PresenceNotification } from './notifications.ts';
 
 const prefixes = {
   presence: 'presence-',
@@ -47,34 +47,29 @@ async function applyOne(raw: Transaction<unknown>, schema: string, recorded: Rec
     case T.statusChanged: {
       const { status, cause, timestamp } = event.data;
       const userId = userOf(recorded, prefixes.presence);
-      await trx
-        .insertInto('statuses')
-        .values({
-          user_id: userId,
-          version,
-          status,
-          chosen: null,
-          chosen_timestamp: null,
-          status_timestamp: timestamp ?? null,
-          changed_at: at,
-        })
-        .onConflict((oc) =>
-          oc
-            .column('user_id')
-            .doUpdateSet({ version, status, status_timestamp: timestamp ?? null, changed_at: at }),
-        )
-        .execute();
-      await trx
-        .insertInto('status_history')
-        .values({ user_id: userId, version, status, cause, at })
-        .execute();
-      await notify(raw, schema, {
+      const notification: PresenceNotification = {
         k: 'status',
         u: userId,
         v: version,
         s: status,
         ...(timestamp === undefined ? {} : { t: timestamp }),
-      });
+      };
+      // The current status, its history row and the notification: one statement, one round trip
+      // (data-modifying WITH clauses always run; the NOTIFY is delivered at commit).
+      await sql`
+        with current as (
+          insert into statuses (user_id, version, status, chosen, chosen_timestamp, status_timestamp, changed_at)
+          values (${userId}, ${version}, ${status}, null, null, ${timestamp ?? null}, ${at})
+          on conflict (user_id) do update
+            set version = excluded.version, status = excluded.status,
+              status_timestamp = excluded.status_timestamp, changed_at = excluded.changed_at
+          returning 1
+        ), history as (
+          insert into status_history (user_id, version, status, cause, at)
+          values (${userId}, ${version}, ${status}, ${cause}, ${at})
+          returning 1
+        )
+        select pg_notify(${notificationChannel(schema)}, ${JSON.stringify(notification)})`.execute(raw);
       return;
     }
     case T.privacyChanged: {
