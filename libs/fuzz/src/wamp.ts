@@ -4,38 +4,28 @@
  * types), URIs aimed at other users' topics and at wildcards, arbitrary JSON, text that is not JSON,
  * binary frames and frames over the size limit. And the oracle for what a router may answer a user.
  */
+import { invokePolicies, wampMessage } from '@veche/wamp-router/protocol';
 import fc from 'fast-check';
 
-export const wampCodes = {
-  HELLO: 1,
-  WELCOME: 2,
-  ABORT: 3,
-  CHALLENGE: 4,
-  AUTHENTICATE: 5,
-  GOODBYE: 6,
-  ERROR: 8,
-  PUBLISH: 16,
-  PUBLISHED: 17,
-  SUBSCRIBE: 32,
-  SUBSCRIBED: 33,
-  UNSUBSCRIBE: 34,
-  UNSUBSCRIBED: 35,
-  EVENT: 36,
-  CALL: 48,
-  CANCEL: 49,
-  RESULT: 50,
-  REGISTER: 64,
-  REGISTERED: 65,
-  UNREGISTER: 66,
-  UNREGISTERED: 67,
-  INVOCATION: 68,
-  INTERRUPT: 69,
-  YIELD: 70,
-} as const;
+/** WAMP's message codes, as the router defines them. */
+export const wampCodes = wampMessage;
 
 /** What a router may send a client. */
 export const routerToClient: ReadonlySet<number> = new Set([
-  2, 3, 4, 6, 8, 17, 33, 35, 36, 50, 65, 67, 68, 69,
+  wampMessage.WELCOME,
+  wampMessage.ABORT,
+  wampMessage.CHALLENGE,
+  wampMessage.GOODBYE,
+  wampMessage.ERROR,
+  wampMessage.PUBLISHED,
+  wampMessage.SUBSCRIBED,
+  wampMessage.UNSUBSCRIBED,
+  wampMessage.EVENT,
+  wampMessage.RESULT,
+  wampMessage.REGISTERED,
+  wampMessage.UNREGISTERED,
+  wampMessage.INVOCATION,
+  wampMessage.INTERRUPT,
 ]);
 
 const isId = (value: unknown): boolean => Number.isSafeInteger(value) && (value as number) >= 0;
@@ -43,7 +33,14 @@ const isDict = (value: unknown): boolean =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 const isUri = (value: unknown): boolean => typeof value === 'string' && value.length > 0;
 /** The requests a router answers with an ERROR (WAMP basic and advanced profile). */
-const erroredRequests: ReadonlySet<unknown> = new Set([16, 32, 34, 48, 64, 66]);
+const erroredRequests: ReadonlySet<unknown> = new Set([
+  wampMessage.PUBLISH,
+  wampMessage.SUBSCRIBE,
+  wampMessage.UNSUBSCRIBE,
+  wampMessage.CALL,
+  wampMessage.REGISTER,
+  wampMessage.UNREGISTER,
+]);
 
 /** Why `message` is not something a router may send a client, or undefined when it is. */
 export function routerMessageProblem(message: unknown): string | undefined {
@@ -126,7 +123,7 @@ const options = fc.oneof(
         eligible: fc.array(fc.integer(), { maxLength: 2 }),
         receive_progress: fc.boolean(),
         timeout: fc.integer({ min: -1, max: 1000 }),
-        invoke: fc.constantFrom('single', 'roundrobin', 'random', 'first', 'last', 'nope'),
+        invoke: fc.constantFrom(...invokePolicies, 'nope'),
         retain: fc.boolean(),
         filter: anyJson,
       },
@@ -146,7 +143,7 @@ const wellTypedOptions = fc.record(
     disclose_me: fc.boolean(),
     receive_progress: fc.boolean(),
     timeout: fc.nat({ max: 1000 }),
-    invoke: fc.constantFrom('single', 'roundrobin', 'random', 'first', 'last'),
+    invoke: fc.constantFrom(...invokePolicies),
   },
   { requiredKeys: [] },
 );
@@ -218,7 +215,13 @@ export function wampMessageArbitrary(
     },
     { arbitrary: fc.tuple(fc.constant(wampCodes.YIELD), id, opts, list, dict), weight: 1 },
     {
-      arbitrary: fc.tuple(fc.constant(wampCodes.ERROR), fc.constantFrom(48, 68, 32, 999), id, opts, uri),
+      arbitrary: fc.tuple(
+        fc.constant(wampCodes.ERROR),
+        fc.constantFrom(wampCodes.CALL, wampCodes.INVOCATION, wampCodes.SUBSCRIBE, 999),
+        id,
+        opts,
+        uri,
+      ),
       weight: 1,
     },
     { arbitrary: fc.tuple(fc.constant(wampCodes.CANCEL), id, opts), weight: 1 },

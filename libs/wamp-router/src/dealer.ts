@@ -5,8 +5,8 @@
  */
 import type { Logger } from '@veche/log';
 import { RealmError, type FoxContext, type FoxSession } from './fox-wamp.ts';
-import type { InvokePolicy, RegistrationRules } from './registrations.ts';
-import { wampMessage } from './wamp-messages.ts';
+import type { RegistrationRules } from './registrations.ts';
+import { wampMessage, type InvokePolicy } from './wamp-messages.ts';
 
 /** Refuses a REGISTER in the `wamp.` namespace (before authorization); whether it did. */
 export function refusedRestrictedRegistration(ctx: FoxContext, message: unknown[]): boolean {

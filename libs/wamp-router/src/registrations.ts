@@ -21,15 +21,7 @@
  * YIELD or ERROR.
  */
 import { restoreUri, type FoxActorReg, type FoxEngine } from './fox-wamp.ts';
-
-/** WAMP's UNREGISTERED (wamp-messages.ts imports this module, so the code is spelled out here). */
-const unregisteredMessage = 67;
-
-export const invokePolicies = ['single', 'roundrobin', 'random', 'first', 'last'] as const;
-export type InvokePolicy = (typeof invokePolicies)[number];
-
-export const isInvokePolicy = (value: unknown): value is InvokePolicy =>
-  (invokePolicies as readonly unknown[]).includes(value);
+import { wampMessage, type InvokePolicy } from './wamp-messages.ts';
 
 export const registrationErrors = {
   alreadyExists: 'wamp.error.procedure_already_exists',
@@ -149,7 +141,7 @@ export function installRegistrationRules(engine: FoxEngine): RegistrationRules {
       for (const callee of callees) {
         callee.ctx.getSession().removeSub(engine, callee.subId);
         callee.ctx.wampSend([
-          unregisteredMessage,
+          wampMessage.UNREGISTERED,
           0,
           { registration: callee.subId, reason: 'wamp.error.unregistered' },
         ]);

@@ -1,10 +1,9 @@
 /**
  * WAMP message codes and a shape check for what clients send. fox-wamp reads message fields without
  * checking them (a REGISTER without options throws, a subscribe filter of the wrong type throws later
- * while delivering another session's event), so every message is checked here first.
+ * while delivering another session's event), so every message is checked here first. No runtime
+ * import: `@veche/wamp-router/protocol` (this file) is what clients and the fuzzers take the codes from.
  */
-
-import { isInvokePolicy } from './registrations.ts';
 
 export const wampMessage = {
   HELLO: 1,
@@ -29,8 +28,16 @@ export const wampMessage = {
   UNREGISTER: 66,
   UNREGISTERED: 67,
   INVOCATION: 68,
+  INTERRUPT: 69,
   YIELD: 70,
 } as const;
+
+/** The shared-registration policies (`invoke` of REGISTER), as Crossbar names them. */
+export const invokePolicies = ['single', 'roundrobin', 'random', 'first', 'last'] as const;
+export type InvokePolicy = (typeof invokePolicies)[number];
+
+export const isInvokePolicy = (value: unknown): value is InvokePolicy =>
+  (invokePolicies as readonly unknown[]).includes(value);
 
 /** The only WebSocket subprotocol the router speaks. */
 export const subprotocol = 'wamp.2.json';
