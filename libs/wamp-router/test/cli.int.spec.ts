@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { connectClient } from './clients.ts';
+import { connectClient } from './support/clients.ts';
 
 const bin = fileURLToPath(new URL('../bin/wamp-router.ts', import.meta.url));
 const secret = 'cli-test-secret-0123456789';

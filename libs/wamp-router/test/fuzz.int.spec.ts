@@ -8,11 +8,10 @@
  * no result; the witness got nothing the attacker published; the router still delivers, answers in
  * order, and admits a new user. `FUZZ_RUNS` / `FUZZ_LONG=1` for more cases.
  */
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { WebSocket } from 'ws';
-import { unauthorized } from '@veche/errors';
 import {
   FuzzTally,
   fuzzParameters,
@@ -24,21 +23,9 @@ import {
 } from '@veche/fuzz';
 import { eventually } from '@veche/testing';
 import { isAllowed } from '@veche/wamp-policy';
-import {
-  composeAuthenticators,
-  serviceAuthenticator,
-  startRouter,
-  type Authenticator,
-  type WampRouter,
-} from '../src/index.ts';
-import { capturedLogger, connectClient, type TestClient } from './clients.ts';
+import type { TestClient } from './support/clients.ts';
+import { useTestRouter } from './support/router.ts';
 
-const secret = 'fuzz-test-secret-0123456789';
-const users: Authenticator = async ({ authid, ticket }) => {
-  if (!/^\d+$/.test(authid)) return null;
-  if (ticket !== `ticket-${authid}`) throw unauthorized('bad ticket');
-  return { authrole: 'user' };
-};
 const maxPayloadBytes = 16 * 1024;
 const runs = fuzzRuns(300);
 const attacker = '200';
@@ -105,28 +92,17 @@ async function openRaw(url: string): Promise<Raw> {
 }
 
 describe(`fuzzing the WAMP router (${runs} frame sequences)`, { timeout: 60_000 + runs * 300 }, () => {
-  const captured = capturedLogger('warn');
-  let router: WampRouter;
+  const router = useTestRouter({ logLevel: 'warn', maxPayloadBytes });
+  const { captured } = router;
   let service: TestClient;
   let witness: TestClient;
   const witnessEvents: unknown[][] = [];
   let pings = 0;
 
   before(async () => {
-    router = await startRouter({
-      log: captured.log,
-      authenticate: composeAuthenticators(serviceAuthenticator(secret), users),
-      maxPayloadBytes,
-    });
-    service = await connectClient(router.url, 'service:chat', secret);
-    witness = await connectClient(router.url, victim, `ticket-${victim}`);
+    service = await router.connect('service:chat');
+    witness = await router.connect(victim);
     await witness.session.subscribe(`veche.user.${victim}.rooms`, (args) => witnessEvents.push(args ?? []));
-  });
-
-  after(async () => {
-    witness?.close();
-    service?.close();
-    await router?.close();
   });
 
   async function stillDelivers(): Promise<void> {
@@ -140,7 +116,7 @@ describe(`fuzzing the WAMP router (${runs} frame sequences)`, { timeout: 60_000 
   }
 
   async function admitsNewUser(): Promise<void> {
-    const user = await connectClient(router.url, '300', 'ticket-300');
+    const user = await router.connect('300');
     try {
       const received: unknown[] = [];
       await user.session.subscribe('veche.user.300.rooms', (args) => received.push(args));

@@ -4,63 +4,37 @@
  * subscribes, receives, and is still refused what users may not do. fox-wamp as shipped crashes the
  * process on several of these (see docs/adr/0004-local-wamp-router.md).
  */
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { unauthorized } from '@veche/errors';
 import { eventually } from '@veche/testing';
-import {
-  composeAuthenticators,
-  serviceAuthenticator,
-  startRouter,
-  type Authenticator,
-  type WampRouter,
-} from '../src/index.ts';
-import {
-  capturedLogger,
-  connectClient,
-  rawClient,
-  rawJoin,
-  type RawClient,
-  type TestClient,
-} from './clients.ts';
+import type { Authenticator } from '../src/index.ts';
+import { rawClient, rawJoin, type RawClient, type TestClient } from './support/clients.ts';
+import { testSecret, testUsers, useTestRouter } from './support/router.ts';
 
-const secret = 'hostile-test-secret-0123456789';
-const users: Authenticator = async ({ authid, ticket }) => {
-  if (authid === 'slow') {
+/** `slow` takes 300 ms to be admitted (a handshake in progress); the others as testUsers. */
+const users: Authenticator = async (request, calls) => {
+  if (request.authid === 'slow') {
     await new Promise((resolve) => setTimeout(resolve, 300));
     return { authrole: 'user' };
   }
-  if (!/^\d+$/.test(authid)) return null;
-  if (ticket !== `ticket-${authid}`) throw unauthorized('bad ticket');
-  return { authrole: 'user' };
+  return testUsers(request, calls);
 };
 
 const ABORT = 3;
 const protocolViolation = 1002;
 
 describe('wamp router under hostile clients', () => {
-  const captured = capturedLogger('debug');
-  let router: WampRouter;
+  const router = useTestRouter({ logLevel: 'debug', maxPayloadBytes: 64 * 1024, users });
+  const { captured } = router;
   let service: TestClient;
   let witness: TestClient;
   const witnessEvents: unknown[] = [];
   let healthChecks = 0;
 
   before(async () => {
-    router = await startRouter({
-      log: captured.log,
-      authenticate: composeAuthenticators(serviceAuthenticator(secret), users),
-      maxPayloadBytes: 64 * 1024,
-    });
-    service = await connectClient(router.url, 'service:chat', secret);
-    witness = await connectClient(router.url, '100', 'ticket-100');
+    service = await router.connect('service:chat');
+    witness = await router.connect('100');
     await witness.session.subscribe('veche.user.100.rooms', (args) => witnessEvents.push(args));
-  });
-
-  after(async () => {
-    witness.close();
-    service.close();
-    await router.close();
   });
 
   /** What must hold after every attack. */
@@ -73,7 +47,7 @@ describe('wamp router under hostile clients', () => {
       message: 'the witness event',
     });
     // A new user authenticates, subscribes to their own topic and receives.
-    const user = await connectClient(router.url, '200', 'ticket-200');
+    const user = await router.connect('200');
     try {
       const received: unknown[] = [];
       await user.session.subscribe('veche.user.200.rooms', (args) => received.push(args));
@@ -260,7 +234,7 @@ describe('wamp router under hostile clients', () => {
 
   it('answers well-formed messages about unknown ids without closing anything', async () => {
     const client = await rawClient(router.url);
-    assert.equal((await rawJoin(client, 'service:attacker', secret))[0], 2);
+    assert.equal((await rawJoin(client, 'service:attacker', testSecret))[0], 2);
     client.send([8, 68, 123456, {}, 'veche.error.internal', [], {}]); // ERROR for no pending invocation
     client.send([70, 123457, {}, ['result']]); // YIELD for no pending invocation
     client.send([34, 1, 987654]); // UNSUBSCRIBE of nothing

@@ -6,23 +6,10 @@
  * `wamp.error.runtime_error`.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { unauthorized } from '@veche/errors';
-import {
-  composeAuthenticators,
-  serviceAuthenticator,
-  startRouter,
-  type Authenticator,
-  type WampRouter,
-} from '../src/index.ts';
-import { capturedLogger, connectClient, rawClient, rawJoin } from './clients.ts';
-
-const secret = 'test-service-secret-0123456789';
-const users: Authenticator = async ({ authid, ticket }) => {
-  if (!/^\d+$/.test(authid)) return null;
-  if (ticket !== `ticket-${authid}`) throw unauthorized('bad ticket');
-  return { authrole: 'user' };
-};
+import { describe, it } from 'node:test';
+import { composeAuthenticators, serviceAuthenticator, startRouter } from '../src/index.ts';
+import { connectClient, rawClient, rawJoin } from './support/clients.ts';
+import { testSecret, testUsers, useTestRouter } from './support/router.ts';
 
 async function join(url: string, authid: string, ticket: string) {
   const client = await connectClient(url, authid, ticket);
@@ -30,21 +17,13 @@ async function join(url: string, authid: string, ticket: string) {
 }
 
 describe('the kill meta procedures', () => {
-  const { log } = capturedLogger('silent');
-  let router: WampRouter;
-  before(async () => {
-    router = await startRouter({
-      log,
-      authenticate: composeAuthenticators(serviceAuthenticator(secret), users),
-    });
-  });
-  after(() => router.close());
+  const router = useTestRouter();
 
   it('ends every session of the authid with a GOODBYE and answers with their ids; others stay', async () => {
     const first = await join(router.url, '7', 'ticket-7');
     const second = await join(router.url, '7', 'ticket-7');
     const bystander = await join(router.url, '8', 'ticket-8');
-    const service = await join(router.url, 'service:gateway', secret);
+    const service = await join(router.url, 'service:gateway', testSecret);
     const result = await service.session.call('wamp.session.kill_by_authid', ['7'], {
       reason: 'veche.close.account_disabled',
     });
@@ -68,7 +47,7 @@ describe('the kill meta procedures', () => {
       user.session.call('wamp.session.kill_by_authid', ['8']),
       (e: { error?: string }) => e.error === 'wamp.error.not_authorized',
     );
-    const service = await join(router.url, 'service:gateway', secret);
+    const service = await join(router.url, 'service:gateway', testSecret);
     for (const args of [[], [8], ['8', 5], ['8', 'veche.close.x', { not: 'a string' }]]) {
       await assert.rejects(
         service.session.call('wamp.session.kill_by_authid', args),
@@ -83,7 +62,7 @@ describe('the kill meta procedures', () => {
   it('wamp.session.kill ends one session by id; others of the same authid stay; an unknown id is no_such_session', async () => {
     const phone = await join(router.url, '11', 'ticket-11');
     const laptop = await join(router.url, '11', 'ticket-11');
-    const service = await join(router.url, 'service:gateway', secret);
+    const service = await join(router.url, 'service:gateway', testSecret);
     const result = await service.session.call('wamp.session.kill', [phone.id], {
       reason: 'veche.close.logged_out',
       message: 'logged out',
@@ -119,7 +98,7 @@ describe('the kill meta procedures', () => {
     const sessionId = welcome[1] as number;
     attacker.send([32, 1, {}, 'veche.user.13.rooms']);
     assert.equal((await attacker.next())[0], 33);
-    const service = await join(router.url, 'service:chat', secret);
+    const service = await join(router.url, 'service:chat', testSecret);
     await service.session.publish('veche.user.13.rooms', [], { n: 1 }, { acknowledge: true });
     assert.equal((await attacker.next())[0], 36, 'receives events before the kill');
     await service.session.call('wamp.session.kill', [sessionId], { reason: 'veche.close.token_expired' });
@@ -139,12 +118,12 @@ describe('the kill meta procedures', () => {
   it('kill_by_authrole ends every session of the role and answers their ids; other roles stay', async () => {
     // A router of its own: the role `user` must hold exactly these sessions.
     const own = await startRouter({
-      log,
-      authenticate: composeAuthenticators(serviceAuthenticator(secret), users),
+      log: router.captured.log,
+      authenticate: composeAuthenticators(serviceAuthenticator(testSecret), testUsers),
     });
     try {
       const people = [await join(own.url, '21', 'ticket-21'), await join(own.url, '22', 'ticket-22')];
-      const service = await join(own.url, 'service:gateway', secret);
+      const service = await join(own.url, 'service:gateway', testSecret);
       const killed = (await service.session.call('wamp.session.kill_by_authrole', ['user'], {
         reason: 'veche.close.maintenance',
         message: 'the service restarts',
@@ -174,15 +153,15 @@ describe('the kill meta procedures', () => {
   });
 
   it('ends the caller too when it is among the named sessions; the default reason is wamp.close.normal', async () => {
-    const self = await join(router.url, 'service:janitor', secret);
-    const twin = await join(router.url, 'service:janitor', secret);
+    const self = await join(router.url, 'service:janitor', testSecret);
+    const twin = await join(router.url, 'service:janitor', testSecret);
     const killed = (await self.session.call('wamp.session.kill_by_authid', ['service:janitor'])) as number[];
     assert.deepEqual([...killed].sort(), [self.id, twin.id].sort());
     for (const session of [self, twin]) {
       const { details } = await session.closed;
       assert.equal(details['reason'], 'wamp.close.normal');
     }
-    const lone = await join(router.url, 'service:janitor', secret);
+    const lone = await join(router.url, 'service:janitor', testSecret);
     await lone.session.call('wamp.session.kill', [lone.id], { message: 'bye' });
     assert.equal((await lone.closed).details['reason'], 'wamp.close.normal');
   });

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { startRouter, type Authenticator, type WampRouter } from '../src/index.ts';
-import { capturedLogger, connectClient, rawClient, rawJoin } from './clients.ts';
+import { capturedLogger, connectClient, rawClient, rawJoin } from './support/clients.ts';
 
 const users: Authenticator = ({ authid, ticket }) =>
   Promise.resolve(ticket === `ticket-${authid}` ? { authrole: 'user' } : null);

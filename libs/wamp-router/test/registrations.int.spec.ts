@@ -5,51 +5,14 @@
  * and `force_reregister` (the new callee takes the URI over, the old ones are told UNREGISTERED).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { unauthorized } from '@veche/errors';
+import { describe, it } from 'node:test';
 import { eventually } from '@veche/testing';
-import {
-  composeAuthenticators,
-  serviceAuthenticator,
-  startRouter,
-  type Authenticator,
-  type WampRouter,
-} from '../src/index.ts';
-import { capturedLogger, connectClient, rawClient, rawJoin, type TestClient } from './clients.ts';
-
-const secret = 'test-service-secret-0123456789';
-const users: Authenticator = async ({ authid, ticket }) => {
-  if (!/^\d+$/.test(authid)) return null;
-  if (ticket !== `ticket-${authid}`) throw unauthorized('bad ticket');
-  return { authrole: 'user' };
-};
-
-const rejectsWith = async (promise: Promise<unknown>, uri: string) => {
-  await assert.rejects(promise, (error: { error?: string }) => {
-    assert.equal(error.error, uri);
-    return true;
-  });
-};
+import { rawClient, rawJoin } from './support/clients.ts';
+import { rejectsWith, testSecret, useTestRouter } from './support/router.ts';
 
 describe('registrations (Crossbar parity)', () => {
-  const { log } = capturedLogger('silent');
-  let router: WampRouter;
-  const clients: TestClient[] = [];
-  const service = async (name = 'service:chat') => {
-    const client = await connectClient(router.url, name, secret);
-    clients.push(client);
-    return client;
-  };
-  before(async () => {
-    router = await startRouter({
-      log,
-      authenticate: composeAuthenticators(serviceAuthenticator(secret), users),
-    });
-  });
-  after(async () => {
-    for (const client of clients) client.close();
-    await router.close();
-  });
+  const router = useTestRouter();
+  const service = (name = 'service:chat') => router.connect(name);
 
   it('refuses a second callee of a single registration with procedure_already_exists', async () => {
     const first = await service();
@@ -139,7 +102,7 @@ describe('registrations (Crossbar parity)', () => {
       'wamp.error.invalid_uri',
     );
     const raw = await rawClient(router.url);
-    assert.equal((await rawJoin(raw, 'service:chat', secret))[0], 2);
+    assert.equal((await rawJoin(raw, 'service:chat', testSecret))[0], 2);
     raw.send([64, 1, { invoke: 'everyone' }, 'veche.test.bogus']);
     const abort = await raw.next();
     assert.deepEqual([abort[0], abort[2]], [3, 'wamp.error.protocol_violation']);
@@ -149,8 +112,7 @@ describe('registrations (Crossbar parity)', () => {
   it('answers a user registering a served procedure not_authorized, not procedure_already_exists', async () => {
     const a = await service();
     await a.session.register('veche.test.secret', () => null, { invoke: 'roundrobin' });
-    const user = await connectClient(router.url, '7', 'ticket-7');
-    clients.push(user);
+    const user = await router.connect('7');
     await rejectsWith(
       user.session.register('veche.test.secret', () => null),
       'wamp.error.not_authorized',
@@ -165,7 +127,7 @@ describe('registrations (Crossbar parity)', () => {
     /** A raw callee of `uri`: answers the registration id. */
     const rawCallee = async (uri: string, options: Record<string, unknown> = {}) => {
       const raw = await rawClient(router.url);
-      assert.equal((await rawJoin(raw, 'service:chat', secret))[0], 2);
+      assert.equal((await rawJoin(raw, 'service:chat', testSecret))[0], 2);
       raw.send([64, 1, options, uri]);
       const registered = await raw.next();
       assert.equal(registered[0], 65, JSON.stringify(registered));
@@ -230,8 +192,7 @@ describe('registrations (Crossbar parity)', () => {
     it('is refused to a user (not_authorized, the callee untouched) and must be a boolean', async () => {
       const callee = await service();
       await callee.session.register('veche.test.guarded', () => 'service');
-      const user = await connectClient(router.url, '7', 'ticket-7');
-      clients.push(user);
+      const user = await router.connect('7');
       await rejectsWith(
         user.session.register('veche.test.guarded', () => 'user', { force_reregister: true }),
         'wamp.error.not_authorized',
@@ -239,7 +200,7 @@ describe('registrations (Crossbar parity)', () => {
       assert.equal(await (await service()).session.call('veche.test.guarded', []), 'service');
 
       const raw = await rawClient(router.url);
-      assert.equal((await rawJoin(raw, 'service:chat', secret))[0], 2);
+      assert.equal((await rawJoin(raw, 'service:chat', testSecret))[0], 2);
       raw.send([64, 1, { force_reregister: 'yes' }, 'veche.test.guarded']);
       const abort = await raw.next();
       assert.deepEqual([abort[0], abort[2]], [3, 'wamp.error.protocol_violation']);

@@ -1,4 +1,4 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -6,71 +6,36 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { eventually } from '@veche/testing';
-import { unauthorized } from '@veche/errors';
 import {
   composeAuthenticators,
   procedureAuthenticator,
   serviceAuthenticator,
   startRouter,
-  type Authenticator,
-  type WampRouter,
 } from '../src/index.ts';
-import { autobahn, capturedLogger, connectClient, rawClient, rawJoin, type TestClient } from './clients.ts';
-
-const secret = 'test-service-secret-0123456789';
-/** Stands in for the gateway's verifier: user `<id>` holds the ticket `ticket-<id>`. */
-const testUsers: Authenticator = async ({ authid, ticket }) => {
-  if (!/^\d+$/.test(authid)) return null;
-  if (ticket !== `ticket-${authid}`) throw unauthorized('bad ticket');
-  return { authrole: 'user' };
-};
-
-const rejectsWith = async (promise: Promise<unknown>, uri: string) => {
-  await assert.rejects(promise, (error: { error?: string }) => {
-    assert.equal(error.error, uri);
-    return true;
-  });
-};
+import { autobahn, capturedLogger, connectClient, rawClient, rawJoin } from './support/clients.ts';
+import { rejectsWith, testSecret, testUsers, useTestRouter } from './support/router.ts';
 
 describe('wamp router', () => {
-  const { log } = capturedLogger('silent');
-  let router: WampRouter;
-  const clients: TestClient[] = [];
-  const connect = async (authid: string, ticket: string) => {
-    const client = await connectClient(router.url, authid, ticket);
-    clients.push(client);
-    return client;
-  };
-
-  before(async () => {
-    router = await startRouter({
-      log,
-      authenticate: composeAuthenticators(serviceAuthenticator(secret), testUsers),
-    });
-  });
-  after(async () => {
-    for (const client of clients) client.close();
-    await router.close();
-  });
+  const router = useTestRouter();
 
   it('welcomes a service with the role service and a user with the role user', async () => {
-    const service = await connect('service:chat', secret);
+    const service = await router.connect('service:chat', testSecret);
     assert.equal(service.details['authrole'], 'service');
     assert.equal(service.details['authid'], 'service:chat');
-    const user = await connect('7', 'ticket-7');
+    const user = await router.connect('7', 'ticket-7');
     assert.equal(user.details['authrole'], 'user');
   });
 
-  it('rejects a wrong service secret, a wrong user ticket and an unknown kind of authid', async () => {
+  it('rejects a wrong service testSecret, a wrong user ticket and an unknown kind of authid', async () => {
     await assert.rejects(connectClient(router.url, 'service:chat', 'wrong-secret-0123456789'), /closed/);
     await assert.rejects(connectClient(router.url, '7', 'ticket-8'), /closed/);
-    await assert.rejects(connectClient(router.url, 'admin', secret), /closed/);
-    await assert.rejects(connectClient(router.url, 'service:Chat!', secret), /closed/);
+    await assert.rejects(connectClient(router.url, 'admin', testSecret), /closed/);
+    await assert.rejects(connectClient(router.url, 'service:Chat!', testSecret), /closed/);
   });
 
   it('delivers a service publication to the user who subscribed to their own topic', async () => {
-    const service = await connect('service:chat', secret);
-    const user = await connect('21', 'ticket-21');
+    const service = await router.connect('service:chat', testSecret);
+    const user = await router.connect('21', 'ticket-21');
     const received: unknown[] = [];
     await user.session.subscribe('veche.user.21.rooms', (args, kwargs) => received.push({ args, kwargs }));
     await service.session.publish(
@@ -85,9 +50,9 @@ describe('wamp router', () => {
   });
 
   it('refuses a user another user’s topic, wildcards, publishing, registering and calling', async () => {
-    const service = await connect('service:chat', secret);
+    const service = await router.connect('service:chat', testSecret);
     await service.session.register('veche.chat.listRooms', () => 'rooms');
-    const user = await connect('1', 'ticket-1');
+    const user = await router.connect('1', 'ticket-1');
     await rejectsWith(
       user.session.subscribe('veche.user.12.rooms', () => {}),
       'wamp.error.not_authorized',
@@ -115,12 +80,12 @@ describe('wamp router', () => {
   });
 
   it('drops a user’s unacknowledged publication without an error and without delivering it', async () => {
-    const other = await connect('31', 'ticket-31');
+    const other = await router.connect('31', 'ticket-31');
     const received: unknown[] = [];
     await other.session.subscribe('veche.user.31.rooms', (args) => received.push(args));
-    const user = await connect('32', 'ticket-32');
+    const user = await router.connect('32', 'ticket-32');
     void user.session.publish('veche.user.31.rooms', ['spoofed'], {});
-    const service = await connect('service:chat', secret);
+    const service = await router.connect('service:chat', testSecret);
     await service.session.publish('veche.user.31.rooms', ['real'], {}, { acknowledge: true });
     await eventually(() => received.length >= 1, { timeoutMs: 5_000, message: 'the real event' });
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -130,13 +95,13 @@ describe('wamp router', () => {
   });
 
   it('passes a callee’s error URI, args and kwargs through to the caller', async () => {
-    const callee = await connect('service:chat', secret);
+    const callee = await router.connect('service:chat', testSecret);
     await callee.session.register('veche.chat.fails', () => {
       // eslint-disable-next-line @typescript-eslint/only-throw-error -- autobahn turns a thrown autobahn.Error into a WAMP ERROR
       throw new autobahn.Error('veche.error.validation', [], { message: 'bad', details: { field: 'name' } });
     });
     await callee.session.register('veche.chat.echo', (args, kwargs) => new autobahn.Result(args, kwargs));
-    const caller = await connect('service:gateway', secret);
+    const caller = await router.connect('service:gateway', testSecret);
     await assert.rejects(
       caller.session.call('veche.chat.fails', [], {}),
       (error: Record<string, unknown>) => {
@@ -158,11 +123,11 @@ describe('wamp router', () => {
     const dynamic = await startRouter({
       log: own.log,
       authenticate: composeAuthenticators(
-        serviceAuthenticator(secret),
+        serviceAuthenticator(testSecret),
         procedureAuthenticator('veche.gateway.authenticate', { timeoutMs: 2_000 }),
       ),
     });
-    const gateway = await connectClient(dynamic.url, 'service:gateway', secret);
+    const gateway = await connectClient(dynamic.url, 'service:gateway', testSecret);
     try {
       await assert.rejects(
         connectClient(dynamic.url, '5', 'token-5'),
@@ -196,13 +161,20 @@ describe('wamp router', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const own = capturedLogger('silent');
-    const attached = await startRouter({ log: own.log, server, authenticate: serviceAuthenticator(secret) });
+    const attached = await startRouter({
+      log: own.log,
+      server,
+      authenticate: serviceAuthenticator(testSecret),
+    });
     try {
       const { port } = server.address() as AddressInfo;
       assert.equal(attached.url, `ws://127.0.0.1:${port}/ws`);
-      const client = await connectClient(attached.url, 'service:chat', secret);
+      const client = await connectClient(attached.url, 'service:chat', testSecret);
       client.close();
-      await assert.rejects(connectClient(`ws://127.0.0.1:${port}/other`, 'service:chat', secret), /closed/);
+      await assert.rejects(
+        connectClient(`ws://127.0.0.1:${port}/other`, 'service:chat', testSecret),
+        /closed/,
+      );
       assert.equal(await (await fetch(`http://127.0.0.1:${port}/`)).text(), 'web');
     } finally {
       await attached.close();
@@ -215,10 +187,10 @@ describe('wamp router', () => {
     const own = capturedLogger('debug');
     const bounded = await startRouter({
       log: own.log,
-      authenticate: composeAuthenticators(serviceAuthenticator(secret), testUsers),
+      authenticate: composeAuthenticators(serviceAuthenticator(testSecret), testUsers),
       maxBufferedBytes: 256 * 1024,
     });
-    const service = await connectClient(bounded.url, 'service:chat', secret);
+    const service = await connectClient(bounded.url, 'service:chat', testSecret);
     try {
       const stalled = await rawClient(bounded.url);
       assert.equal((await rawJoin(stalled, '9', 'ticket-9'))[0], 2);
@@ -251,7 +223,7 @@ describe('wamp router', () => {
     const script = `
       import { startRouter, serviceAuthenticator } from '${index}';
       import { createLogger } from '${logLib}';
-      const router = await startRouter({ log: createLogger({ service: 't', level: 'error' }), authenticate: serviceAuthenticator('${secret}') });
+      const router = await startRouter({ log: createLogger({ service: 't', level: 'error' }), authenticate: serviceAuthenticator('${testSecret}') });
       void Promise.reject(new Error('from a fox-wamp code path'));
       setTimeout(async () => { await router.close(); process.stdout.write('survived\\n'); }, 200);
     `;

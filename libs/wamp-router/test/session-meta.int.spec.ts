@@ -3,23 +3,8 @@
  * `/ws` session: on_join/on_leave events, and list/get/count for services only.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { unauthorized } from '@veche/errors';
-import {
-  composeAuthenticators,
-  serviceAuthenticator,
-  startRouter,
-  type Authenticator,
-  type WampRouter,
-} from '../src/index.ts';
-import { capturedLogger, connectClient } from './clients.ts';
-
-const secret = 'test-service-secret-0123456789';
-const users: Authenticator = async ({ authid, ticket }) => {
-  if (!/^\d+$/.test(authid)) return null;
-  if (ticket !== `ticket-${authid}`) throw unauthorized('bad ticket');
-  return { authrole: 'user' };
-};
+import { describe, it } from 'node:test';
+import { useTestRouter } from './support/router.ts';
 
 /** Events on a topic, with a way to wait for the next one. */
 function collector() {
@@ -39,24 +24,16 @@ function collector() {
 }
 
 describe('session meta API', () => {
-  const { log } = capturedLogger('silent');
-  let router: WampRouter;
-  before(async () => {
-    router = await startRouter({
-      log,
-      authenticate: composeAuthenticators(serviceAuthenticator(secret), users),
-    });
-  });
-  after(() => router.close());
+  const router = useTestRouter();
 
   it('announces joins and leaves, and lists and describes sessions to services', async () => {
-    const service = await connectClient(router.url, 'service:presence-router', secret);
+    const service = await router.connect('service:presence-router');
     const joins = collector();
     const leaves = collector();
     await service.session.subscribe('wamp.session.on_join', joins.handler);
     await service.session.subscribe('wamp.session.on_leave', leaves.handler);
 
-    const user = await connectClient(router.url, '42', 'ticket-42');
+    const user = await router.connect('42');
     const [details] = (await joins.next(1)) as [Record<string, unknown>];
     assert.equal(details['session'], user.session.id);
     assert.equal(details['authid'], '42');
