@@ -6,7 +6,15 @@
  * nothing here escapes by hand.
  */
 import { Eta } from 'eta/core';
-import { catalogues, defaultLocale, isLocale, t, type Locale } from '../i18n/index.ts';
+import {
+  catalogues,
+  defaultLocale,
+  isLocale,
+  t,
+  type Locale,
+  type MessageKey,
+  type Values,
+} from '../i18n/index.ts';
 
 export type { Locale };
 
@@ -92,138 +100,100 @@ export function layout({ locale, brand, blocks, footer }: Layout, subject: strin
 
 const greeting = (locale: Locale, name: string): Block => ({ text: t(locale, 'mail.greeting', { name }) });
 
-const securityFooter = (locale: Locale, brand: Brand): Block[] => [
-  { text: t(locale, 'mail.securityFooter', { product: brand.productName }) },
-];
-
-export interface VerifyEmailData {
+/** Whom a mail is written to. */
+export interface Recipient {
   locale: Locale;
   displayName: string;
-  token: string;
 }
 
-export function renderVerifyEmail(brand: Brand, data: VerifyEmailData): RenderedMail {
-  const { locale } = data;
-  const product = brand.productName;
+/** A message of the recipient's catalogue, the product's name filled in with `values`. */
+type Say = (key: MessageKey, values?: Values) => string;
+
+/**
+ * A security mail: the greeting, the blocks `body` writes, and the security footer (no unsubscribe
+ * link: it must reach the user anyway).
+ */
+function securityMail(
+  brand: Brand,
+  to: Recipient,
+  subject: MessageKey,
+  body: (say: Say) => Block[],
+): RenderedMail {
+  const { locale } = to;
+  const say: Say = (key, values) => t(locale, key, { product: brand.productName, ...values });
   return layout(
     {
       locale,
       brand,
-      blocks: [
-        greeting(locale, data.displayName),
-        { text: t(locale, 'verify.intro', { product }) },
-        { link: links.verifyEmail(brand, data.token), label: t(locale, 'verify.button') },
-        { text: t(locale, 'verify.ignore') },
-      ],
-      footer: securityFooter(locale, brand),
+      blocks: [greeting(locale, to.displayName), ...body(say)],
+      footer: [{ text: say('mail.securityFooter') }],
     },
-    t(locale, 'verify.subject', { product }),
+    say(subject),
   );
 }
 
-export interface PasswordResetData {
-  locale: Locale;
-  displayName: string;
+export interface VerifyEmailData extends Recipient {
+  token: string;
+}
+
+export function renderVerifyEmail(brand: Brand, data: VerifyEmailData): RenderedMail {
+  return securityMail(brand, data, 'verify.subject', (say) => [
+    { text: say('verify.intro') },
+    { link: links.verifyEmail(brand, data.token), label: say('verify.button') },
+    { text: say('verify.ignore') },
+  ]);
+}
+
+export interface PasswordResetData extends Recipient {
   token: string;
   /** ISO 8601, when the link stops working. */
   expiresAt?: string | undefined;
 }
 
 export function renderPasswordReset(brand: Brand, data: PasswordResetData): RenderedMail {
-  const { locale } = data;
-  const product = brand.productName;
-  const until = data.expiresAt ? formatTime(data.expiresAt, locale) : undefined;
-  return layout(
-    {
-      locale,
-      brand,
-      blocks: [
-        greeting(locale, data.displayName),
-        { text: t(locale, 'reset.intro', { product }) },
-        { link: links.resetPassword(brand, data.token), label: t(locale, 'reset.button') },
-        ...(until ? [{ text: t(locale, 'reset.until', { time: until }) }] : []),
-        { text: t(locale, 'reset.ignore') },
-      ],
-      footer: securityFooter(locale, brand),
-    },
-    t(locale, 'reset.subject', { product }),
-  );
+  const until = data.expiresAt ? formatTime(data.expiresAt, data.locale) : undefined;
+  return securityMail(brand, data, 'reset.subject', (say) => [
+    { text: say('reset.intro') },
+    { link: links.resetPassword(brand, data.token), label: say('reset.button') },
+    ...(until ? [{ text: say('reset.until', { time: until }) }] : []),
+    { text: say('reset.ignore') },
+  ]);
 }
 
-export interface RegistrationAttemptData {
-  locale: Locale;
-  displayName: string;
-}
+export type RegistrationAttemptData = Recipient;
 
 /** To the owner of an address someone tried to register again: nothing was created; log in or reset. */
 export function renderRegistrationAttempt(brand: Brand, data: RegistrationAttemptData): RenderedMail {
-  const { locale } = data;
-  const product = brand.productName;
-  return layout(
-    {
-      locale,
-      brand,
-      blocks: [
-        greeting(locale, data.displayName),
-        { text: t(locale, 'registrationAttempt.intro', { product }) },
-        { link: links.login(brand), label: t(locale, 'registrationAttempt.login') },
-        { text: t(locale, 'registrationAttempt.forgot') },
-        { link: links.requestPasswordReset(brand), label: t(locale, 'registrationAttempt.reset') },
-        { text: t(locale, 'registrationAttempt.notYou') },
-      ],
-      footer: securityFooter(locale, brand),
-    },
-    t(locale, 'registrationAttempt.subject', { product }),
-  );
+  return securityMail(brand, data, 'registrationAttempt.subject', (say) => [
+    { text: say('registrationAttempt.intro') },
+    { link: links.login(brand), label: say('registrationAttempt.login') },
+    { text: say('registrationAttempt.forgot') },
+    { link: links.requestPasswordReset(brand), label: say('registrationAttempt.reset') },
+    { text: say('registrationAttempt.notYou') },
+  ]);
 }
 
-export interface EmailChangeConfirmData {
-  locale: Locale;
-  displayName: string;
+export interface EmailChangeConfirmData extends Recipient {
   newEmail: string;
   token: string;
 }
 
 export function renderEmailChangeConfirm(brand: Brand, data: EmailChangeConfirmData): RenderedMail {
-  const { locale } = data;
-  const product = brand.productName;
-  return layout(
-    {
-      locale,
-      brand,
-      blocks: [
-        greeting(locale, data.displayName),
-        { text: t(locale, 'emailChangeConfirm.intro', { product, email: data.newEmail }) },
-        { link: links.confirmEmailChange(brand, data.token), label: t(locale, 'emailChangeConfirm.button') },
-      ],
-      footer: securityFooter(locale, brand),
-    },
-    t(locale, 'emailChangeConfirm.subject', { product }),
-  );
+  return securityMail(brand, data, 'emailChangeConfirm.subject', (say) => [
+    { text: say('emailChangeConfirm.intro', { email: data.newEmail }) },
+    { link: links.confirmEmailChange(brand, data.token), label: say('emailChangeConfirm.button') },
+  ]);
 }
 
-export interface EmailChangeNoticeData {
-  locale: Locale;
-  displayName: string;
+export interface EmailChangeNoticeData extends Recipient {
   newEmail: string;
 }
 
 export function renderEmailChangeNotice(brand: Brand, data: EmailChangeNoticeData): RenderedMail {
-  const { locale } = data;
-  const product = brand.productName;
-  return layout(
-    {
-      locale,
-      brand,
-      blocks: [
-        greeting(locale, data.displayName),
-        { text: t(locale, 'emailChangeNotice.intro', { product, email: data.newEmail }) },
-        { text: t(locale, 'emailChangeNotice.notYou') },
-      ],
-      footer: securityFooter(locale, brand),
-    },
-    t(locale, 'emailChangeNotice.subject', { product }),
-  );
+  return securityMail(brand, data, 'emailChangeNotice.subject', (say) => [
+    { text: say('emailChangeNotice.intro', { email: data.newEmail }) },
+    { text: say('emailChangeNotice.notYou') },
+  ]);
 }
 
 export interface ChatNotificationItem {
@@ -237,9 +207,7 @@ export interface ChatNotificationItem {
   reason: 'mention' | 'direct';
 }
 
-export interface ChatNotificationData {
-  locale: Locale;
-  displayName: string;
+export interface ChatNotificationData extends Recipient {
   items: readonly ChatNotificationItem[];
   unsubscribeToken: string;
 }
