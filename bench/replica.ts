@@ -17,21 +17,14 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   asPostgres,
-  driverEnv,
-  endpoint,
-  freePort,
-  startPrimary,
-  node,
-  nodeRunning,
+  killPostmaster,
   pgBin,
-  postgresDir,
-  prepareStandby,
   query,
   quick,
-  removeDir,
-  root,
+  replicaPath,
+  runReplicaScript,
+  startFailoverPair,
   startNode,
-  type Node,
 } from '../scripts/replica/test/support/clusters.ts';
 import { startChatTraffic } from '../scripts/replica/test/support/chat-traffic.ts';
 import { startSftpServer } from '../scripts/replica/test/support/sftp-server.ts';
@@ -55,16 +48,11 @@ if (values.help) {
 }
 if (!pgBin) throw new Error('no PostgreSQL server binaries under /usr/lib/postgresql');
 
-const scriptEnv = (extra: NodeJS.ProcessEnv) => ({
-  ...process.env,
-  ...extra,
-  PATH: `${path.join(root, 'replica/bin')}:${process.env['PATH'] ?? ''}`,
-});
+/** Runs scripts/<name>, failing the bench if it fails; its wall time in ms. */
 const script = (name: string, args: string[], env: NodeJS.ProcessEnv) => {
   const t0 = Date.now();
-  const result = spawnSync(path.join(root, 'scripts', name), args, { encoding: 'utf8', env: scriptEnv(env) });
-  if (result.status !== 0)
-    throw new Error(`${name} ${args.join(' ')} failed:\n${result.stdout}${result.stderr}`);
+  const result = runReplicaScript(name, args, env, 0);
+  if (result.status !== 0) throw new Error(`${name} ${args.join(' ')} failed:\n${result.output}`);
   return Date.now() - t0;
 };
 const stats = (xs: number[]) => {
@@ -76,15 +64,10 @@ const load = () =>
     .map((l) => l.toFixed(2))
     .join(' ');
 
-const dir = postgresDir('bench-replica');
-const nodes = [node('a', dir, await freePort()), node('b', dir, await freePort())] as [Node, Node];
-const [a, b] = nodes;
-startPrimary(a);
-prepareStandby(b, a);
-startNode(b, quick);
-const ep = endpoint(dir, a);
-const env = driverEnv(nodes, ep.dir);
-const traffic = await startChatTraffic(ep.url('veche'));
+const pair = await startFailoverPair('bench-replica');
+const { dir, env } = pair;
+const [a, b] = pair.nodes;
+const traffic = await startChatTraffic(pair.url('veche'));
 console.log(
   `replica bench: ${values.rounds} rounds, ${values.posters} posters; load average at start ${load()}`,
 );
@@ -105,8 +88,7 @@ try {
     traffic.startPosting(Number(values.posters));
     await traffic.firstAckAfter(Date.now() + Number(values['warmup-ms']));
     const died = Date.now();
-    const pid = Number(readFileSync(path.join(primary.data, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    process.kill(pid, 'SIGKILL');
+    killPostmaster(primary);
     const failover = script('failover', [], env);
     const first = await traffic.firstAckAfter(died);
     await traffic.stopPosting();
@@ -150,7 +132,7 @@ try {
       // The primary archives with the configuration scripts/backup writes: restart it with that path.
       asPostgres('pg_ctl', ['-D', primary.data, '-m', 'fast', '-w', 'stop']);
       startNode(primary, quick, {
-        PATH: scriptEnv({}).PATH,
+        PATH: replicaPath,
         PGBACKREST_CONFIG: path.join(state, 'pgbackrest.conf'),
       });
       await traffic.upload('bench.txt', Buffer.from('bench attachment\n'), 'text/plain');
@@ -169,6 +151,5 @@ try {
   }
 } finally {
   await traffic.close();
-  for (const n of nodes) if (nodeRunning(n)) asPostgres('pg_ctl', ['-D', n.data, '-m', 'immediate', 'stop']);
-  removeDir(dir);
+  pair.stop();
 }

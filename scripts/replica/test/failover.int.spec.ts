@@ -10,41 +10,18 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import {
-  asPostgres,
-  driverEnv,
-  endpoint,
-  freePort,
-  startPrimary,
-  node,
+  killPostmaster,
   nodeRunning,
   pgBin,
-  postgresDir,
-  prepareStandby,
   query,
-  quick,
-  removeDir,
-  root,
-  startNode,
+  runReplicaScript,
+  startFailoverPair,
+  type FailoverPair,
   type Node,
 } from './support/clusters.ts';
 import { startChatTraffic, type ChatTraffic } from './support/chat-traffic.ts';
 import { eventually } from '@veche/testing';
-
-const runScript = (script: string, args: string[], env: NodeJS.ProcessEnv) => {
-  const result = spawnSync(path.join(root, 'scripts', script), args, {
-    encoding: 'utf8',
-    env: { ...process.env, ...env, PATH: `${path.join(root, 'replica/bin')}:${process.env['PATH'] ?? ''}` },
-    timeout: 150_000,
-  });
-  return { status: result.status, output: `${result.stdout}${result.stderr}` };
-};
-
-const killPostmaster = (n: Node) => {
-  const pid = Number(readFileSync(path.join(n.data, 'postmaster.pid'), 'utf8').split('\n')[0]);
-  process.kill(pid, 'SIGKILL');
-};
 
 const roleOf = async (n: Node) =>
   (await query<{ r: boolean }>(n.url(), 'select pg_is_in_recovery() as r'))[0]!.r ? 'standby' : 'primary';
@@ -67,6 +44,7 @@ describe(
   'replication, failover and failback under chat traffic',
   { skip: pgBin ? false : 'no PostgreSQL server binaries' },
   () => {
+    let pair: FailoverPair | undefined;
     let dir: string;
     let a: Node;
     let b: Node;
@@ -75,23 +53,16 @@ describe(
     const figures: string[] = [];
 
     before(async () => {
-      dir = postgresDir('replica');
-      a = node('a', dir, await freePort());
-      b = node('b', dir, await freePort());
-      startPrimary(a);
-      prepareStandby(b, a);
-      startNode(b, quick);
-      const ep = endpoint(dir, a);
-      env = driverEnv([a, b], ep.dir);
-      traffic = await startChatTraffic(ep.url('veche'));
+      pair = await startFailoverPair('replica');
+      ({ dir, env } = pair);
+      [a, b] = pair.nodes;
+      traffic = await startChatTraffic(pair.url('veche'));
     });
 
     after(async () => {
       await traffic?.close();
-      for (const n of [a, b])
-        if (n && nodeRunning(n)) asPostgres('pg_ctl', ['-D', n.data, '-m', 'immediate', 'stop']);
+      pair?.stop();
       if (figures.length) console.log(`[replica figures]\n${figures.join('\n')}`);
-      if (dir) removeDir(dir);
     });
 
     it('streams from the primary over the slot, and the standby is read-only', async () => {
@@ -104,14 +75,14 @@ describe(
         { application_name: 'veche_standby', state: 'streaming', slot: 'veche_standby' },
       ]);
       assert.equal(await roleOf(b), 'standby');
-      const lag = runScript('replica/lag', [], env);
+      const lag = runReplicaScript('replica/lag', [], env);
       assert.equal(lag.status, 0, lag.output);
       assert.match(lag.output, /a -> veche_standby streaming async lag \d+ \w+ replay/);
       await assert.rejects(query(b.url('veche'), 'create table nope (x int)'), /read-only/);
     });
 
     it('--dry-run of failover and failback says what it would do and changes nothing', () => {
-      const failover = runScript('failover', ['--dry-run'], env);
+      const failover = runReplicaScript('failover', ['--dry-run'], env);
       assert.equal(failover.status, 0, failover.output);
       assert.match(failover.output, /would run: .*pg_ctl .*stop/);
       assert.match(failover.output, /would run: .*pg_promote/);
@@ -119,7 +90,7 @@ describe(
       assert.equal(nodeRunning(a), true);
       assert.equal(existsSync(path.join(dir, 'endpoint/.s.PGSQL.5432.new')), false);
       assert.equal(existsSync(path.join(a.data, 'veche.fenced')), false);
-      const failback = runScript('failback', ['--dry-run', '--node', 'b'], env);
+      const failback = runReplicaScript('failback', ['--dry-run', '--node', 'b'], env);
       assert.equal(failback.status, 0, failback.output);
       assert.match(failback.output, /would run: pg_rewind|would run: pg_receivewal/);
     });
@@ -168,7 +139,7 @@ describe(
       // The stopped sender outlives its postmaster: end it too, as the machine's death would.
       process.kill(sender.pid, 'SIGKILL');
       const blindAcks = traffic.acks.filter((x) => x.sentAt >= blinded && x.at <= died).length;
-      const failover = runScript('failover', [], env);
+      const failover = runReplicaScript('failover', [], env);
       assert.equal(failover.status, 0, failover.output);
       assert.match(failover.output, new RegExp(`standby to promote: ${standby.name}`));
       const first = await traffic.firstAckAfter(died);
@@ -198,7 +169,7 @@ describe(
     });
 
     it('failback rewinds the old primary and it streams from the new one', async () => {
-      const result = runScript('failback', ['--sync'], env);
+      const result = runReplicaScript('failback', ['--sync'], env);
       assert.equal(result.status, 0, result.output);
       assert.match(result.output, /rewinding a onto b's timeline/);
       assert.match(result.output, /pg_rewind|no rewind required/);
@@ -226,18 +197,18 @@ describe(
     });
 
     it('a planned switch-over back loses nothing and the roles return', async () => {
-      const rejoin = runScript('failback', ['--sync'], env);
+      const rejoin = runReplicaScript('failback', ['--sync'], env);
       assert.equal(rejoin.status, 0, rejoin.output);
       const phase = traffic.acks.length;
       traffic.startPosting(2);
       await traffic.firstAckAfter(Date.now() + 500);
-      const switched = runScript('failover', ['--planned'], env);
+      const switched = runReplicaScript('failover', ['--planned'], env);
       assert.equal(switched.status, 0, switched.output);
       await traffic.firstAckAfter(Date.now() + 500);
       await traffic.stopPosting();
       assert.equal(await roleOf(b), 'primary');
       assert.deepEqual(await lostAcks(traffic, b, phase), []);
-      const back = runScript('failback', ['--sync'], env);
+      const back = runReplicaScript('failback', ['--sync'], env);
       assert.equal(back.status, 0, back.output);
       assert.equal(await roleOf(a), 'standby');
     });

@@ -4,7 +4,7 @@
  * settings (replica/conf/veche-replication.conf), a standby made by the production program
  * (replica/bin/veche-pg-standby-prepare). Never the shared server on 5432.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import {
   appendFileSync,
   chmodSync,
@@ -24,7 +24,9 @@ export const root = path.resolve(import.meta.dirname, '../../../..');
 const versions = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').sort() : [];
 export const pgBin = versions.length > 0 ? `/usr/lib/postgresql/${versions.at(-1)}/bin` : '';
 
-export { freePort } from '../../../fleet/processes.ts';
+import { freePort } from '../../../fleet/processes.ts';
+
+export { freePort };
 
 const asRoot = process.getuid?.() === 0;
 const ids = asRoot
@@ -216,4 +218,64 @@ export function driverEnv(nodes: readonly Node[], endpointDir: string): NodeJS.P
     VECHE_PG_ENDPOINT: endpointDir,
     VECHE_PG_BIN: pgBin,
   };
+}
+
+/**
+ * What the failover test and bench/replica.ts run on: a primary `a` streaming to its standby `b` over
+ * a slot, in one temporary folder, the failover endpoint pointing at the primary, and the environment
+ * scripts/failover and scripts/failback need to drive them.
+ */
+export interface FailoverPair {
+  dir: string;
+  nodes: [Node, Node];
+  /** A database through the endpoint (follows a failover). */
+  url(database: string): string;
+  env: NodeJS.ProcessEnv;
+  /** Stops both clusters at once and removes the folder. */
+  stop(): void;
+}
+
+export async function startFailoverPair(prefix: string): Promise<FailoverPair> {
+  const dir = postgresDir(prefix);
+  const nodes: [Node, Node] = [node('a', dir, await freePort()), node('b', dir, await freePort())];
+  const stop = () => {
+    for (const n of nodes)
+      if (nodeRunning(n)) asPostgres('pg_ctl', ['-D', n.data, '-m', 'immediate', 'stop']);
+    removeDir(dir);
+  };
+  try {
+    const [a, b] = nodes;
+    startPrimary(a);
+    prepareStandby(b, a);
+    startNode(b, quick);
+    const ep = endpoint(dir, a);
+    return { dir, nodes, url: (database) => ep.url(database), env: driverEnv(nodes, ep.dir), stop };
+  } catch (error) {
+    stop();
+    throw error;
+  }
+}
+
+/** The machine dies under the cluster: SIGKILL to its postmaster. */
+export function killPostmaster(n: Node): void {
+  const pid = Number(readFileSync(path.join(n.data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  process.kill(pid, 'SIGKILL');
+}
+
+/** `PATH` with the production replica programs (replica/bin) first, as on a database host. */
+export const replicaPath = `${path.join(root, 'replica/bin')}:${process.env['PATH'] ?? ''}`;
+
+/** Runs `scripts/<script>` as an operator does, with `env` (e.g. {@link FailoverPair.env}); `timeoutMs` 0: no limit. */
+export function runReplicaScript(
+  script: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 150_000,
+): { status: number | null; output: string } {
+  const result: SpawnSyncReturns<string> = spawnSync(path.join(root, 'scripts', script), args, {
+    encoding: 'utf8',
+    env: { ...process.env, ...env, PATH: replicaPath },
+    timeout: timeoutMs,
+  });
+  return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }
