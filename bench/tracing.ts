@@ -8,17 +8,10 @@
  * Usage: node bench/tracing.ts [--calls 20000] [--window 64] [--rounds 2]
  */
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../libs/log/src/index.ts';
 import { startTracing } from '../libs/service/src/tracing.ts';
-import { connectService, type WampService } from '../libs/wamp/src/index.ts';
-
-type Schema = Parameters<WampService['register']>[1];
-const { Type } = createRequire(new URL('../libs/wamp/package.json', import.meta.url))(
-  '@sinclair/typebox',
-) as { Type: { Object(properties: Record<string, Schema>): Schema; Integer(): Schema } };
+import { echoCalls, registerEcho, startBenchRouter } from './wamp-support.ts';
 
 const { values } = parseArgs({
   options: {
@@ -31,7 +24,6 @@ const calls = Number(values.calls);
 const window = Number(values.window);
 const rounds = Number(values.rounds);
 
-const secret = randomBytes(24).toString('base64url');
 const log = createLogger({ service: 'bench', level: 'warn' });
 
 // The OTLP receiver, in a process of its own (its JSON parsing is the collector's work, not the
@@ -68,44 +60,15 @@ const receiverLine = () =>
     : new Promise<string>((resolve) => (receiverWaiter = resolve));
 const endpoint = `http://127.0.0.1:${(await receiverLine()).split(' ')[1]}`;
 
-const router = spawn(
-  process.execPath,
-  [new URL('../libs/wamp-router/bin/wamp-router.ts', import.meta.url).pathname],
-  {
-    env: { ...process.env, VECHE_SERVICE_SECRET: secret, WAMP_ROUTER_PORT: '0', LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  },
-);
-const url = await new Promise<string>((resolve, reject) => {
-  let buffer = '';
-  router.stdout.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString('utf8');
-    const match = /"url":"(ws:\/\/[^"]+)"/.exec(buffer);
-    if (match?.[1]) resolve(match[1]);
-  });
-  router.once('exit', (code) => reject(new Error(`router exited with ${code}`)));
-});
-
-const connect = (name: string) => connectService({ url, authid: `service:${name}`, secret, log });
+const router = await startBenchRouter(log);
+const { connect } = router;
 const callee = await connect('callee');
 const caller = await connect('caller');
 
-async function run(): Promise<number> {
-  let next = 0;
-  const started = performance.now();
-  const worker = async () => {
-    while (next < calls) {
-      const n = next++;
-      const result = await caller.call<{ n: number }>('veche.bench.echo', { n });
-      if (result.n !== n) throw new Error('wrong result');
-    }
-  };
-  await Promise.all(Array.from({ length: window }, worker));
-  return calls / ((performance.now() - started) / 1000);
-}
+const run = async () => calls / (await echoCalls(caller, calls, window));
 
 try {
-  await callee.register('veche.bench.echo', Type.Object({ n: Type.Integer() }), (args) => args);
+  await registerEcho(callee);
   await run(); // warm-up
   const off: number[] = [];
   for (let i = 0; i < rounds; i++) off.push(await run());
@@ -126,6 +89,6 @@ try {
 } finally {
   await caller.close();
   await callee.close();
-  router.kill('SIGTERM');
+  router.stop();
   receiver.kill('SIGTERM');
 }

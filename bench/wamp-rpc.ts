@@ -6,20 +6,10 @@
  *
  * Usage: node bench/wamp-rpc.ts [--events 20000] [--subscribers 5] [--calls 20000] [--window 256]
  */
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../libs/log/src/index.ts';
-import { connectService, type WampService } from '../libs/wamp/src/index.ts';
-
-type Schema = Parameters<WampService['register']>[1];
-// TypeBox is a dependency of libs/wamp, not of the workspace root: load it from there.
-const { Type } = createRequire(new URL('../libs/wamp/package.json', import.meta.url))(
-  '@sinclair/typebox',
-) as {
-  Type: { Object(properties: Record<string, Schema>): Schema; Integer(): Schema };
-};
+import type { WampService } from '../libs/wamp/src/index.ts';
+import { echoCalls, registerEcho, startBenchRouter } from './wamp-support.ts';
 
 const { values } = parseArgs({
   options: {
@@ -34,28 +24,9 @@ const subscriberCount = Number(values.subscribers);
 const calls = Number(values.calls);
 const window = Number(values.window);
 
-const secret = randomBytes(24).toString('base64url');
 const log = createLogger({ service: 'bench', level: 'warn' });
-
-const router = spawn(
-  process.execPath,
-  [new URL('../libs/wamp-router/bin/wamp-router.ts', import.meta.url).pathname],
-  {
-    env: { ...process.env, VECHE_SERVICE_SECRET: secret, WAMP_ROUTER_PORT: '0', LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  },
-);
-const url = await new Promise<string>((resolve, reject) => {
-  let buffer = '';
-  router.stdout.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString('utf8');
-    const match = /"url":"(ws:\/\/[^"]+)"/.exec(buffer);
-    if (match?.[1]) resolve(match[1]);
-  });
-  router.once('exit', (code) => reject(new Error(`router exited with ${code}`)));
-});
-
-const connect = (name: string) => connectService({ url, authid: `service:${name}`, secret, log });
+const router = await startBenchRouter(log);
+const { connect } = router;
 const sessions: WampService[] = [];
 
 try {
@@ -74,7 +45,7 @@ try {
     });
   }
   const payload = { type: 'message_posted', roomId: 'room-1', seq: 0, text: 'x'.repeat(100) };
-  let started = performance.now();
+  const started = performance.now();
   for (let i = 0; i < events; i++) {
     void publisher.publish('veche.user.1.rooms', { ...payload, seq: i + 1 });
     if (i % 1000 === 999) await new Promise((resolve) => setImmediate(resolve)); // let the socket drain
@@ -90,22 +61,12 @@ try {
   const callee = await connect('callee');
   const caller = await connect('caller');
   sessions.push(callee, caller);
-  await callee.register('veche.bench.echo', Type.Object({ n: Type.Integer() }), (args) => args);
-  let next = 0;
-  started = performance.now();
-  const worker = async () => {
-    while (next < calls) {
-      const n = next++;
-      const result = await caller.call<{ n: number }>('veche.bench.echo', { n });
-      if (result.n !== n) throw new Error('wrong result');
-    }
-  };
-  await Promise.all(Array.from({ length: window }, worker));
-  seconds = (performance.now() - started) / 1000;
+  await registerEcho(callee);
+  seconds = await echoCalls(caller, calls, window);
   console.log(
     `rpc: ${calls} calls (${window} in flight) in ${seconds.toFixed(2)} s = ${Math.round(calls / seconds)} calls/s`,
   );
 } finally {
   for (const session of sessions) await session.close();
-  router.kill('SIGTERM');
+  router.stop();
 }
