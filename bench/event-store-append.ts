@@ -163,7 +163,10 @@ const median = (xs: number[]): number => {
 await ensureDatabaseExists(url);
 const admin = new pg.Client({ connectionString: url });
 await admin.connect();
-const database = createDatabase({ url, schema, poolSize: 10, applicationName: 'bench:event-store' });
+// The application name is this run's own: Veche's backends are found by it, and a second run of this
+// bench on the same server must not count as ours.
+const applicationName = `bench:event-store:${suffix}`;
+const database = createDatabase({ url, schema, poolSize: 10, applicationName });
 const emmett = values['veche-only'] ? undefined : getPostgreSQLEventStore(emmettUrl);
 let failed = false;
 try {
@@ -197,7 +200,7 @@ try {
   process.stdout.write(
     `${'case'.padEnd(46)} ${emmettAppend ? 'Emmett  ' : ''}  Veche ${emmettAppend ? '   Emmett   Veche/Emmett' : ''}\n`,
   );
-  const vecheSide = { applicationName: 'bench:event-store' };
+  const vecheSide = { applicationName };
   const emmettSide = { database: emmettDatabase };
   for (const c of cases) {
     if (!emmettAppend) {
