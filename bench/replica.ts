@@ -17,6 +17,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   asPostgres,
+  backupEnv as clusterBackupEnv,
   killPostmaster,
   pgBin,
   query,
@@ -116,17 +117,8 @@ try {
     writeFileSync(path.join(state, 'restic-password'), 'bench\n', { mode: 0o600 });
     const backupEnv = {
       ...env,
-      PGDATA: primary.data,
-      VECHE_PG_SOCKET_DIR: primary.socketDir,
-      VECHE_PG_PORT: String(primary.port),
-      VECHE_BACKUP_STATE: state,
-      VECHE_BACKUP_SFTP_HOST: sftp.host,
-      VECHE_BACKUP_SFTP_PORT: String(sftp.port),
-      VECHE_BACKUP_SFTP_USER: sftp.user,
-      VECHE_BACKUP_SSH_KEY_FILE: sftp.keyFile,
-      RESTIC_PASSWORD_FILE: path.join(state, 'restic-password'),
+      ...clusterBackupEnv(primary, state, sftp, dir),
       VECHE_UPLOADS_DIR: traffic.uploadsDir,
-      VECHE_DRILL_DIR: dir,
     };
     try {
       // The primary archives with the configuration scripts/backup writes: restart it with that path.

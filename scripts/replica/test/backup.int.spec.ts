@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   asPostgres,
+  backupEnv,
   endpoint,
   freePort,
   startPrimary,
@@ -21,6 +22,7 @@ import {
   postgresDir,
   query,
   removeDir,
+  replicaPath,
   root,
   type Node,
 } from './support/clusters.ts';
@@ -65,18 +67,9 @@ describe('off-site backup over SFTP and the restore drill', { skip: unavailable 
     p = node('p', dir, await freePort());
     traffic = undefined as unknown as ChatTraffic;
     env = {
-      PATH: `${path.join(root, 'replica/bin')}:${process.env['PATH'] ?? ''}`,
+      PATH: replicaPath,
       VECHE_PG_BIN: pgBin,
-      PGDATA: p.data,
-      VECHE_PG_SOCKET_DIR: p.socketDir,
-      VECHE_PG_PORT: String(p.port),
-      VECHE_BACKUP_STATE: state,
-      VECHE_BACKUP_SFTP_HOST: sftp.host,
-      VECHE_BACKUP_SFTP_PORT: String(sftp.port),
-      VECHE_BACKUP_SFTP_USER: sftp.user,
-      VECHE_BACKUP_SSH_KEY_FILE: sftp.keyFile,
-      RESTIC_PASSWORD_FILE: path.join(state, 'restic-password'),
-      VECHE_DRILL_DIR: dir,
+      ...backupEnv(p, state, sftp, dir),
       VECHE_BACKUP_METRICS_DIR: path.join(dir, 'metrics'),
     };
     // The server archives through veche-pgbackrest-archive with the configuration scripts/backup writes.

@@ -279,3 +279,28 @@ export function runReplicaScript(
   });
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }
+
+/**
+ * What scripts/backup and scripts/restore-drill need to back up primary `n` to an SFTP account: its
+ * data folder and socket, the scripts' state folder (holding `restic-password`), the account, and the
+ * folder the drill restores into.
+ */
+export function backupEnv(
+  n: Node,
+  state: string,
+  sftp: { host: string; port: number; user: string; keyFile: string },
+  drillDir: string,
+): NodeJS.ProcessEnv {
+  return {
+    PGDATA: n.data,
+    VECHE_PG_SOCKET_DIR: n.socketDir,
+    VECHE_PG_PORT: String(n.port),
+    VECHE_BACKUP_STATE: state,
+    VECHE_BACKUP_SFTP_HOST: sftp.host,
+    VECHE_BACKUP_SFTP_PORT: String(sftp.port),
+    VECHE_BACKUP_SFTP_USER: sftp.user,
+    VECHE_BACKUP_SSH_KEY_FILE: sftp.keyFile,
+    RESTIC_PASSWORD_FILE: path.join(state, 'restic-password'),
+    VECHE_DRILL_DIR: drillDir,
+  };
+}
