@@ -106,6 +106,8 @@ try {
   await new Promise((resolve) => setTimeout(resolve, 2_000));
 
   const started = performance.now();
+  // Both deployments and the clients run in this process: its CPU time is theirs together.
+  const cpuBefore = process.cpuUsage();
   for (let i = 0; i < changes; i++) {
     const marker = `m${i}`;
     sentAt.set(marker, performance.now());
@@ -118,6 +120,8 @@ try {
     message: 'every change delivered',
   }).catch(() => undefined);
   const elapsed = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   const sorted = [...samples].sort((x, y) => x - y);
   const ms = (value: number) => `${value.toFixed(1)} ms`;
   process.stdout.write(
@@ -127,6 +131,10 @@ try {
       `latency B /pubsub frame → A /pubsub frame: p50 ${ms(percentile(sorted, 50))}, p90 ${ms(
         percentile(sorted, 90),
       )}, p99 ${ms(percentile(sorted, 99))}, max ${ms(sorted.at(-1) ?? 0)}`,
+      `CPU of this process (both deployments and the clients) meanwhile: ${cpuSeconds.toFixed(2)} s, ${(
+        (1000 * cpuSeconds) /
+        changes
+      ).toFixed(1)} ms a change`,
       '',
     ].join('\n'),
   );
