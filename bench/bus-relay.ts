@@ -38,9 +38,28 @@ const { values } = parseArgs({
     'per-event': { type: 'boolean', default: false },
     backlog: { type: 'boolean', default: false },
     role: { type: 'string', default: 'main' },
+    help: { type: 'boolean', short: 'h', default: false },
     id: { type: 'string', default: '' },
   },
 });
+if (values.help) {
+  console.log(`Usage: node bench/bus-relay.ts [--events 50000] [--append-size 100] [--appenders 4]
+         [--relay-batch 5000] [--consumer-batch 512] [--prefetch 2048] [--per-event] [--backlog]
+  End-to-end throughput of the integration-event path: event store append → outbox relay →
+  RabbitMQ (publisher confirms) → a consumer process with its inbox, one effect row per event.
+  Prints events/s appended and end to end, effects stored, duplicates (must be 0).
+  --events          events in all
+  --append-size     events per append
+  --appenders       concurrent appenders
+  --relay-batch     outbox rows the relay reads at a time
+  --consumer-batch  deliveries the consumer handles in one transaction
+  --prefetch        the consumer's AMQP prefetch
+  --per-event       the consumer runs one statement per event instead of one per batch
+  --backlog         append everything first, then time only relay → consumer
+  -h, --help        this text
+  Reads DATABASE_URL (default: the test database) and AMQP_URL; PROGRESS=1 prints progress.`);
+  process.exit(0);
+}
 const total = Number(values.events);
 const databaseUrl =
   process.env['DATABASE_URL'] ??

@@ -29,8 +29,22 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '10' },
     'in-flight': { type: 'string', default: '200' },
     rate: { type: 'string', default: '100000' },
+    help: { type: 'boolean', short: 'h', default: false },
   },
 });
+if (values.help) {
+  console.log(`Usage: node bench/mailer-smtp.ts [--mails 2000] [--connections 10] [--in-flight 200] [--rate 100000]
+  Mails per second from the mailer to a local SMTP server (the development sink, its own process):
+  nodemailer's pooled transport alone, then the mailer's real path (PostgreSQL outbox, claim,
+  rate limit, send, outcome recorded). Prints mails/s for each.
+  --mails        mails per measurement
+  --connections  SMTP connections in the pool
+  --in-flight    sends at once
+  --rate         the sender's rate limit (mails per minute)
+  -h, --help     this text
+  Reads DATABASE_URL (default: the test database).`);
+  process.exit(0);
+}
 const total = Number(values.mails);
 const connections = Number(values.connections);
 const databaseUrl =

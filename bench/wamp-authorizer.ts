@@ -20,8 +20,19 @@ const { values } = parseArgs({
   options: {
     calls: { type: 'string', default: '20000' },
     window: { type: 'string', default: '256' },
+    help: { type: 'boolean', short: 'h', default: false },
   },
 });
+if (values.help) {
+  console.log(`Usage: node bench/wamp-authorizer.ts [--calls 20000] [--window 256]
+  Authorizations per second of veche.gateway.authorize as Crossbar calls it (positional arguments,
+  pipelined) through a local WAMP router, with one and with two gateway replicas, and the policy
+  decision alone in memory.
+  --calls    authorizations per measurement
+  --window   calls in flight
+  -h, --help this text`);
+  process.exit(0);
+}
 const calls = Number(values.calls);
 const window = Number(values.window);
 const secret = randomBytes(24).toString('base64url');

@@ -17,8 +17,17 @@ const { values } = parseArgs({
     subscribers: { type: 'string', default: '5' },
     calls: { type: 'string', default: '20000' },
     window: { type: 'string', default: '256' },
+    help: { type: 'boolean', short: 'h', default: false },
   },
 });
+if (values.help) {
+  console.log(`Usage: node bench/wamp-rpc.ts [--events 20000] [--subscribers 5] [--calls 20000] [--window 256]
+  Throughput through the local WAMP router (a child process, as the fleet runs it) with the
+  services' WAMP client: event deliveries per second (one publisher, --subscribers subscribers)
+  and RPC calls per second (one caller, one callee, --window calls pipelined).
+  -h, --help this text`);
+  process.exit(0);
+}
 const events = Number(values.events);
 const subscriberCount = Number(values.subscribers);
 const calls = Number(values.calls);
