@@ -3,15 +3,21 @@
  * side by side in the same run with rsyslog's own PostgreSQL output (Debian's rsyslogd, imptcp +
  * ompgsql) writing the same lines into the same PostgreSQL.
  *
- *   node bench/log-ingest.ts [--lines 300000] [--connections 4] [--rsyslog-timeout 120]
+ *   node bench/log-ingest.ts [--lines 300000] [--connections 4] [--rate 0] [--skip-rsyslog]
+ *                            [--rsyslog-timeout 120]
  *
  * The same generator process sends the same pre-built RFC 5424 lines (LF-framed, ~150 bytes) over
  * `--connections` TCP connections to each: first to a registered source of the log-listener
- * (in-process, its own schema, the real WAMP router), then to rsyslogd. Each is timed from the
- * generator's start until PostgreSQL holds every line (the listener's committed counter; rsyslog's
- * row count). Tail latency: for every line the owner's WAMP subscriber receives, now − the line's
- * `receivedAt` (the listener's arrival stamp); p50/p99 printed. Prints the load average too.
+ * (in-process, its own schema, the real WAMP router, in this process too), then to rsyslogd. Each is
+ * timed from the generator's start until PostgreSQL holds every line (the listener's committed
+ * counter; rsyslog's row count). Tail latency: for every line the owner's WAMP subscriber (in this
+ * process) receives, now − the line's `receivedAt` (the listener's arrival stamp); p50/p99 printed.
+ * At full speed (`--rate 0`) senders outpace storage, so that figure is the backlog's wait; `--rate N`
+ * paces the senders at N lines/s in all (10 ms steps) to measure the tail below capacity. CPU-seconds
+ * (user + system, from /proc) of this process and of the schema's PostgreSQL backends are printed
+ * per line: on a shared machine they mean more than wall time. Prints the load average too.
  */
+import { readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import net from 'node:net';
@@ -26,25 +32,32 @@ const { values } = parseArgs({
   options: {
     lines: { type: 'string', default: '300000' },
     connections: { type: 'string', default: '4' },
+    rate: { type: 'string', default: '0' },
+    'skip-rsyslog': { type: 'boolean', default: false },
     'rsyslog-timeout': { type: 'string', default: '120' },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
   process.stdout.write(
-    'Usage: node bench/log-ingest.ts [--lines N] [--connections C] [--rsyslog-timeout SECONDS]\n' +
-      'Ingest lines/s and live-tail latency of the log-listener vs rsyslog ompgsql, same lines, same PostgreSQL.\n',
+    'Usage: node bench/log-ingest.ts [--lines N] [--connections C] [--rate LINES_PER_S] [--skip-rsyslog]\n' +
+      '                                [--rsyslog-timeout SECONDS]\n' +
+      'Ingest lines/s, CPU-seconds per line (this process, its PostgreSQL backends) and live-tail latency\n' +
+      '(p50/p99 from receipt to the subscriber) of the log-listener vs rsyslog ompgsql, same lines, same\n' +
+      'PostgreSQL. --rate 0 (default): senders at full speed (the tail figure is the backlog); --rate N:\n' +
+      'senders paced at N lines/s in all.\n',
   );
   process.exit(0);
 }
 const lines = Number(values.lines);
 const connections = Number(values.connections);
 const rsyslogTimeoutMs = Number(values['rsyslog-timeout']) * 1000;
+const rate = Number(values.rate);
 
 /** The generator: a child process, so it does not share the listener's event loop. */
 const generator = `
 const net = require('node:net');
-const [port, lines, connections] = process.argv.slice(1).map(Number);
+const [port, lines, connections, rate] = process.argv.slice(1).map(Number);
 const per = Math.ceil(lines / connections);
 let done = 0;
 for (let c = 0; c < connections; c++) {
@@ -54,17 +67,39 @@ for (let c = 0; c < connections; c++) {
     parts.push('<134>1 2026-12-02T03:04:05.678Z bench-host-' + c + ' app.log 4242 - - GET /api/rooms/' + (i % 977) +
       '/messages?limit=50 200 1834 "Mozilla/5.0 (X11; Linux x86_64)" conn=' + c + ' line=' + i + '\\n');
   }
-  const payload = Buffer.from(parts.join(''));
-  const socket = net.connect({ host: '127.0.0.1', port }, () => socket.end(payload));
+  const socket = net.connect({ host: '127.0.0.1', port }, () => {
+    if (rate === 0) return socket.end(Buffer.from(parts.join('')));
+    // Paced: this connection's share of the rate, every 10 ms, against the clock (no drift).
+    const started = Date.now();
+    let sent = 0;
+    const step = () => {
+      const due = Math.min(count, Math.floor(((Date.now() - started) / 1000) * (rate / connections)));
+      if (due > sent) socket.write(parts.slice(sent, due).join(''));
+      sent = Math.max(sent, due);
+      if (sent >= count) socket.end();
+      else setTimeout(step, 10);
+    };
+    step();
+  });
   socket.on('close', () => { if (++done === connections) process.exit(0); });
   socket.on('error', (e) => { console.error(e.message); process.exit(1); });
 }`;
+
+/** CPU-seconds (user + system) a process has used, from /proc; 0 when it is gone. */
+function processCpu(pid: number | 'self'): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
 
 function runGenerator(port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ['-e', generator, String(port), String(lines), String(connections)],
+      ['-e', generator, String(port), String(lines), String(connections), String(rate)],
       {
         stdio: ['ignore', 'inherit', 'inherit'],
       },
@@ -126,11 +161,21 @@ try {
     sql<{ received: number }>`select received from source_counters where source_id = ${source.sourceId}`
       .execute(db)
       .then((r) => Number(r.rows[0]?.received ?? 0));
+  const backends = async (): Promise<number[]> =>
+    (
+      await sql<{ pid: number }>`
+        select pid from pg_stat_activity where application_name = ${`test:${h.database.schema}`}`.execute(db)
+    ).rows.map((r) => r.pid);
+  const pgBefore = new Map((await backends()).map((pid) => [pid, processCpu(pid)]));
+  const ownBefore = processCpu('self');
   const start = Date.now();
   const sent = runGenerator(source.port);
-  const ours = await waitFor(counted, 300_000);
+  const ours = await waitFor(counted, 600_000);
   await sent;
   const oursSeconds = (ours.at - start) / 1000;
+  const ownCpu = processCpu('self') - ownBefore;
+  let pgCpu = 0;
+  for (const pid of await backends()) pgCpu += processCpu(pid) - (pgBefore.get(pid) ?? 0);
   const stored = await sql<{
     n: number;
   }>`select count(*)::int as n from log_lines where source_id = ${source.sourceId}`.execute(db);
@@ -141,10 +186,21 @@ try {
   process.stdout.write(
     `log-listener:      ${ours.count.toLocaleString('en')} lines stored (${stored.rows[0]?.n} rows) in ${oursSeconds.toFixed(2)} s = ` +
       `${oursRate.toLocaleString('en')} lines/s; live tail ${latencies.length.toLocaleString('en')} lines, ` +
-      `p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms, max ${latencies.at(-1)} ms; load average ${loadavg()[0]!.toFixed(1)}\n`,
+      `p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms, max ${latencies.at(-1)} ms` +
+      `${rate > 0 ? ` (senders paced at ${rate.toLocaleString('en')} lines/s)` : ' (senders at full speed: the backlog)'}; ` +
+      `load average ${loadavg()[0]!.toFixed(1)}\n` +
+      `  CPU: this process (listener, writer, WAMP router, subscriber) ${ownCpu.toFixed(2)} s = ` +
+      `${((ownCpu / ours.count) * 1e6).toFixed(1)} µs/line; its PostgreSQL backends ${pgCpu.toFixed(2)} s = ` +
+      `${((pgCpu / ours.count) * 1e6).toFixed(1)} µs/line\n`,
   );
 
   // 2. rsyslog: imptcp → ompgsql, the same lines into a table of the same schema.
+  if (!values['skip-rsyslog']) await compareRsyslog(oursRate);
+} finally {
+  await h.close();
+}
+
+async function compareRsyslog(oursRate: number): Promise<void> {
   const schema = h.database.schema;
   await sql`create table rsyslog_lines (id bigserial primary key, reported_at timestamptz, host text, tag text, message text)`.execute(
     db,
@@ -194,6 +250,4 @@ ruleset(name="pg" queue.type="LinkedList" queue.size="500000" queue.dequeueBatch
   } finally {
     await rsyslog.stop();
   }
-} finally {
-  await h.close();
 }

@@ -40,8 +40,72 @@ const bsd = /^([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6
 const nil = (value: string | undefined): string | null =>
   value === undefined || value === '-' ? null : value;
 
+/** The last stamp read and its value: lines of a burst carry the same stamp (and the same zone). */
+let lastStamp = '';
+let lastZone = '';
+let lastValue: number | undefined;
+
 /** An ISO 8601 / RFC 3339 stamp to UTC ms (zone-less: in `zone`); undefined when not one. */
 export function parseIsoStamp(text: string, zone: string): number | undefined {
+  if (text === lastStamp && zone === lastZone) return lastValue;
+  const value = utcStamp(text) ?? isoStamp(text, zone);
+  lastStamp = text;
+  lastZone = zone;
+  lastValue = value;
+  return value;
+}
+
+const digitAt = (text: string, at: number): number => {
+  const c = text.charCodeAt(at) - 48;
+  return c >= 0 && c <= 9 ? c : -1000;
+};
+const twoDigits = (text: string, at: number): number => digitAt(text, at) * 10 + digitAt(text, at + 1);
+
+/**
+ * The common shape read by hand, without a regular expression or allocations:
+ * `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`. Undefined for anything else (the general reading takes it).
+ */
+function utcStamp(text: string): number | undefined {
+  const n = text.length;
+  if (n < 20 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || text.charCodeAt(13) !== 58)
+    return undefined;
+  if (text.charCodeAt(10) !== 84 || text.charCodeAt(16) !== 58) return undefined;
+  const year = twoDigits(text, 0) * 100 + twoDigits(text, 2);
+  const month = twoDigits(text, 5) - 1;
+  const day = twoDigits(text, 8);
+  const hour = twoDigits(text, 11);
+  const minute = twoDigits(text, 14);
+  const second = twoDigits(text, 17);
+  if (year < 0 || month < 0 || month > 11 || day < 1 || day > 31 || hour < 0 || hour > 23) return undefined;
+  if (minute < 0 || minute > 59 || second < 0 || second > 60) return undefined;
+  let at = 19;
+  let ms = 0;
+  if (text.charCodeAt(at) === 46) {
+    at++;
+    let scale = 100;
+    const start = at;
+    while (at < n && digitAt(text, at) >= 0) {
+      ms += digitAt(text, at) * scale;
+      scale /= 10;
+      at++;
+    }
+    if (at === start || at - start > 9) return undefined;
+    ms = Math.floor(ms);
+  }
+  const base = Date.UTC(year, month, day, hour, minute, Math.min(second, 59), ms);
+  const zoneChar = text.charCodeAt(at);
+  if (at === n - 1 && zoneChar === 90) return base;
+  if (at === n - 6 && (zoneChar === 43 || zoneChar === 45) && text.charCodeAt(at + 3) === 58) {
+    const hours = twoDigits(text, at + 1);
+    const minutes = twoDigits(text, at + 4);
+    if (hours < 0 || minutes < 0) return undefined;
+    const offset = (hours * 60 + minutes) * 60_000;
+    return zoneChar === 45 ? base + offset : base - offset;
+  }
+  return undefined;
+}
+
+function isoStamp(text: string, zone: string): number | undefined {
   const m = iso.exec(text);
   if (!m) return undefined;
   const fields = {
@@ -134,21 +198,69 @@ function tagAndMessage(text: string): { appName: string | null; message: string 
   return { appName: m[1]!, message: text.slice(m[0].length) };
 }
 
+/** `<PRI>` at the start: [value, length], or undefined. */
+function priOf(line: string): [number, number] | undefined {
+  if (line.charCodeAt(0) !== 60) return undefined;
+  let value = 0;
+  let at = 1;
+  for (; at < 4 && at < line.length; at++) {
+    const d = digitAt(line, at);
+    if (d < 0) break;
+    value = value * 10 + d;
+  }
+  if (at === 1 || line.charCodeAt(at) !== 62 || value > 191) return undefined;
+  return [value, at + 1];
+}
+
+/**
+ * RFC 5424 read by hand, the common case (`<PRI>1 STAMP HOST APP PROCID MSGID - MSG`, or with
+ * STRUCTURED-DATA): tokens by indexOf, no regular expression; undefined when the line is not plainly
+ * that (the general reading below decides).
+ */
+function rfc5424(rest: string, zone: string, severity: number, facility: number): ParsedLine | undefined {
+  let at = 0;
+  while (at < 3 && digitAt(rest, at) >= 0) at++;
+  if (at === 0 || rest.charCodeAt(0) === 48 || rest.charCodeAt(at) !== 32) return undefined;
+  const s1 = rest.indexOf(' ', at + 1);
+  const s2 = s1 < 0 ? -1 : rest.indexOf(' ', s1 + 1);
+  const s3 = s2 < 0 ? -1 : rest.indexOf(' ', s2 + 1);
+  const s4 = s3 < 0 ? -1 : rest.indexOf(' ', s3 + 1);
+  const s5 = s4 < 0 ? -1 : rest.indexOf(' ', s4 + 1);
+  if (s5 < 0) return undefined;
+  const stamp = rest.slice(at + 1, s1);
+  const createdAt = stamp === '-' ? undefined : parseIsoStamp(stamp, zone);
+  if (stamp !== '-' && createdAt === undefined) return undefined;
+  const msgStart = skipStructuredData(rest, s5 + 1);
+  if (msgStart === undefined) return undefined;
+  let message = rest.charCodeAt(msgStart) === 32 ? rest.slice(msgStart + 1) : rest.slice(msgStart);
+  if (message.charCodeAt(0) === 0xfeff) message = message.slice(1);
+  return {
+    createdAt,
+    severity,
+    facility,
+    hostname: nil(rest.slice(s1 + 1, s2)),
+    appName: nil(rest.slice(s2 + 1, s3)),
+    message,
+  };
+}
+
 export function parseSyslogLine(raw: string, zone: string, receivedAt: number): ParsedLine {
   // Octet-counted senders often count a trailing LF too (rsyslog's templates end with one).
   const line = raw.endsWith('\n') || raw.endsWith('\r') ? raw.replace(/[\r\n]+$/, '') : raw;
   let facility: number | null = null;
   let severity: number | null = null;
   let rest = line;
-  const pri = /^<(\d{1,3})>/.exec(line);
-  if (pri && Number(pri[1]) <= 191) {
-    const value = Number(pri[1]);
+  const pri = priOf(line);
+  if (pri) {
+    const value = pri[0];
     facility = value >> 3;
     severity = value & 7;
-    rest = line.slice(pri[0].length);
+    rest = line.slice(pri[1]);
   } else {
     return { createdAt: undefined, severity, facility, hostname: null, appName: null, message: line };
   }
+  const fast = rfc5424(rest, zone, severity, facility);
+  if (fast) return fast;
 
   // RFC 5424: VERSION SP TIMESTAMP SP HOSTNAME SP APP-NAME SP PROCID SP MSGID SP SD [SP MSG]
   if (/^[1-9]\d{0,2} /.test(rest)) {

@@ -131,6 +131,8 @@ function stampText(): (ms: number) => string {
 }
 const receivedText = stampText();
 const createdText = stampText();
+const copyReceivedText = stampText();
+const copyCreatedText = stampText();
 
 export function toLogEvent(id: string | number, r: LineRecord): LogEvent {
   return {
@@ -151,11 +153,30 @@ export function toLogEvent(id: string | number, r: LineRecord): LogEvent {
   };
 }
 
+/**
+ * A line as COPY text, all but its id (which the batch's transaction takes): made when the line is
+ * added, so the encoding runs while PostgreSQL writes the previous batch, not after it.
+ */
+export function copyTail(r: LineRecord): string {
+  return (
+    `\t${r.sourceId}\t${copyReceivedText(r.receivedAt)}\t${copyCreatedText(r.createdAt)}\t` +
+    `${copyField(r.senderIp)}\t${copyField(r.fileName)}\t${copyField(r.message)}\t${copyField(r.severity)}\t` +
+    `${copyField(r.facility)}\t${copyField(r.hostname)}\t${copyField(r.appName)}\t${r.truncated ? 't' : 'f'}\t` +
+    `${r.invalidUtf8 ? 't' : 'f'}\n`
+  );
+}
+
+/** Values we made ourselves (uuids, decimal ids, ISO stamps, counts) as SQL literals, in one statement. */
+const literal = (value: string | number | null): string =>
+  value === null ? 'null' : typeof value === 'number' ? String(value) : `'${value.replaceAll("'", "''")}'`;
+
 export function createWriter(options: WriterOptions): Writer {
   const { database, batchLines, flushMs, maxPending } = options;
   const log = options.log.child({ component: 'log-writer' });
   const schema = database.schema;
   let queue: LineRecord[] = [];
+  /** copyTail of each queued line, in step with `queue`. */
+  let tails: string[] = [];
   let counters = new Map<string, Record<string, number>>();
   const drainListeners: (() => void)[] = [];
   const knownPartitions = new Set<number>();
@@ -189,27 +210,29 @@ export function createWriter(options: WriterOptions): Writer {
     }
   }
 
-  async function writeBatch(batch: LineRecord[], deltas: Map<string, Record<string, number>>): Promise<void> {
+  async function writeBatch(
+    batch: LineRecord[],
+    batchTails: string[],
+    deltas: Map<string, Record<string, number>>,
+  ): Promise<void> {
     await ensurePartitions([...new Set(batch.map((r) => dayOf(r.receivedAt)))]);
     const client = await database.pool.connect();
     let ids: string[] = [];
+    /** Statements sent at once after COPY (one simple query: no parameters, literals we made). */
+    const finish: string[] = [];
     try {
-      await client.query('begin');
+      // One round trip to open the transaction and take the ids, one for COPY, one to finish.
       if (batch.length > 0) {
         // Ids first (in arrival order), so the lines can go by COPY, which returns nothing.
-        const allocated = await client.query<{ ids: string }>(
-          `select string_agg(v::text, ',' order by v) as ids
+        const results = (await client.query(
+          `begin; select string_agg(v::text, ',' order by v) as ids
            from (select nextval('"${schema}".log_line_ids') as v from generate_series(1, ${batch.length})) s`,
-        );
-        ids = allocated.rows[0]!.ids.split(',');
+        )) as unknown as { rows: { ids: string }[] }[];
+        ids = results[1]!.rows[0]!.ids.split(',');
         let data = '';
         for (let i = 0; i < batch.length; i++) {
           const r = batch[i]!;
-          data +=
-            `${ids[i]}\t${r.sourceId}\t${receivedText(r.receivedAt)}\t${createdText(r.createdAt)}\t` +
-            `${copyField(r.senderIp)}\t${copyField(r.fileName)}\t${copyField(r.message)}\t${copyField(r.severity)}\t` +
-            `${copyField(r.facility)}\t${copyField(r.hostname)}\t${copyField(r.appName)}\t${r.truncated ? 't' : 'f'}\t` +
-            `${r.invalidUtf8 ? 't' : 'f'}\n`;
+          data += ids[i]! + batchTails[i]!;
           bump(r.sourceId, 'received', 1);
           if (r.truncated) bump(r.sourceId, 'truncated', 1);
           if (r.invalidUtf8) bump(r.sourceId, 'invalid_utf8', 1);
@@ -229,21 +252,25 @@ export function createWriter(options: WriterOptions): Writer {
           Buffer.from(data),
         );
         const runs = runsOf(batch, ids);
-        await client.query(
-          // With the transaction's snapshot: what had not committed by now did so after these lines
-          // (the live tail's catch-up returns those to a reader that saw these).
+        // With the transaction's snapshot: what had not committed by now did so after these lines
+        // (the live tail's catch-up returns those to a reader that saw these).
+        finish.push(
           `insert into "${schema}".line_runs (source_id, first_id, last_id, received_from, received_to, snapshot)
-           select *, pg_current_snapshot()
-           from unnest($1::uuid[], $2::int8[], $3::int8[], $4::timestamptz[], $5::timestamptz[])`,
-          [
-            runs.map((r) => r.sourceId),
-            runs.map((r) => r.firstId),
-            runs.map((r) => r.lastId),
-            runs.map((r) => new Date(r.from).toISOString()),
-            runs.map((r) => new Date(r.to).toISOString()),
-          ],
+           values ${runs
+             .map(
+               (r) =>
+                 `(${literal(r.sourceId)}::uuid, ${literal(r.firstId)}::int8, ${literal(r.lastId)}::int8, ` +
+                 `${literal(new Date(r.from).toISOString())}::timestamptz, ` +
+                 `${literal(new Date(r.to).toISOString())}::timestamptz, pg_current_snapshot())`,
+             )
+             .join(', ')}`,
         );
-        if (options.afterLines) await options.afterLines(batch.length);
+        if (options.afterLines) {
+          await client.query(finish.splice(0).join(';\n'));
+          await options.afterLines(batch.length);
+        }
+      } else {
+        finish.push('begin');
       }
       if (deltas.size > 0) {
         const ids_: string[] = [];
@@ -261,7 +288,14 @@ export function createWriter(options: WriterOptions): Writer {
           for (const name of Object.keys(values)) values[name]!.push(entry[name] ?? 0);
           last.push(entry['last'] ?? null);
         }
-        await client.query(
+        const rows = ids_.map(
+          (id, k) =>
+            `(${literal(id)}::uuid, ${literal(values['received']![k]!)}::int8, ` +
+            `${literal(values['rejected_connections']![k]!)}::int8, ${literal(values['truncated']![k]!)}::int8, ` +
+            `${literal(values['invalid_utf8']![k]!)}::int8, ${literal(values['dropped']![k]!)}::int8, ` +
+            `${literal(values['closed_connections']![k]!)}::int8, ${literal(last[k] ?? null)}::float8)`,
+        );
+        finish.push(
           `update "${schema}".source_counters c set
              received = c.received + d.received,
              rejected_connections = c.rejected_connections + d.rejected,
@@ -270,22 +304,13 @@ export function createWriter(options: WriterOptions): Writer {
              dropped = c.dropped + d.dropped,
              closed_connections = c.closed_connections + d.closed,
              last_received_at = greatest(c.last_received_at, to_timestamp(d.last / 1000.0))
-           from unnest($1::uuid[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int8[], $8::float8[])
+           from (values ${rows.join(', ')})
              as d(source_id, received, rejected, truncated, invalid, dropped, closed, last)
            where c.source_id = d.source_id`,
-          [
-            ids_,
-            values['received'],
-            values['rejected_connections'],
-            values['truncated'],
-            values['invalid_utf8'],
-            values['dropped'],
-            values['closed_connections'],
-            last,
-          ],
         );
       }
-      await client.query('commit');
+      finish.push('commit');
+      await client.query(finish.join(';\n'));
     } catch (error) {
       await client.query('rollback').catch(() => undefined);
       client.release(true);
@@ -311,6 +336,8 @@ export function createWriter(options: WriterOptions): Writer {
     while (queue.length > 0 || counters.size > 0) {
       const batch = queue.length <= batchLines ? queue : queue.slice(0, batchLines);
       const rest = queue.length <= batchLines ? [] : queue.slice(batchLines);
+      const batchTails = tails.length <= batchLines ? tails : tails.slice(0, batchLines);
+      tails = tails.length <= batchLines ? [] : tails.slice(batchLines);
       const deltas = new Map<string, Record<string, number>>();
       // Counters without lines (refused connections) ride along with this batch.
       if (batch.length === 0) {
@@ -319,11 +346,12 @@ export function createWriter(options: WriterOptions): Writer {
       }
       queue = rest;
       try {
-        await writeBatch(batch, deltas);
+        await writeBatch(batch, batchTails, deltas);
         failures = 0;
       } catch (error) {
         // Put the batch back in front and the counters back, and wait before the next try.
         queue = batch.concat(queue);
+        tails = batchTails.concat(tails);
         for (const [sourceId, entry] of deltas) {
           for (const [name, value] of Object.entries(entry)) {
             // The batch's own lines count again when it is written; only the other counters go back.
@@ -371,6 +399,7 @@ export function createWriter(options: WriterOptions): Writer {
   return {
     add(record) {
       queue.push(record);
+      tails.push(copyTail(record));
       if (queue.length >= maxPending) full = true;
       schedule();
     },
