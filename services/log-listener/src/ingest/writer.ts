@@ -131,8 +131,6 @@ function stampText(): (ms: number) => string {
 }
 const receivedText = stampText();
 const createdText = stampText();
-const copyReceivedText = stampText();
-const copyCreatedText = stampText();
 
 export function toLogEvent(id: string | number, r: LineRecord): LogEvent {
   return {
@@ -153,13 +151,10 @@ export function toLogEvent(id: string | number, r: LineRecord): LogEvent {
   };
 }
 
-/**
- * A line as COPY text, all but its id (which the batch's transaction takes): made when the line is
- * added, so the encoding runs while PostgreSQL writes the previous batch, not after it.
- */
+/** A line as COPY text, all but its id (which the batch's transaction takes). */
 export function copyTail(r: LineRecord): string {
   return (
-    `\t${r.sourceId}\t${copyReceivedText(r.receivedAt)}\t${copyCreatedText(r.createdAt)}\t` +
+    `\t${r.sourceId}\t${receivedText(r.receivedAt)}\t${createdText(r.createdAt)}\t` +
     `${copyField(r.senderIp)}\t${copyField(r.fileName)}\t${copyField(r.message)}\t${copyField(r.severity)}\t` +
     `${copyField(r.facility)}\t${copyField(r.hostname)}\t${copyField(r.appName)}\t${r.truncated ? 't' : 'f'}\t` +
     `${r.invalidUtf8 ? 't' : 'f'}\n`
@@ -175,8 +170,6 @@ export function createWriter(options: WriterOptions): Writer {
   const log = options.log.child({ component: 'log-writer' });
   const schema = database.schema;
   let queue: LineRecord[] = [];
-  /** copyTail of each queued line, in step with `queue`. */
-  let tails: string[] = [];
   let counters = new Map<string, Record<string, number>>();
   const drainListeners: (() => void)[] = [];
   const knownPartitions = new Set<number>();
@@ -210,11 +203,7 @@ export function createWriter(options: WriterOptions): Writer {
     }
   }
 
-  async function writeBatch(
-    batch: LineRecord[],
-    batchTails: string[],
-    deltas: Map<string, Record<string, number>>,
-  ): Promise<void> {
+  async function writeBatch(batch: LineRecord[], deltas: Map<string, Record<string, number>>): Promise<void> {
     await ensurePartitions([...new Set(batch.map((r) => dayOf(r.receivedAt)))]);
     const client = await database.pool.connect();
     let ids: string[] = [];
@@ -232,7 +221,7 @@ export function createWriter(options: WriterOptions): Writer {
         let data = '';
         for (let i = 0; i < batch.length; i++) {
           const r = batch[i]!;
-          data += ids[i]! + batchTails[i]!;
+          data += ids[i]! + copyTail(r);
           bump(r.sourceId, 'received', 1);
           if (r.truncated) bump(r.sourceId, 'truncated', 1);
           if (r.invalidUtf8) bump(r.sourceId, 'invalid_utf8', 1);
@@ -336,8 +325,6 @@ export function createWriter(options: WriterOptions): Writer {
     while (queue.length > 0 || counters.size > 0) {
       const batch = queue.length <= batchLines ? queue : queue.slice(0, batchLines);
       const rest = queue.length <= batchLines ? [] : queue.slice(batchLines);
-      const batchTails = tails.length <= batchLines ? tails : tails.slice(0, batchLines);
-      tails = tails.length <= batchLines ? [] : tails.slice(batchLines);
       const deltas = new Map<string, Record<string, number>>();
       // Counters without lines (refused connections) ride along with this batch.
       if (batch.length === 0) {
@@ -346,12 +333,11 @@ export function createWriter(options: WriterOptions): Writer {
       }
       queue = rest;
       try {
-        await writeBatch(batch, batchTails, deltas);
+        await writeBatch(batch, deltas);
         failures = 0;
       } catch (error) {
         // Put the batch back in front and the counters back, and wait before the next try.
         queue = batch.concat(queue);
-        tails = batchTails.concat(tails);
         for (const [sourceId, entry] of deltas) {
           for (const [name, value] of Object.entries(entry)) {
             // The batch's own lines count again when it is written; only the other counters go back.
@@ -399,7 +385,6 @@ export function createWriter(options: WriterOptions): Writer {
   return {
     add(record) {
       queue.push(record);
-      tails.push(copyTail(record));
       if (queue.length >= maxPending) full = true;
       schedule();
     },
