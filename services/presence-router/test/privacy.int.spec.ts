@@ -98,6 +98,60 @@ describe('a rule change applies at once to existing subscriptions', () => {
     bystander.client.close();
     await target.close();
   });
+
+  it('tells a status committed after a rule change under the new rules while the replica reloads them', async () => {
+    // The replica hears the rule change, then the status, in commit order; its reload of the rules
+    // is held on a lock of the privacy table (the change itself is still uncommitted behind it), so
+    // the status arrives while the reload is in flight. A sentinel user's change, notified after both,
+    // proves the replica has taken the status notification before the reload is let go.
+    const target = await h.connect('t3');
+    const viewer = await h.connect('v3');
+    const sentinel = await h.connect('s3');
+    const watcher = await h.connect('w3');
+    target.send({ status: 2 });
+    sentinel.send({ status: 1 });
+    await eventually(async () => (await h.app.api.myPresence('t3')).status === 2, { message: 't3 busy' });
+    await eventually(async () => (await h.app.api.myPresence('s3')).status === 1, { message: 's3 on' });
+    viewer.send({ events: { t3: 9 } });
+    watcher.send({ events: { s3: 9 } });
+    assert.equal(await viewer.next(), '{"status":2,"publisher":"t3"}');
+    assert.equal(await watcher.next(), '{"status":1,"publisher":"s3"}');
+
+    const channel = `${h.database.schema}.presence`;
+    const notify = (notification: object) =>
+      h.database.pool.query('select pg_notify($1, $2)', [channel, JSON.stringify(notification)]);
+    const locker = await h.database.connect();
+    try {
+      await locker.query('begin');
+      await locker.query('lock table privacy in access exclusive mode');
+      await locker.query(
+        `insert into privacy (user_id, version, mode, users) values ('t3', 1000, 'blacklist', '{v3}')
+         on conflict (user_id) do update set version = 1000, mode = 'blacklist', users = '{v3}'`,
+      );
+      await notify({ k: 'privacy', u: 't3', v: 1000 });
+      await eventually(
+        async () =>
+          (
+            await h.database.pool.query(
+              `select 1 from pg_stat_activity
+                where datname = current_database() and wait_event_type = 'Lock' and query like '%from "privacy"%'`,
+            )
+          ).rowCount === 1,
+        { message: 'the replica’s reload of t3’s rules waiting on the lock' },
+      );
+      await notify({ k: 'status', u: 't3', v: 1_000_000, s: 5 });
+      await notify({ k: 'status', u: 's3', v: 1_000_000, s: 2 });
+      assert.equal(await watcher.next(), '{"status":2,"publisher":"s3"}');
+      await locker.query('commit');
+    } finally {
+      await locker.end();
+    }
+    // The rule change (8 from now on), then the status, told as 8: never a 5 under the old rules.
+    assert.equal(await viewer.next(), '{"status":8,"publisher":"t3"}');
+    assert.equal(await viewer.next(), '{"status":8,"publisher":"t3"}');
+    assert.equal(viewer.frames.length, 3);
+    for (const c of [target, viewer, sentinel, watcher]) await c.close();
+  });
 });
 
 describe('history', () => {

@@ -270,6 +270,38 @@ export function createFanout(options: FanoutOptions): Fanout {
     }
   }
 
+  /**
+   * Work that later notifications must wait for, by the user it concerns (`*`: everyone). A rule change
+   * is applied by reloading the rules, which takes a query; a status committed after the change (and
+   * so notified after it) must not be told under the old rules meanwhile, so a user's notifications
+   * queue behind that user's rule reload, and everyone's behind a group-rule reload. Without such work
+   * in flight a notification applies at once, in the order PostgreSQL delivered it (commit order).
+   */
+  const inFlight = new Map<string, Promise<void>>();
+  function inOrder(key: string, apply: () => void | Promise<void>, failed: (error: unknown) => void): void {
+    const before = [inFlight.get(key), key === '*' ? undefined : inFlight.get('*')].filter(
+      (p): p is Promise<void> => p !== undefined,
+    );
+    let run: Promise<void>;
+    if (before.length === 0) {
+      let result: void | Promise<void>;
+      try {
+        result = apply();
+      } catch (error) {
+        failed(error);
+        return;
+      }
+      if (!result) return;
+      run = result.catch(failed);
+    } else {
+      run = Promise.all(before).then(apply).catch(failed);
+    }
+    inFlight.set(key, run);
+    void run.finally(() => {
+      if (inFlight.get(key) === run) inFlight.delete(key);
+    });
+  }
+
   function onNotification(payload: string | undefined): void {
     let notification: PresenceNotification;
     try {
@@ -281,15 +313,21 @@ export function createFanout(options: FanoutOptions): Fanout {
     const failed = (error: unknown) =>
       log.error({ err: error, notification }, 'applying a notification failed');
     switch (notification.k) {
-      case 'status':
-        onStatus(notification);
+      case 'status': {
+        const n = notification;
+        inOrder(n.u, () => onStatus(n), failed);
         return;
-      case 'privacy':
-        onPrivacy(notification.u, notification.v).catch(failed);
+      }
+      case 'privacy': {
+        const { u, v } = notification;
+        inOrder(u, () => onPrivacy(u, v), failed);
         return;
-      case 'groups':
-        onGroups(notification.v).catch(failed);
+      }
+      case 'groups': {
+        const { v } = notification;
+        inOrder('*', () => onGroups(v), failed);
         return;
+      }
       case 'extension': {
         const view = views.get(notification.u);
         if (view) view.extension = notification.e;
