@@ -11,9 +11,9 @@ import { after, before, describe, it } from 'node:test';
 import { logAlertProcedures as AP, type LogAlert, type LogSource } from '@veche/contracts';
 import { sql } from '@veche/db';
 import { eventually } from '@veche/testing';
-import { createWriter, runsOf, type LineRecord } from '../src/ingest/writer.ts';
+import { runsOf } from '../src/ingest/writer.ts';
 import { mergedRanges } from '../src/alerts/evaluator.ts';
-import { startHarness, type Harness } from './support/harness.ts';
+import { heldBatch, startHarness, testLine, type Harness } from './support/harness.ts';
 
 let h: Harness;
 
@@ -26,25 +26,8 @@ after(async () => {
   await h?.close();
 });
 
-function line(source: Pick<LogSource, 'sourceId' | 'ownerId' | 'userId'>, message: string): LineRecord {
-  const now = Date.now();
-  return {
-    sourceId: source.sourceId,
-    ownerId: source.ownerId,
-    userId: source.userId,
-    receivedAt: now,
-    createdAt: now,
-    senderIp: '127.0.0.1',
-    fileName: 'disk.log',
-    message,
-    severity: 3,
-    facility: 1,
-    hostname: 'db-1',
-    appName: 'disk.log',
-    truncated: false,
-    invalidUtf8: false,
-  };
-}
+const line = (source: Pick<LogSource, 'sourceId' | 'ownerId' | 'userId'>, message: string) =>
+  testLine(source, message, { fileName: 'disk.log', severity: 3, hostname: 'db-1', appName: 'disk.log' });
 
 const firings = async (alertId: string) =>
   (await h.app.store.readStream(`logalert-${alertId}`)).filter((e) => e.type === 'logs.alert_fired');
@@ -61,27 +44,7 @@ describe('alert evaluation in commit order', { timeout: 60_000 }, () => {
     });
 
     // Another writer (as another replica's) takes its id first and is held before its commit.
-    let reached!: () => void;
-    const inTransaction = new Promise<void>((resolve) => (reached = resolve));
-    let release!: () => void;
-    const latch = new Promise<void>((resolve) => (release = resolve));
-    let held = true;
-    const other = createWriter({
-      database: h.database,
-      log: h.log,
-      batchLines: 100,
-      flushMs: 1,
-      maxPending: 1_000,
-      async afterLines() {
-        if (!held) return;
-        held = false;
-        reached();
-        await latch;
-      },
-    });
-    other.add(line(source, 'disk full on /var (the lower id)'));
-    const otherFlushed = other.flush();
-    await inTransaction;
+    const other = await heldBatch(h, line(source, 'disk full on /var (the lower id)'));
 
     // The app's writer stores the higher id and commits first.
     h.app.writer.add(line(source, 'disk full on /srv (the higher id)'));
@@ -97,8 +60,7 @@ describe('alert evaluation in commit order', { timeout: 60_000 }, () => {
     await h.app.evaluator.runOnce();
     assert.equal((await firings(alert.alertId)).length, 0);
 
-    release();
-    await otherFlushed;
+    await other.release();
     const stored = await sql<{ id: number; message: string }>`
       select id, message from log_lines where source_id = ${source.sourceId} order by id`.execute(
       h.database.db,
@@ -133,7 +95,6 @@ describe('alert evaluation in commit order', { timeout: 60_000 }, () => {
     // Counted once: more rounds do not fire again on the same lines.
     await h.app.evaluator.runOnce();
     assert.equal((await firings(alert.alertId)).length, 1);
-    await other.stop();
   });
 
   it('reads a batch by the runs of consecutive ids it stored, merged when adjacent', () => {

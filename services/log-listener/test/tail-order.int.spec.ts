@@ -9,16 +9,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import {
-  logProcedures as P,
-  type LogEventsPage,
-  type LogRealtimeEvent,
-  type LogSource,
-} from '@veche/contracts';
+import { logProcedures as P, type LogEventsPage, type LogRealtimeEvent } from '@veche/contracts';
 import { isVecheError } from '@veche/errors';
 import { connectWampClient, eventually } from '@veche/testing';
-import { createWriter, type LineRecord, type Writer } from '../src/ingest/writer.ts';
-import { startHarness, tokenOf, type Harness } from './support/harness.ts';
+import { heldBatch, startHarness, testLine as line, tokenOf, type Harness } from './support/harness.ts';
 
 let h: Harness;
 
@@ -29,62 +23,6 @@ before(async () => {
 after(async () => {
   await h?.close();
 });
-
-function line(source: Pick<LogSource, 'sourceId' | 'ownerId' | 'userId'>, message: string): LineRecord {
-  const now = Date.now();
-  return {
-    sourceId: source.sourceId,
-    ownerId: source.ownerId,
-    userId: source.userId,
-    receivedAt: now,
-    createdAt: now,
-    senderIp: '127.0.0.1',
-    fileName: 'app.log',
-    message,
-    severity: 6,
-    facility: 1,
-    hostname: 'web-1',
-    appName: 'app.log',
-    truncated: false,
-    invalidUtf8: false,
-  };
-}
-
-/** Another writer (as another replica's) whose next batch takes its ids and is held before commit. */
-async function heldBatch(
-  source: LogSource,
-  message: string,
-): Promise<{ release(): Promise<void>; writer: Writer }> {
-  let reached!: () => void;
-  const inTransaction = new Promise<void>((resolve) => (reached = resolve));
-  let open!: () => void;
-  const latch = new Promise<void>((resolve) => (open = resolve));
-  let held = true;
-  const writer = createWriter({
-    database: h.database,
-    log: h.log,
-    batchLines: 100,
-    flushMs: 1,
-    maxPending: 1_000,
-    async afterLines() {
-      if (!held) return;
-      held = false;
-      reached();
-      await latch;
-    },
-  });
-  writer.add(line(source, message));
-  const flushed = writer.flush();
-  await inTransaction;
-  return {
-    writer,
-    async release() {
-      open();
-      await flushed;
-      await writer.stop();
-    },
-  };
-}
 
 const events = (sourceId: string, query: Record<string, unknown>) =>
   h.call<LogEventsPage>('tess', P.events, { sourceId, ...query });
@@ -99,7 +37,7 @@ describe('live tail catch-up in commit order', { timeout: 60_000 }, () => {
       if (event.type === 'lines') tailed.push(...event.events.map((e) => e.id));
     });
 
-    const lower = await heldBatch(source, 'held (the lower id)');
+    const lower = await heldBatch(h, line(source, 'held (the lower id)'));
     h.app.writer.add(line(source, 'committed first (the higher id)'));
     await h.app.writer.flush();
     // The reader sees the higher id live, then goes away.
@@ -117,7 +55,7 @@ describe('live tail catch-up in commit order', { timeout: 60_000 }, () => {
     assert.ok(caughtUp.cursor, 'a catch-up answers with its position');
 
     // Between two pages of a catch-up: a page reads a higher id while a lower one is still held.
-    const lower2 = await heldBatch(source, 'held again (lower id)');
+    const lower2 = await heldBatch(h, line(source, 'held again (lower id)'));
     h.app.writer.add(line(source, 'committed again (higher id)'));
     await h.app.writer.flush();
     const page = await events(source.sourceId, { cursor: caughtUp.cursor, limit: 100 });

@@ -105,7 +105,16 @@ export async function loadPresence(db: Kysely<PresenceTables> | Trx, userId: str
     .select(['version', 'status', 'chosen', 'chosen_timestamp'])
     .where('user_id', '=', userId)
     .executeTakeFirst();
-  if (!row) return initialPresence;
+  return row ? presenceOf(row) : initialPresence;
+}
+
+/** A `statuses` row as the aggregate's state. */
+function presenceOf(row: {
+  version: number;
+  status: PresenceStatusCode;
+  chosen: PresenceStatusCode | null;
+  chosen_timestamp: string | null;
+}): PresenceState {
   return {
     version: row.version,
     status: row.status,
@@ -163,19 +172,9 @@ export function createStatuses(options: StatusesOptions): Statuses {
       where a.user_id = ${userId}`.execute(trx);
     const row = rows[0];
     if (!row) throw new Error(`No activity row for ${userId} under its lock`);
+    const { version, status } = row;
     const state: PresenceState =
-      row.version === null || row.status === null
-        ? initialPresence
-        : {
-            version: row.version,
-            status: row.status,
-            chosen:
-              row.chosen === null
-                ? null
-                : row.chosen_timestamp === null
-                  ? { status: row.chosen }
-                  : { status: row.chosen, timestamp: row.chosen_timestamp },
-          };
+      version === null || status === null ? initialPresence : presenceOf({ ...row, version, status });
     return { facts: { connected: Number(row.live) > 0 || row.in_grace, idle: row.idle }, state };
   }
 

@@ -30,6 +30,7 @@ import {
   type WampRouter,
 } from '@veche/wamp-router';
 import { createLogsApp, type LogsApp } from '../../src/app.ts';
+import { createWriter, type LineRecord, type Writer } from '../../src/ingest/writer.ts';
 import { loadLogsConfig, type LogsConfig } from '../../src/env.ts';
 
 export const secret = 'logs-test-secret-0123456789';
@@ -209,4 +210,69 @@ export async function sender(port: number, options: { tls?: Buffer } = {}): Prom
 
 export function write(socket: net.Socket, data: string | Buffer): Promise<void> {
   return new Promise((resolve, reject) => socket.write(data, (error) => (error ? reject(error) : resolve())));
+}
+
+/** A parsed line of `source`, as a listener hands it to the writer (fields overridable). */
+export function testLine(
+  source: Pick<LogSource, 'sourceId' | 'ownerId' | 'userId'>,
+  message: string,
+  fields: Partial<LineRecord> = {},
+): LineRecord {
+  const now = Date.now();
+  return {
+    sourceId: source.sourceId,
+    ownerId: source.ownerId,
+    userId: source.userId,
+    receivedAt: now,
+    createdAt: now,
+    senderIp: '127.0.0.1',
+    fileName: 'app.log',
+    message,
+    severity: 6,
+    facility: 1,
+    hostname: 'web-1',
+    appName: 'app.log',
+    truncated: false,
+    invalidUtf8: false,
+    ...fields,
+  };
+}
+
+/**
+ * Another writer (as another replica's) whose batch of `line` takes its id and is held by a latch
+ * inside its transaction, before the commit; `release` lets it commit and stops the writer.
+ */
+export async function heldBatch(
+  h: Harness,
+  line: LineRecord,
+): Promise<{ release(): Promise<void>; writer: Writer }> {
+  let reached!: () => void;
+  const inTransaction = new Promise<void>((resolve) => (reached = resolve));
+  let open!: () => void;
+  const latch = new Promise<void>((resolve) => (open = resolve));
+  let held = true;
+  const writer = createWriter({
+    database: h.database,
+    log: h.log,
+    batchLines: 100,
+    flushMs: 1,
+    maxPending: 1_000,
+    async afterLines() {
+      if (!held) return;
+      held = false;
+      reached();
+      await latch;
+    },
+  });
+  writer.add(line);
+  const flushed = writer.flush();
+  await inTransaction;
+  return {
+    writer,
+    async release() {
+      open();
+      await flushed;
+      await writer.stop();
+    },
+  };
 }
