@@ -150,9 +150,9 @@ export async function migrate<DB>(database: Database<DB>, migrations: Migrations
     allowUnorderedMigrations: true,
   });
   let { error, results } = await migrator.migrateToLatest();
-  // kysely's migrator lists the tables of every schema before it starts; a schema another process
-  // drops during that listing (parallel tests do) fails it with invalid_schema_name before anything
-  // ran. Nothing of ours is wrong then: list again.
+  // kysely's migrator lists the tables of every schema before it starts; a schema or table another
+  // process drops during that listing (parallel tests do) fails it with invalid_schema_name or
+  // undefined_table, naming the other schema, before anything ran. Nothing of ours is wrong: list again.
   for (let attempt = 1; attempt <= 5 && isForeignSchemaVanished(error, schema, results); attempt += 1) {
     await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
     ({ error, results } = await migrator.migrateToLatest());
@@ -171,7 +171,12 @@ function isForeignSchemaVanished(
 ): boolean {
   if (!error || (results ?? []).some((r) => r.status !== 'NotExecuted')) return false;
   const { code, message } = error as { code?: unknown; message?: unknown };
-  return code === '3F000' && typeof message === 'string' && !message.includes(`"${schema}"`);
+  return (
+    (code === '3F000' || code === '42P01') &&
+    typeof message === 'string' &&
+    !message.includes(`"${schema}"`) &&
+    !message.includes(`"${schema}.`)
+  );
 }
 
 export type Executor<DB> = Kysely<DB> | Transaction<DB>;
