@@ -5,6 +5,7 @@
  * admins) may see a source: anyone else gets 404, as if it did not exist.
  */
 import { randomUUID } from 'node:crypto';
+import type { Selectable } from 'kysely';
 import { inTransaction, sql, type Database } from '@veche/db';
 import { conflict, notFound, unavailable, validationError } from '@veche/errors';
 import type { EventStore } from '@veche/event-store';
@@ -18,7 +19,7 @@ import {
 import { allowList } from '../domain/addresses.ts';
 import { sourceStream } from '../domain/events.ts';
 import { isKnownZone, normalizeZone } from '../domain/time-zone.ts';
-import type { LogsTables } from '../tables.ts';
+import type { LogLinesTable, LogsTables } from '../tables.ts';
 
 export interface LogsApiOptions {
   database: Database<unknown>;
@@ -162,21 +163,8 @@ export function eventsQuery(database: Database<unknown>, query: EventsQuery, ret
   return q.orderBy('id', 'desc');
 }
 
-interface LineRow {
-  id: number;
-  source_id: string;
-  received_at: Date;
-  created_at: Date;
-  sender_ip: string;
-  file_name: string;
-  message: string;
-  severity: number | null;
-  facility: number | null;
-  hostname: string | null;
-  app_name: string | null;
-  truncated: boolean;
-  invalid_utf8: boolean;
-}
+/** A stored line as the queries read it. */
+type LineRow = Selectable<LogLinesTable>;
 
 /** A catch-up position: see CatchUpCursor in @veche/contracts. */
 export interface CatchUp {
