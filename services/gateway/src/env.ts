@@ -77,6 +77,13 @@ export const gatewayEnvSchema = envSchema({
     maximum: 365,
     description: 'refresh token lifetime',
   }),
+  REFRESH_TOKEN_REUSE_LEEWAY_SECONDS: env.int({
+    default: 30,
+    minimum: 0,
+    maximum: 300,
+    description:
+      'how long after a refresh the token it replaced may still be spent once more (a reply lost to a reload, a crash or a dropped connection) before a reuse ends the session; 0 ends it on any reuse',
+  }),
   VERIFICATION_TOKEN_TTL_HOURS: env.int({
     default: 48,
     minimum: 1,

@@ -1,6 +1,7 @@
 /* eslint-disable @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return -- JSON response bodies are read loosely in assertions */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { sql } from '@veche/db';
 import { accountStream, foldAccount } from '../src/domain/account.ts';
 import type { AccountEvent } from '../src/domain/events.ts';
 import { startHarness, type Harness } from './support/harness.ts';
@@ -173,6 +174,54 @@ describe('sessions', () => {
     const me = await call('GET', '/api/me', { token: third['accessToken'] });
     assert.equal(me.status, 401);
     assert.equal(me.body['error'].details.reason, 'session_ended');
+  });
+
+  it('takes the token just replaced once more within the leeway (a lost reply), and only then', async () => {
+    const { email } = await registerVerified('Reloader');
+    const first = await login(email);
+    const spend = (refreshToken: unknown) => call('POST', '/api/auth/refresh', { body: { refreshToken } });
+    // The reply carrying `second` never reached the page (it reloaded meanwhile): it spends `first` again.
+    const second = await spend(first.refreshToken);
+    assert.equal(second.status, 200);
+    const again = await spend(first.refreshToken);
+    assert.equal(again.status, 200, 'the token just replaced, spent within the leeway');
+    assert.equal(again.body['sessionId'], first.sessionId);
+    assert.notEqual(again.body['refreshToken'], second.body['refreshToken']);
+    assert.equal((await call('GET', '/api/me', { token: again.body['accessToken'] })).status, 200);
+    // `first` is now two generations old: a third spend is a reuse, and the session ends.
+    const third = await spend(first.refreshToken);
+    assert.equal(third.status, 401);
+    assert.equal(third.body['error'].details.reason, 'reused');
+    assert.equal((await call('GET', '/api/me', { token: again.body['accessToken'] })).status, 401);
+  });
+
+  it('ends the session when the token just replaced comes back after the leeway', async () => {
+    const { email } = await registerVerified('Latecomer');
+    const first = await login(email);
+    const spend = (refreshToken: unknown) => call('POST', '/api/auth/refresh', { body: { refreshToken } });
+    const second = await spend(first.refreshToken);
+    assert.equal(second.status, 200);
+    // The rotation happened longer ago than the leeway.
+    await sql`update sessions set last_seen_at = now() - make_interval(secs => ${
+      h.config.REFRESH_TOKEN_REUSE_LEEWAY_SECONDS + 1
+    }) where session_id = ${first.sessionId}`.execute(h.database.db);
+    const late = await spend(first.refreshToken);
+    assert.equal(late.status, 401);
+    assert.equal(late.body['error'].details.reason, 'reused');
+    assert.equal((await spend(second.body['refreshToken'])).status, 401, 'the successor ends with it');
+  });
+
+  it('answers two spends of one token at the same moment with two working pairs', async () => {
+    const { email } = await registerVerified('Twotabs');
+    const first = await login(email);
+    const spend = (refreshToken: unknown) => call('POST', '/api/auth/refresh', { body: { refreshToken } });
+    const both = await Promise.all([spend(first.refreshToken), spend(first.refreshToken)]);
+    assert.deepEqual(
+      both.map((r) => r.status),
+      [200, 200],
+    );
+    for (const r of both)
+      assert.equal((await call('GET', '/api/me', { token: r.body['accessToken'] })).status, 200);
   });
 
   it('lists sessions, revokes one, logs out and logs out everywhere', async () => {

@@ -1,10 +1,10 @@
 /**
  * Account sessions: starting one (a token pair), checking an access token against it, refreshing it
- * (a refresh token spent twice ends the whole session), listing and ending them, and ending the live
+ * (a refresh token spent twice ends the whole session, bar a lost reply's retry), listing and ending them, and ending the live
  * WAMP sessions opened with their tokens.
  */
 import { randomUUID } from 'node:crypto';
-import { isVecheError, notFound, unauthorized } from '@veche/errors';
+import { isVecheError, notFound, unauthorized, unavailable } from '@veche/errors';
 import { sessionStream, type AccountState } from '../domain/account.ts';
 import { hashToken, newOpaqueToken, type VerifiedAccess } from '../domain/tokens.ts';
 import { tablesOf } from '../tables.ts';
@@ -110,7 +110,37 @@ export async function authenticate(c: AccountsContext, accessToken: string): Pro
   };
 }
 
+/**
+ * Spends a refresh token for a new pair. A token of an older generation is a reuse and ends the whole
+ * session (one of its two holders is not the owner), except the one just replaced, within
+ * REFRESH_TOKEN_REUSE_LEEWAY_SECONDS of its replacement: the reply carrying its successor can be lost
+ * (the page reloaded while the request was in flight, the gateway died after the commit, the
+ * connection dropped), and the owner then presents it again (Auth0's reuse interval, Okta's grace
+ * period). That second spend rotates again, from the current generation.
+ */
 export async function refresh(
+  c: AccountsContext,
+  refreshToken: string,
+  ctx: RequestContext,
+): Promise<TokenPair> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await refreshOnce(c, refreshToken, ctx);
+    } catch (error) {
+      // Spent twice at the same moment: the loser reads the session again, and is then the token
+      // just replaced (rotated once more within the leeway) or a reuse (the session ends).
+      if (!(error instanceof RefreshRace)) throw error;
+      if (attempt === 3)
+        throw unavailable('The session is being refreshed elsewhere; try again', {
+          details: { reason: 'busy' },
+        });
+    }
+  }
+}
+
+class RefreshRace extends Error {}
+
+async function refreshOnce(
   c: AccountsContext,
   refreshToken: string,
   ctx: RequestContext,
@@ -126,6 +156,7 @@ export async function refresh(
       's.version',
       's.revoked_at',
       's.expires_at',
+      's.last_seen_at as rotated_at',
       's.user_id',
     ])
     .where('t.token_hash', '=', tokenHash)
@@ -143,7 +174,16 @@ export async function refresh(
       details: { reason: 'reused' },
     });
   };
-  if (row.token_generation !== row.generation) throw await reuse();
+  if (row.token_generation !== row.generation) {
+    const justReplaced =
+      row.token_generation === row.generation - 1 &&
+      Date.now() - row.rotated_at.getTime() < c.config.REFRESH_TOKEN_REUSE_LEEWAY_SECONDS * 1000;
+    if (!justReplaced) throw await reuse();
+    c.log.info(
+      { sessionId: row.session_id, userId: row.user_id, ip: ctx.ip },
+      'the refresh token just replaced was spent again within the leeway: rotated once more',
+    );
+  }
   const account = await requireAccount(c.db, row.user_id);
   if (account.status !== 'active')
     throw unauthorized('The account is disabled', { details: { reason: 'disabled' } });
@@ -167,8 +207,7 @@ export async function refresh(
       appendContext(ctx, row.user_id),
     );
   } catch (error) {
-    // The same token spent twice at once: one of the two holders is not the owner.
-    if (isVecheError(error, 'conflict')) throw await reuse();
+    if (isVecheError(error, 'conflict')) throw new RefreshRace('refresh raced another spend of its token');
     throw error;
   }
   const { token, expiresIn } = await c.access.sign({
