@@ -5,9 +5,9 @@
  * read ticks, react, reply, edit and delete, attach images (picker, paste, drop), open a direct
  * message; Bob goes offline and comes back to find every message (and his own queued one sent); the
  * WAMP router and the gateway are killed and the clients recover without loss; the access token is
- * refreshed before it expires; presence statuses, privacy lists and the administrator's group rules
- * show live; axe-core finds no serious WCAG 2 A/AA problem. Screenshots of the main
- * screens go to test/artifacts/.
+ * refreshed before it expires, once for all of a person's tabs, and a lost refresh reply ends nothing;
+ * presence statuses, privacy lists and the administrator's group rules show live; axe-core finds no
+ * serious WCAG 2 A/AA problem. Screenshots of the main screens go to test/artifacts/.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -529,25 +529,75 @@ describe(
       await shot(a, '13-profile');
     });
 
-    it('refreshes the access token before it expires and keeps working on the new one', async () => {
-      type Stored = { accessToken: string; expiresAt: number };
+    it('refreshes the access token before it expires, once for all tabs, and survives a lost reply', async () => {
+      type Stored = { accessToken: string; refreshToken: string; expiresAt: number };
       const stored = async () =>
         JSON.parse(await a.evaluate<string>('localStorage.getItem("veche.session")')) as Stored;
-      const before = await stored();
-      let after = before;
+      /** Waits for the stored tokens to change from `from` (the fleet's tokens live 20 s). */
+      const nextTokens = async (from: Stored) => {
+        const deadline = Date.now() + 60_000;
+        let now = from;
+        while (now.accessToken === from.accessToken && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 250));
+          now = await stored();
+        }
+        assert.notEqual(now.accessToken, from.accessToken, 'the token was refreshed');
+        return now;
+      };
+      // A second tab of Alice's: it shares her tokens, and must not spend the refresh token on its own.
+      const a2 = await aliceContext.newPage();
+      await a2.goto(`${fleet.origin}/`);
+      await a2.getByRole('link', { name: new RegExp(roomName) }).waitFor();
+      // Refresh tokens spent by either tab (a request the route below fetches itself is not counted).
+      let spends = 0;
+      for (const page of [a, a2])
+        page.on('request', (request) => {
+          if (request.method() === 'POST' && request.url().endsWith('/api/auth/refresh')) spends++;
+        });
+
+      // The next refresh's reply is lost (the gateway committed it, the page never heard): a tab
+      // spends the same token again, and the gateway takes it as the token just replaced.
+      let lost = 0;
+      await aliceContext.route(
+        '**/api/auth/refresh',
+        async (route) => {
+          const response = await route.fetch();
+          assert.equal(response.status(), 200);
+          lost++;
+          await route.abort('connectionreset');
+        },
+        { times: 1 },
+      );
       const deadline = Date.now() + 60_000;
-      while (after.accessToken === before.accessToken && Date.now() < deadline) {
+      while (lost === 0) {
+        assert.ok(Date.now() < deadline, 'a refresh came within a minute');
         await new Promise((r) => setTimeout(r, 250));
-        after = await stored();
       }
-      assert.notEqual(after.accessToken, before.accessToken, 'the token was refreshed');
-      assert.ok(Date.now() < before.expiresAt, 'the refresh came before the old token expired');
+      const afterLoss = await nextTokens(await stored());
+      const me = await fetch(`${fleet.origin}/api/me`, {
+        headers: { authorization: `Bearer ${afterLoss.accessToken}` },
+      });
+      assert.equal(me.status, 200, 'the session lives on after the lost reply');
+
+      // A refresh was just stored, so none is under way: from here, the next one is spent once for
+      // both tabs, before the token it replaces expires.
+      spends = 0;
+      const next = await nextTokens(afterLoss);
+      assert.ok(Date.now() < afterLoss.expiresAt, 'the refresh came before the old token expired');
+      assert.equal(spends, 1, 'one refresh for both tabs');
+      assert.equal((await stored()).accessToken, next.accessToken);
       await a.goto(`${fleet.origin}/`);
       await a.getByRole('link', { name: new RegExp(roomName) }).click();
       const aliceBox = a.getByRole('textbox', { name: 'Message' });
       await aliceBox.fill('Still here after a refresh');
       await aliceBox.press('Enter');
       await timeline(b).getByText('Still here after a refresh').waitFor();
+      await a2.getByRole('link', { name: new RegExp(roomName) }).click();
+      const secondBox = a2.getByRole('textbox', { name: 'Message' });
+      await secondBox.fill('And from the second tab');
+      await secondBox.press('Enter');
+      await timeline(b).getByText('And from the second tab').waitFor();
+      await a2.close();
     });
 
     it('saves the notification choice', async () => {

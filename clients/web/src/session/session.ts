@@ -1,6 +1,7 @@
 /**
  * The signed-in session: tokens kept in localStorage, the access token refreshed a minute before it
- * expires (or at 80 % of a short lifetime), one refresh at a time, and the end of the session when the
+ * expires (or at 80 % of a short lifetime), one refresh at a time across the origin's tabs (which share
+ * the tokens and follow each other's refreshes and log-outs), and the end of the session when the
  * refresh token is refused.
  */
 import { auth } from '../api/endpoints.ts';
@@ -51,7 +52,7 @@ export function createSessionStore() {
     window.clearTimeout(timer);
     if (!state) return;
     const lifetime = state.expiresAt - Date.now();
-    timer = window.setTimeout(() => void refresh(), lifetime <= 0 ? 0 : refreshDelay(lifetime));
+    timer = window.setTimeout(() => void scheduledRefresh(), lifetime <= 0 ? 0 : refreshDelay(lifetime));
   }
 
   function fromTokens(tokens: Tokens): SessionState {
@@ -63,29 +64,99 @@ export function createSessionStore() {
     };
   }
 
+  /** Takes what another tab stored (a refresh it made, or its log-out), without writing it back. */
+  function adopt(next: SessionState | undefined) {
+    state = next;
+    schedule();
+    emit();
+  }
+
+  /** What another tab stored since this one last read or wrote it, if anything changed. */
+  function storedElsewhere(): SessionState | undefined | 'same' {
+    const stored = load();
+    return stored?.refreshToken === state?.refreshToken ? 'same' : stored;
+  }
+
+  async function refreshNow(): Promise<boolean> {
+    const elsewhere = storedElsewhere();
+    if (elsewhere !== 'same') {
+      adopt(elsewhere);
+      return elsewhere !== undefined;
+    }
+    const current = state;
+    if (!current) return false;
+    try {
+      set(fromTokens(await auth.refresh(current.refreshToken)));
+      return true;
+    } catch (error) {
+      if (error instanceof ApiError && error.retryable) {
+        // Offline or the gateway restarting: keep the session and try again soon.
+        window.clearTimeout(timer);
+        timer = window.setTimeout(() => void refresh(), 5_000);
+        return false;
+      }
+      set(undefined);
+      return false;
+    }
+  }
+
+  /**
+   * One refresh at a time, across every tab of this origin (they share the stored tokens): a tab takes
+   * the lock, and one that finds another already refreshed takes its tokens instead of spending the
+   * same refresh token a second time (which the gateway would count as a reuse).
+   */
   function refresh(): Promise<boolean> {
     if (!state) return Promise.resolve(false);
     inflight ??= (async () => {
-      const current = state;
-      if (!current) return false;
       try {
-        set(fromTokens(await auth.refresh(current.refreshToken)));
-        return true;
-      } catch (error) {
-        if (error instanceof ApiError && error.retryable) {
-          // Offline or the gateway restarting: keep the session and try again soon.
-          window.clearTimeout(timer);
-          timer = window.setTimeout(() => void refresh(), 5_000);
-          return false;
-        }
-        set(undefined);
-        return false;
+        return await (navigator.locks
+          ? navigator.locks.request('veche.session.refresh', refreshNow)
+          : refreshNow());
       } finally {
         inflight = undefined;
       }
     })();
     return inflight;
   }
+
+  /**
+   * The timer's refresh. Every tab's timer comes due at about the same moment (they adopt each
+   * other's tokens); a tab that finds another already refreshing leaves it that one, and takes its
+   * tokens when they are stored (the storage event), rather than queueing behind it: another tab's
+   * localStorage write reaches this one a moment after its lock is released, so a queued tab could
+   * still read the old tokens and spend them again. It looks again shortly, in case that refresh fails.
+   */
+  async function scheduledRefresh(): Promise<void> {
+    if (!state || inflight || !navigator.locks) {
+      await refresh();
+      return;
+    }
+    const ran = await navigator.locks.request(
+      'veche.session.refresh',
+      { ifAvailable: true },
+      async (lock) => {
+        if (!lock) return false;
+        inflight = refreshNow();
+        try {
+          await inflight;
+        } finally {
+          inflight = undefined;
+        }
+        return true;
+      },
+    );
+    if (!ran) {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(() => void scheduledRefresh(), 2_000);
+    }
+  }
+
+  // Another tab refreshed, logged in or logged out.
+  window.addEventListener('storage', (event) => {
+    if (event.key !== storageKey && event.key !== null) return;
+    const elsewhere = storedElsewhere();
+    if (elsewhere !== 'same') adopt(elsewhere);
+  });
 
   const store = {
     get: () => state,
