@@ -115,36 +115,41 @@ describe('federation between two deployments', () => {
     FEDERATION_BATCH_PAUSE_MS: '10',
   });
 
-  before(async () => {
-    // One after the other: two fleets starting at once could pick the same free ports.
-    a = await startFleet({ env: env('a.test') });
-    b = await startFleet({ env: env('b.test') });
-    for (const name of ['admin', 'alice', 'dave']) people[`a:${name}`] = await signUp(a, name);
-    for (const name of ['admin', 'bob', 'carol']) people[`b:${name}`] = await signUp(b, name);
-    link = await relay(Number(new URL(b.origin).port));
-    const toB = await api(
-      a,
-      'PUT',
-      '/presence/federation/b.test',
-      {
-        url: `ws://127.0.0.1:${link.port}/pubsub/federation`,
-        secret,
-      },
-      people['a:admin']!.accessToken,
-    );
-    assert.equal(toB.status, 200, JSON.stringify(toB.json));
-    const toA = await api(
-      b,
-      'PUT',
-      '/presence/federation/a.test',
-      {
-        url: `${a.origin.replace('http', 'ws')}/pubsub/federation`,
-        secret,
-      },
-      people['b:admin']!.accessToken,
-    );
-    assert.equal(toA.status, 200, JSON.stringify(toA.json));
-  });
+  // Two fleets, each given the test limit to start (a loaded machine needs it): the hook gets both.
+  const twoFleetsMs = 2 * Number(process.env['TEST_TIMEOUT_MS'] ?? 180_000);
+  before(
+    async () => {
+      // One after the other: two fleets starting at once could pick the same free ports.
+      a = await startFleet({ env: env('a.test') });
+      b = await startFleet({ env: env('b.test') });
+      for (const name of ['admin', 'alice', 'dave']) people[`a:${name}`] = await signUp(a, name);
+      for (const name of ['admin', 'bob', 'carol']) people[`b:${name}`] = await signUp(b, name);
+      link = await relay(Number(new URL(b.origin).port));
+      const toB = await api(
+        a,
+        'PUT',
+        '/presence/federation/b.test',
+        {
+          url: `ws://127.0.0.1:${link.port}/pubsub/federation`,
+          secret,
+        },
+        people['a:admin']!.accessToken,
+      );
+      assert.equal(toB.status, 200, JSON.stringify(toB.json));
+      const toA = await api(
+        b,
+        'PUT',
+        '/presence/federation/a.test',
+        {
+          url: `${a.origin.replace('http', 'ws')}/pubsub/federation`,
+          secret,
+        },
+        people['b:admin']!.accessToken,
+      );
+      assert.equal(toA.status, 200, JSON.stringify(toA.json));
+    },
+    { timeout: twoFleetsMs },
+  );
 
   const sessions: WampService[] = [];
   after(async () => {
