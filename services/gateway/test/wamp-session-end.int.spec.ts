@@ -205,7 +205,7 @@ describe('a live WAMP session ends', { timeout: 180_000 }, () => {
       });
     const next = await refresh(tokens.refreshToken);
     assert.equal(next.statusCode, 200);
-    assert.equal((await refresh((next.json() as { refreshToken: string }).refreshToken)).statusCode, 200);
+    assert.equal((await refresh(next.json<{ refreshToken: string }>().refreshToken)).statusCode, 200);
     // Two generations old: past the leeway a lost reply gets, a reuse.
     const reused = await refresh(tokens.refreshToken);
     assert.equal(reused.statusCode, 401);
