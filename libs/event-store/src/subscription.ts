@@ -192,7 +192,8 @@ export function createSubscription(options: SubscriptionOptions): Subscription {
   async function lead(): Promise<void> {
     let checkpoint = await ensureCheckpoint();
     let failures = 0;
-    let quickPolls = 0;
+    /** The next wait while notified events are not readable yet (0: none pending). */
+    let notifiedWait = 0;
     while (leader && !stopping) {
       try {
         const wasNotified = notified;
@@ -202,15 +203,18 @@ export function createSubscription(options: SubscriptionOptions): Subscription {
         if (events.length === 0) {
           if (compareCheckpoints(next, checkpoint) > 0 && (await moveCheckpoint(checkpoint, next)))
             checkpoint = next;
-          // A notification with nothing readable yet: an older transaction still holds the horizon
-          // back. Look again soon rather than after a whole poll interval.
-          if (wasNotified) quickPolls = 5;
-          await pause(quickPolls > 0 ? 25 : pollIntervalMs, true);
-          quickPolls = Math.max(0, quickPolls - 1);
+          // A notification with nothing readable yet: an older transaction (anywhere in the cluster:
+          // the horizon is the snapshot's xmin) still holds it back, for as long as that transaction
+          // runs. Look again soon, then less often (25 ms doubling to 1 s), until the notified events
+          // are read, rather than after a whole poll interval.
+          if (wasNotified && notifiedWait === 0) notifiedWait = 25;
+          await pause(notifiedWait > 0 ? Math.min(notifiedWait, pollIntervalMs) : pollIntervalMs, true);
+          if (notifiedWait > 0) notifiedWait = Math.min(notifiedWait * 2, 1_000);
           // Picks up a checkpoint reset by a rebuild while idle.
           checkpoint = await loadCheckpoint(db, name);
           continue;
         }
+        notifiedWait = 0;
         if (await handleBatch(checkpoint, next, events)) {
           checkpoint = next;
         } else {

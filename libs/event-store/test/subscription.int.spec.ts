@@ -93,11 +93,47 @@ describe('subscriptions', () => {
         received.push(...events.map((e) => e.eventId));
       },
     });
+    // start() resolves once the leader listens.
     await subscription.start();
-    await delay(100);
     const [id] = await appendMany(uniqueName('room'), 1);
-    await eventually(() => received.includes(id!), { message: 'the notified delivery', timeoutMs: 3_000 });
+    // 10 s (30 s with TEST_TIME_SCALE's default 3), well inside the 60 s poll interval: only the
+    // notification explains a delivery. (The horizon may be held back a while by other suites'
+    // transactions on this shared server: see the next test.)
+    await eventually(() => received.includes(id!), { message: 'the notified delivery', timeoutMs: 10_000 });
     await subscription.stop();
+  });
+
+  it('delivers a notified event held back by a long transaction elsewhere once it ends, not a poll interval later', async () => {
+    const received: string[] = [];
+    const subscription = subscribe({
+      name: uniqueName('horizon'),
+      pollIntervalMs: 60_000,
+      handle: async (events) => {
+        received.push(...events.map((e) => e.eventId));
+      },
+    });
+    await subscription.start();
+    // A transaction with an id, begun before the append: until it ends, the append's event is past
+    // the readable horizon (the snapshot's xmin), though committed and notified.
+    const blocker = await database.pool.connect();
+    try {
+      await blocker.query('begin');
+      await blocker.query('select pg_current_xact_id()');
+      const [id] = await appendMany(uniqueName('room'), 1);
+      // Longer than the first quick looks after the notification (they found nothing readable).
+      await delay(2_000);
+      assert.equal(received.includes(id!), false, 'not readable while the older transaction runs');
+      await blocker.query('commit');
+      await eventually(() => received.includes(id!), {
+        message: 'the delivery after the long transaction ended',
+        // Scaled, at most 30 s: half the poll interval.
+        timeoutMs: 10_000,
+      });
+    } finally {
+      await blocker.query('rollback').catch(() => {});
+      blocker.release();
+      await subscription.stop();
+    }
   });
 
   it('transactional mode: effects and checkpoint commit together, a failing handler is retried with backoff, each effect happens once', async () => {
