@@ -8,6 +8,7 @@ import { unavailable } from '@veche/errors';
 import { componentLogger, currentCorrelationId, currentTraceparent, inSpan } from '@veche/log';
 import { eventsAppended } from '@veche/metrics';
 import {
+  encodeEvents,
   encodeExpectedVersion,
   prepareEvents,
   takeBatch,
@@ -72,6 +73,18 @@ type Outcome = { ok: true; result: AppendResult } | { ok: false; error: unknown 
 const defaultReadLimit = 1_000;
 const deadlockRetries = 5;
 
+/**
+ * An event's whole metadata as a SQL expression over its row `alias` of events: the row's own part on
+ * top of its append's shared part (migration 004), or the row's alone for rows that hold all of it.
+ * A subquery per row returned, so the ordered scans and limits of the reads keep their plans.
+ */
+export function eventMetadata(alias: 'e' | 't'): ReturnType<typeof sql.raw> {
+  const row = sql.raw(alias);
+  return sql<EventMetadata>`case when ${row}.shared_id is null then ${row}.metadata
+    else coalesce((select s.metadata from event_shared_metadata s where s.shared_id = ${row}.shared_id), '{}')
+         || ${row}.metadata end`;
+}
+
 export function toRecordedEvent(row: EventRow): RecordedEvent {
   return {
     eventId: row.metadata.eventId,
@@ -95,8 +108,8 @@ type AppendExecutor = Executor | Database['pool'];
  * query building is skipped. In a transaction they go through kysely like every other statement.
  */
 const appendOneStatement = {
-  name: 'veche_event_store_append_one',
-  text: 'select append_index, appended, previous_version, positions, transaction_id, recorded_at from event_store_append_one($1, $2, $3::bigint, $4::jsonb)',
+  name: 'veche_event_store_append_one_shared',
+  text: 'select append_index, appended, previous_version, positions, transaction_id, recorded_at from event_store_append_one_shared($1, $2, $3::bigint, $4::jsonb, $5::jsonb)',
 };
 const appendManyStatement = {
   name: 'veche_event_store_append',
@@ -111,16 +124,19 @@ async function callAppendFunction(
   executor: AppendExecutor,
   requests: readonly AppendRequest[],
 ): Promise<AppendRow[]> {
-  const eventsJson = (request: AppendRequest): string =>
-    JSON.stringify(request.events.map((event) => ({ t: event.type, d: event.data, m: event.metadata })));
   const onPool = 'totalCount' in executor;
   const [only] = requests;
   if (only && requests.length === 1) {
-    const values = [only.streamId, only.expected.k, only.expected.v, eventsJson(only)];
+    const { shared, events } = encodeEvents(only.events);
+    // Null when every event has metadata of its own: no shared row is written then.
+    const sharedJson = events.some((event) => 'i' in event) ? JSON.stringify(shared) : null;
+    const values = [only.streamId, only.expected.k, only.expected.v, sharedJson, JSON.stringify(events)];
     if (onPool) return (await executor.query<AppendRow>({ ...appendOneStatement, values })).rows;
     const { rows } = await sql<AppendRow>`
-      select * from event_store_append_one(${values[0]}, ${values[1]}, ${values[2]}::bigint,
-                                           ${values[3]}::jsonb)`.execute(executor);
+      select * from event_store_append_one_shared(${values[0]}, ${values[1]}, ${values[2]}::bigint,
+                                                  ${values[3]}::jsonb, ${values[4]}::jsonb)`.execute(
+      executor,
+    );
     return rows;
   }
   const payload = JSON.stringify(
@@ -355,7 +371,7 @@ export function createEventStore(options: EventStoreOptions): EventStore {
     const { rows } = await sql<EventRow & { tail: boolean }>`
       with horizon as materialized (select pg_snapshot_xmin(pg_current_snapshot()) as xmin)
       (select false as tail, e.global_position, e.transaction_id::text as transaction_id, e.stream_id,
-              e.stream_version, e.type, e.data, e.metadata, e.recorded_at
+              e.stream_version, e.type, e.data, ${eventMetadata('e')} as metadata, e.recorded_at
        from events e
        where (e.transaction_id, e.global_position) > (${after.transactionId}::xid8, ${after.globalPosition}::bigint)
          and e.transaction_id < (select xmin from horizon)
@@ -419,11 +435,11 @@ export function createEventStore(options: EventStoreOptions): EventStore {
       const from = readOptions.fromVersion ?? 1;
       const limit = readOptions.limit === undefined ? sql`` : sql`limit ${readOptions.limit}`;
       const { rows } = await sql<EventRow>`
-        select global_position, transaction_id::text as transaction_id, stream_id, stream_version, type,
-               data, metadata, recorded_at
-        from events
-        where stream_id = ${streamId} and stream_version >= ${from}
-        order by stream_version
+        select e.global_position, e.transaction_id::text as transaction_id, e.stream_id, e.stream_version,
+               e.type, e.data, ${eventMetadata('e')} as metadata, e.recorded_at
+        from events e
+        where e.stream_id = ${streamId} and e.stream_version >= ${from}
+        order by e.stream_version
         ${limit}`.execute(db);
       return rows.map(toRecordedEvent);
     },

@@ -201,4 +201,86 @@ export const eventStoreMigrations: Migrations = {
         $fn$`.execute(db);
     },
   },
+
+  '0000.event-store.004-shared-metadata': {
+    up: async (db) => {
+      // The metadata every event of an append shares (occurredAt, actor, correlation, causation, trace:
+      // prepareEvents fills them from the append's context) is stored once per append, in
+      // event_shared_metadata, instead of in each of its rows: an event's row keeps its own part (its
+      // eventId, or all of its metadata when it has metadata of its own) and shared_id, and readers
+      // read `shared.metadata || events.metadata`, the same object as before. Rows written before, or
+      // by the set-based function, have no shared_id and their whole metadata in the row. A typical
+      // event's row was 440 bytes, 230 of them metadata; it is now about 270 (less heap, WAL and
+      // relation extension per event, ~15% of the server's CPU for an append of 100).
+      // Rows are never deleted from either table, so no foreign key (its check would cost per event).
+      await sql`
+        create table event_shared_metadata (
+          shared_id bigint generated always as identity primary key,
+          metadata jsonb not null
+        )`.execute(db);
+      // Nullable without a default: no rewrite of an existing table.
+      await sql`alter table events add column shared_id bigint`.execute(db);
+      // The single-append function of 003 taking the shared metadata apart: an event is
+      // {t: type, d: data, i: eventId} (its metadata is p_shared plus its eventId) or {t, d, m: metadata}
+      // (see encodeEvents). A new name instead of a new signature of event_store_append_one: connections
+      // of processes still running the old code keep their prepared statements, and the old function
+      // (whose rows carry their whole metadata) stays for them.
+      await sql`
+        create function event_store_append_one_shared(p_stream_id text, p_kind text, p_expected bigint,
+                                                      p_shared jsonb, p_events jsonb)
+        returns table (
+          append_index int,
+          appended boolean,
+          previous_version bigint,
+          positions bigint[],
+          transaction_id text,
+          recorded_at timestamptz
+        )
+        language plpgsql
+        as $fn$
+        #variable_conflict use_column
+        declare
+          n int := jsonb_array_length(p_events);
+          previous bigint;
+          written bigint[];
+          shared bigint;
+        begin
+          if p_kind = 'any' or (p_kind = 'version' and p_expected = 0) then
+            -- A concurrent creator's row is waited for, then left alone.
+            insert into streams (stream_id, version) values (p_stream_id, 0) on conflict (stream_id) do nothing;
+          end if;
+          -- Locks the row; under a concurrent append the condition is checked again on its new version.
+          update streams s set version = s.version + n
+          where s.stream_id = p_stream_id and case p_kind
+            when 'any' then true
+            when 'exists' then s.version > 0
+            else s.version = p_expected
+          end
+          returning s.version - n into previous;
+          if not found then
+            return query select 0, false, coalesce((select s.version from streams s where s.stream_id = p_stream_id), 0::bigint),
+                                null::bigint[], null::text, null::timestamptz;
+            return;
+          end if;
+          if n > 0 then
+            if p_shared is not null then
+              insert into event_shared_metadata (metadata) values (p_shared) returning shared_id into shared;
+            end if;
+            with inserted as (
+              insert into events (stream_id, stream_version, type, data, metadata, shared_id)
+              select p_stream_id, previous + e.ordinality, e.value ->> 't', e.value -> 'd',
+                     coalesce(e.value -> 'm', jsonb_build_object('eventId', e.value -> 'i')),
+                     case when e.value ? 'm' then null else shared end
+              from jsonb_array_elements(p_events) with ordinality as e
+              returning events.global_position, events.stream_version
+            )
+            select array_agg(i.global_position order by i.stream_version) into written from inserted i;
+            -- Wakes the schema's subscriptions at commit; the channel name mirrors notificationChannel().
+            perform pg_notify(left(current_schema(), 50) || '.events', '');
+          end if;
+          return query select 0, true, previous, coalesce(written, '{}'::bigint[]), pg_current_xact_id()::text, now();
+        end
+        $fn$`.execute(db);
+    },
+  },
 };

@@ -6,6 +6,7 @@
  * answers throughout; writers wait. `bin/rebuild-read-models.ts` is the command around it.
  */
 import { sql, type Database, type Transaction } from '@veche/db';
+import { eventMetadata } from './event-store.ts';
 import type { EventMetadata, InlineProjection, RecordedEvent } from './types.ts';
 
 /**
@@ -63,9 +64,11 @@ async function replay(
   for (;;) {
     // Position order: appends to one stream are serialised, so each stream replays in version order.
     const { rows } = await sql<EventRow>`
-      select global_position, stream_id, stream_version, type, data, metadata, recorded_at,
-             transaction_id::text as transaction_id
-      from events where global_position > ${after} order by global_position limit ${batchSize}`.execute(trx);
+      select e.global_position, e.stream_id, e.stream_version, e.type, e.data, ${eventMetadata('e')} as metadata,
+             e.recorded_at, e.transaction_id::text as transaction_id
+      from events e where e.global_position > ${after} order by e.global_position limit ${batchSize}`.execute(
+      trx,
+    );
     if (rows.length === 0) return total;
     const events = rows.map(toRecorded);
     for (const projection of projections) {

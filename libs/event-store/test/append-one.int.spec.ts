@@ -8,7 +8,13 @@ import assert from 'node:assert/strict';
 import { migrate, sql, type Migrations } from '@veche/db';
 import { isVecheError } from '@veche/errors';
 import { createTestDatabase, eventually, type TestDatabase } from '@veche/testing';
-import { createEventStore, eventStoreMigrations, type EventStore } from '../src/index.ts';
+import {
+  createEventStore,
+  eventStoreMigrations,
+  zeroCheckpoint,
+  type EventStore,
+  type RecordedEvent,
+} from '../src/index.ts';
 import { testLog } from './setup.ts';
 
 let database: TestDatabase;
@@ -25,7 +31,9 @@ const serviceMigrations: Migrations = {
 };
 
 const withoutAppendOne = Object.fromEntries(
-  Object.entries(eventStoreMigrations).filter(([name]) => !name.startsWith('0000.event-store.003')),
+  Object.entries(eventStoreMigrations).filter(
+    ([name]) => !name.startsWith('0000.event-store.003') && !name.startsWith('0000.event-store.004'),
+  ),
 );
 
 before(async () => {
@@ -46,7 +54,7 @@ describe('event_store_append_one', () => {
     ])}::jsonb)`.execute(database.db);
 
     const { applied } = await migrate(database, { ...eventStoreMigrations, ...serviceMigrations });
-    assert.deepEqual(applied, ['0000.event-store.003-append-one']);
+    assert.deepEqual(applied, ['0000.event-store.003-append-one', '0000.event-store.004-shared-metadata']);
 
     store = createEventStore({ database, log: testLog() });
     other = createEventStore({ database, log: testLog() });
@@ -63,6 +71,9 @@ describe('event_store_append_one', () => {
       ],
     );
     assert.ok(events[0]!.globalPosition > read[0]!.globalPosition);
+    // The old row keeps its whole metadata in the row; the new one shares its append's.
+    assert.deepEqual(read[0]!.metadata, { eventId: 'e1' });
+    assert.deepEqual(read[1]!.metadata, events[0]!.metadata);
     await assert.rejects(store.append('old-stream', [{ type: 'c', data: 3 }], { expectedVersion: 1 }), (e) =>
       isVecheError(e, 'conflict'),
     );
@@ -86,6 +97,66 @@ describe('event_store_append_one', () => {
     // An empty append moves nothing and writes nothing.
     assert.equal((await store.append('ordered', [], { expectedVersion: 50 })).nextVersion, 50);
     assert.equal(await store.streamVersion('ordered'), 50);
+  });
+
+  it("stores an append's shared metadata once and reads every event's whole metadata back", async () => {
+    const { events } = await store.append(
+      'shared',
+      [
+        { type: 'a', data: 1 },
+        { type: 'b', data: 2, metadata: { extra: [1, 2] } },
+        { type: 'c', data: null, metadata: { actor: 'someone-else' } },
+        { type: 'd', data: 4 },
+      ],
+      { expectedVersion: 'no_stream', actor: 'user-1', correlationId: 'corr-1' },
+    );
+    const rows = await sql<{ type: string; metadata: Record<string, unknown>; shared: boolean }>`
+      select type, metadata, shared_id is not null as shared from events where stream_id = 'shared'
+      order by stream_version`.execute(database.db);
+    // a and d: their eventId only, the rest in one shared row; b and c: their own metadata, whole.
+    assert.deepEqual(
+      rows.rows.map((row) => [row.type, Object.keys(row.metadata).sort(), row.shared]),
+      [
+        ['a', ['eventId'], true],
+        ['b', ['actor', 'causationId', 'correlationId', 'eventId', 'extra', 'occurredAt'], false],
+        ['c', ['actor', 'causationId', 'correlationId', 'eventId', 'occurredAt'], false],
+        ['d', ['eventId'], true],
+      ],
+    );
+    const expected = events.map((event) => event.metadata);
+    assert.equal(expected[0]!.actor, 'user-1');
+    assert.equal(expected[2]!.actor, 'someone-else');
+    assert.deepEqual(
+      (await store.readStream('shared')).map((event) => event.metadata),
+      expected,
+    );
+    // readAll returns rows below the oldest running transaction: the shared server's other suites may
+    // hold one for a moment.
+    const readAllOf = async (eventTypes?: string[]) => {
+      let found: RecordedEvent[] = [];
+      await eventually(
+        async () => {
+          const { events: read } = await store.readAll(
+            zeroCheckpoint,
+            eventTypes ? { limit: 10_000, eventTypes } : { limit: 10_000 },
+          );
+          found = read.filter((event) => event.streamId === 'shared');
+          return found.length === (eventTypes ? 1 : 4);
+        },
+        { message: 'the appended events below the horizon' },
+      );
+      return found.map((event) => event.metadata);
+    };
+    assert.deepEqual(await readAllOf(), expected);
+    assert.deepEqual(await readAllOf(['d']), [expected[3]]);
+    // In a caller's transaction the same function runs.
+    const [inTrx] = await database.db
+      .transaction()
+      .execute(
+        async (trx) =>
+          (await store.append('shared', [{ type: 'e', data: 5 }], { expectedVersion: 4, trx })).events,
+      );
+    assert.deepEqual((await store.readStream('shared', { fromVersion: 5 }))[0]!.metadata, inTrx!.metadata);
   });
 
   it('two replicas appending to one stream at one expected version while its row is locked: exactly one wins', async () => {

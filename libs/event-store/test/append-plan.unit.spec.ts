@@ -1,7 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { isVecheError } from '@veche/errors';
-import { encodeExpectedVersion, notificationChannel, prepareEvents, takeBatch } from '../src/append-plan.ts';
+import {
+  encodeEvents,
+  encodeExpectedVersion,
+  notificationChannel,
+  prepareEvents,
+  takeBatch,
+} from '../src/append-plan.ts';
 import { compareCheckpoints } from '../src/checkpoint.ts';
 import { backoffMs } from '../src/subscription.ts';
 
@@ -61,6 +67,35 @@ describe('prepareEvents', () => {
       () => prepareEvents([{ type: '', data: 1 }], {}, sources()),
       (e) => isVecheError(e, 'validation'),
     );
+  });
+});
+
+describe('encodeEvents', () => {
+  it("sends an append's shared metadata once and only what differs per event", () => {
+    const events = prepareEvents(
+      [
+        { type: 'x', data: 1 },
+        { type: 'y', data: 2, metadata: { actor: 'user-2' } },
+        { type: 'z', data: 3, metadata: { extra: undefined } },
+        { type: 'w', data: 4 },
+      ],
+      { actor: 'user-1' },
+      sources(),
+    );
+    const { shared, events: encoded } = encodeEvents(events);
+    assert.deepEqual(shared, {
+      occurredAt: '2026-11-23T10:00:00.000Z',
+      actor: 'user-1',
+      correlationId: 'id-1',
+      causationId: 'id-1',
+    });
+    assert.deepEqual(encoded[0], { t: 'x', d: 1, i: 'id-1' });
+    assert.deepEqual(encoded[1], { t: 'y', d: 2, m: events[1]!.metadata });
+    // A key of its own, even one JSON leaves out, sends the event's metadata whole.
+    assert.deepEqual(encoded[2], { t: 'z', d: 3, m: events[2]!.metadata });
+    assert.deepEqual(encoded[3], { t: 'w', d: 4, i: 'id-4' });
+    // What the server stores for a shared event is the event's metadata.
+    assert.deepEqual({ ...shared, eventId: 'id-4' }, events[3]!.metadata);
   });
 });
 
