@@ -4,28 +4,32 @@
  * ompgsql) writing the same lines into the same PostgreSQL.
  *
  *   node bench/log-ingest.ts [--lines 300000] [--connections 4] [--rate 0] [--skip-rsyslog]
- *                            [--rsyslog-timeout 120]
+ *                            [--rsyslog-timeout 120] [--in-process] [--cpu-prof DIR]
  *
  * The same generator process sends the same pre-built RFC 5424 lines (LF-framed, ~150 bytes) over
- * `--connections` TCP connections to each: first to a registered source of the log-listener
- * (in-process, its own schema, the real WAMP router, in this process too), then to rsyslogd. Each is
- * timed from the generator's start until PostgreSQL holds every line (the listener's committed
- * counter; rsyslog's row count). Tail latency: for every line the owner's WAMP subscriber (in this
- * process) receives, now − the line's `receivedAt` (the listener's arrival stamp); p50/p99 printed.
- * At full speed (`--rate 0`) senders outpace storage, so that figure is the backlog's wait; `--rate N`
- * paces the senders at N lines/s in all (10 ms steps) to measure the tail below capacity. CPU-seconds
- * (user + system, from /proc) of this process and of the schema's PostgreSQL backends are printed
- * per line: on a shared machine they mean more than wall time. Prints the load average too.
+ * `--connections` TCP connections to each: first to a registered source of the log-listener, then to
+ * rsyslogd. The log-listener runs as deployed, as its own process (`services/log-listener/src/server.ts`,
+ * its own schema); this process holds the WAMP router (Crossbar's part in a deployment) and the tail's
+ * subscriber (a browser's). `--in-process` runs the listener in this process instead (what the bench
+ * measured before 2026-12-02 18:00). Each is timed from the generator's start until PostgreSQL holds
+ * every line (the listener's committed counter; rsyslog's row count). Tail latency: for every line the
+ * owner's WAMP subscriber receives, now − the line's `receivedAt` (the listener's arrival stamp);
+ * p50/p99 printed. At full speed (`--rate 0`) senders outpace storage, so that figure is the
+ * backlog's wait; `--rate N` paces the senders at N lines/s in all (10 ms steps) to measure the tail
+ * below capacity. CPU-seconds (user + system, from /proc) per line are printed for each process: the
+ * listener, this process (router and subscriber) and the listener's PostgreSQL backends; on a shared
+ * machine they mean more than wall time. Prints the load average too.
  */
-import { readFileSync } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
 import { loadavg } from 'node:os';
 import net from 'node:net';
 import { parseArgs } from 'node:util';
 import { sql } from '../libs/db/src/index.ts';
 import type { LogRealtimeEvent } from '../libs/contracts/src/index.ts';
 import { connectWampClient } from '../libs/testing/src/index.ts';
-import { startHarness, tokenOf } from '../services/log-listener/test/support/harness.ts';
+import { secret, startHarness, tokenOf } from '../services/log-listener/test/support/harness.ts';
 import { startRsyslog } from '../services/log-listener/test/support/rsyslog.ts';
 
 const { values } = parseArgs({
@@ -35,17 +39,27 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '0' },
     'skip-rsyslog': { type: 'boolean', default: false },
     'rsyslog-timeout': { type: 'string', default: '120' },
+    'in-process': { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
   process.stdout.write(
     'Usage: node bench/log-ingest.ts [--lines N] [--connections C] [--rate LINES_PER_S] [--skip-rsyslog]\n' +
-      '                                [--rsyslog-timeout SECONDS]\n' +
-      'Ingest lines/s, CPU-seconds per line (this process, its PostgreSQL backends) and live-tail latency\n' +
-      '(p50/p99 from receipt to the subscriber) of the log-listener vs rsyslog ompgsql, same lines, same\n' +
-      'PostgreSQL. --rate 0 (default): senders at full speed (the tail figure is the backlog); --rate N:\n' +
-      'senders paced at N lines/s in all.\n',
+      '                                [--rsyslog-timeout SECONDS] [--in-process] [--cpu-prof DIR]\n' +
+      'Ingest lines/s, CPU-seconds per line (the log-listener process, this process with the WAMP router and\n' +
+      "the tail subscriber, the listener's PostgreSQL backends) and live-tail latency (p50/p99 from receipt\n" +
+      'to the subscriber) of the log-listener vs rsyslog ompgsql, same lines, same PostgreSQL.\n' +
+      '  --lines N            lines sent to each (default 300000)\n' +
+      '  --connections C      TCP connections the lines are spread over (default 4)\n' +
+      '  --rate N             0 (default): senders at full speed (the tail figure is the backlog);\n' +
+      '                       N: senders paced at N lines/s in all\n' +
+      '  --skip-rsyslog       the log-listener only\n' +
+      "  --rsyslog-timeout S  give up waiting for rsyslog's rows after S seconds (default 120)\n" +
+      '  --in-process         the listener in this process (with the router and subscriber) instead of\n' +
+      '                       its own process (src/server.ts, as deployed)\n' +
+      '  --cpu-prof DIR       run the listener process under node --cpu-prof, profile written to DIR\n',
   );
   process.exit(0);
 }
@@ -93,6 +107,79 @@ function processCpu(pid: number | 'self'): number {
   } catch {
     return 0;
   }
+}
+
+/** The local TCP ports of a process's sockets (from /proc: its fds' socket inodes, in net/tcp{,6}). */
+function socketPorts(pid: number): Set<number> {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      if (link.startsWith('socket:[')) inodes.add(link.slice(8, -1));
+    } catch {
+      // closed meanwhile
+    }
+  }
+  const ports = new Set<number>();
+  for (const table of ['tcp', 'tcp6']) {
+    for (const row of readFileSync(`/proc/${pid}/net/${table}`, 'utf8').split('\n').slice(1)) {
+      const cols = row.trim().split(/\s+/);
+      if (cols.length > 9 && inodes.has(cols[9]!)) ports.add(parseInt(cols[1]!.split(':')[1]!, 16));
+    }
+  }
+  return ports;
+}
+
+/**
+ * The log-listener as deployed: its own process (`src/server.ts`) on the harness's schema, router and
+ * port range, with the bench's batch settings; resolves once it listens on `port`.
+ */
+async function spawnListener(
+  config: Record<string, string | number | boolean | undefined>,
+  schema: string,
+  port: number,
+): Promise<{ child: ChildProcess; stop(): Promise<void> }> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const [name, value] of Object.entries(config)) if (value !== undefined) env[name] = String(value);
+  Object.assign(env, {
+    NODE_ENV: 'production',
+    LOGS_DB_SCHEMA: schema,
+    VECHE_SERVICE_SECRET: secret,
+    PORT: '0',
+    LOG_LEVEL: 'error',
+    LOG_PRETTY: 'false',
+  });
+  const profile = values['cpu-prof'];
+  const child = spawn(
+    process.execPath,
+    [
+      ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
+      path.join(import.meta.dirname, '../services/log-listener/src/server.ts'),
+    ],
+    { env, stdio: ['ignore', 'inherit', 'inherit'] },
+  );
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const open = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port }, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (open) break;
+    if (child.exitCode !== null || Date.now() > deadline)
+      throw new Error('the log-listener process did not start');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    child,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }
 
 function runGenerator(port: number): Promise<void> {
@@ -149,53 +236,87 @@ try {
 
   // 1. The log-listener.
   const source = await h.createSource('bench', { name: 'bench' });
-  const client = await connectWampClient(h.router.url, 'bench', tokenOf('bench'));
-  const latencies: number[] = [];
-  await client.session.subscribe('veche.user.bench.logs', (_args, kwargs) => {
-    const event = kwargs as LogRealtimeEvent;
-    if (event.type !== 'lines') return;
-    const now = Date.now();
-    for (const line of event.events) latencies.push(now - Date.parse(line.receivedAt));
-  });
-  const counted = () =>
-    sql<{ received: number }>`select received from source_counters where source_id = ${source.sourceId}`
-      .execute(db)
-      .then((r) => Number(r.rows[0]?.received ?? 0));
-  const backends = async (): Promise<number[]> =>
-    (
-      await sql<{ pid: number }>`
-        select pid from pg_stat_activity where application_name = ${`test:${h.database.schema}`}`.execute(db)
-    ).rows.map((r) => r.pid);
-  const pgBefore = new Map((await backends()).map((pid) => [pid, processCpu(pid)]));
-  const ownBefore = processCpu('self');
-  const start = Date.now();
-  const sent = runGenerator(source.port);
-  const ours = await waitFor(counted, 600_000);
-  await sent;
-  const oursSeconds = (ours.at - start) / 1000;
-  const ownCpu = processCpu('self') - ownBefore;
-  let pgCpu = 0;
-  for (const pid of await backends()) pgCpu += processCpu(pid) - (pgBefore.get(pid) ?? 0);
-  const stored = await sql<{
-    n: number;
-  }>`select count(*)::int as n from log_lines where source_id = ${source.sourceId}`.execute(db);
-  await new Promise((resolve) => setTimeout(resolve, 1_000));
-  client.close();
-  latencies.sort((a, b) => a - b);
-  const oursRate = Math.round(ours.count / oursSeconds);
-  process.stdout.write(
-    `log-listener:      ${ours.count.toLocaleString('en')} lines stored (${stored.rows[0]?.n} rows) in ${oursSeconds.toFixed(2)} s = ` +
-      `${oursRate.toLocaleString('en')} lines/s; live tail ${latencies.length.toLocaleString('en')} lines, ` +
-      `p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms, max ${latencies.at(-1)} ms` +
-      `${rate > 0 ? ` (senders paced at ${rate.toLocaleString('en')} lines/s)` : ' (senders at full speed: the backlog)'}; ` +
-      `load average ${loadavg()[0]!.toFixed(1)}\n` +
-      `  CPU: this process (listener, writer, WAMP router, subscriber) ${ownCpu.toFixed(2)} s = ` +
-      `${((ownCpu / ours.count) * 1e6).toFixed(1)} µs/line; its PostgreSQL backends ${pgCpu.toFixed(2)} s = ` +
-      `${((pgCpu / ours.count) * 1e6).toFixed(1)} µs/line\n`,
-  );
+  const inProcess = values['in-process'];
+  let listener: Awaited<ReturnType<typeof spawnListener>> | undefined;
+  if (!inProcess) {
+    // The in-process app steps aside (after registering the source): the process is the only listener.
+    await h.app.stop();
+    listener = await spawnListener(
+      { ...h.config, LOGS_BATCH_LINES: '5000', LOGS_FLUSH_MS: '50' },
+      h.database.schema,
+      source.port,
+    );
+  }
+  try {
+    const client = await connectWampClient(h.router.url, 'bench', tokenOf('bench'));
+    const latencies: number[] = [];
+    await client.session.subscribe('veche.user.bench.logs', (_args, kwargs) => {
+      const event = kwargs as LogRealtimeEvent;
+      if (event.type !== 'lines') return;
+      const now = Date.now();
+      for (const line of event.events) latencies.push(now - Date.parse(line.receivedAt));
+    });
+    const counted = () =>
+      sql<{ received: number }>`select received from source_counters where source_id = ${source.sourceId}`
+        .execute(db)
+        .then((r) => Number(r.rows[0]?.received ?? 0));
+    // The listener's PostgreSQL backends: the harness's (by application name) in-process; the
+    // process's own connections (by their client ports) otherwise.
+    const backends = async (): Promise<number[]> => {
+      if (!listener) {
+        return (
+          await sql<{ pid: number }>`
+            select pid from pg_stat_activity where application_name = ${`test:${h.database.schema}`}`.execute(
+            db,
+          )
+        ).rows.map((r) => r.pid);
+      }
+      const ports = [...socketPorts(listener.child.pid!)];
+      return (
+        await sql<{ pid: number }>`
+          select pid from pg_stat_activity where client_port = any(${ports}::int[])
+            and client_addr is not null`.execute(db)
+      ).rows.map((r) => r.pid);
+    };
+    const listenerPid = listener?.child.pid ?? 'self';
+    const pgBefore = new Map((await backends()).map((pid) => [pid, processCpu(pid)]));
+    const listenerBefore = processCpu(listenerPid);
+    const ownBefore = processCpu('self');
+    const start = Date.now();
+    const sent = runGenerator(source.port);
+    const ours = await waitFor(counted, 600_000);
+    await sent;
+    const oursSeconds = (ours.at - start) / 1000;
+    const listenerCpu = processCpu(listenerPid) - listenerBefore;
+    const ownCpu = processCpu('self') - ownBefore;
+    let pgCpu = 0;
+    for (const pid of await backends()) pgCpu += processCpu(pid) - (pgBefore.get(pid) ?? 0);
+    const stored = await sql<{
+      n: number;
+    }>`select count(*)::int as n from log_lines where source_id = ${source.sourceId}`.execute(db);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    client.close();
+    latencies.sort((a, b) => a - b);
+    const oursRate = Math.round(ours.count / oursSeconds);
+    const perLine = (cpu: number) => `${cpu.toFixed(2)} s = ${((cpu / ours.count) * 1e6).toFixed(1)} µs/line`;
+    process.stdout.write(
+      `log-listener:      ${ours.count.toLocaleString('en')} lines stored (${stored.rows[0]?.n} rows) in ${oursSeconds.toFixed(2)} s = ` +
+        `${oursRate.toLocaleString('en')} lines/s; live tail ${latencies.length.toLocaleString('en')} lines, ` +
+        `p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms, max ${latencies.at(-1)} ms` +
+        `${rate > 0 ? ` (senders paced at ${rate.toLocaleString('en')} lines/s)` : ' (senders at full speed: the backlog)'}; ` +
+        `load average ${loadavg()[0]!.toFixed(1)}\n` +
+        (listener
+          ? `  CPU: log-listener process ${perLine(listenerCpu)}; this process (WAMP router, tail subscriber) ` +
+            `${perLine(ownCpu)}; the listener's PostgreSQL backends ${perLine(pgCpu)}\n`
+          : `  CPU: this process (listener, writer, WAMP router, subscriber) ${perLine(ownCpu)}; ` +
+            `its PostgreSQL backends ${perLine(pgCpu)}\n`),
+    );
 
-  // 2. rsyslog: imptcp → ompgsql, the same lines into a table of the same schema.
-  if (!values['skip-rsyslog']) await compareRsyslog(oursRate);
+    // 2. rsyslog: imptcp → ompgsql, the same lines into a table of the same schema.
+    if (!values['skip-rsyslog']) await compareRsyslog(oursRate);
+  } finally {
+    await listener?.stop();
+  }
 } finally {
   await h.close();
 }
