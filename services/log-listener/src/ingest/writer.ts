@@ -218,10 +218,19 @@ export function createWriter(options: WriterOptions): Writer {
            from (select nextval('"${schema}".log_line_ids') as v from generate_series(1, ${batch.length})) s`,
         )) as unknown as { rows: { ids: string }[] }[];
         ids = results[1]!.rows[0]!.ids.split(',');
-        let data = '';
+        // Each line's text is encoded straight into one buffer (a batch-long string would be a rope
+        // of thousands of pieces that Buffer.from must flatten first: most of the writer's CPU).
+        let data = Buffer.allocUnsafe(batch.length * 256);
+        let at = 0;
         for (let i = 0; i < batch.length; i++) {
           const r = batch[i]!;
-          data += ids[i]! + copyTail(r);
+          const text = ids[i]! + copyTail(r);
+          if (at + text.length * 3 > data.length) {
+            const bigger = Buffer.allocUnsafe(Math.max(data.length * 2, at + text.length * 3));
+            data.copy(bigger, 0, 0, at);
+            data = bigger;
+          }
+          at += data.write(text, at);
           bump(r.sourceId, 'received', 1);
           if (r.truncated) bump(r.sourceId, 'truncated', 1);
           if (r.invalidUtf8) bump(r.sourceId, 'invalid_utf8', 1);
@@ -238,7 +247,7 @@ export function createWriter(options: WriterOptions): Writer {
           client,
           `"${schema}".log_lines (id, source_id, received_at, created_at, sender_ip, file_name, message, severity,
              facility, hostname, app_name, truncated, invalid_utf8)`,
-          Buffer.from(data),
+          data.subarray(0, at),
         );
         const runs = runsOf(batch, ids);
         // With the transaction's snapshot: what had not committed by now did so after these lines
