@@ -41,7 +41,8 @@ it('replays registrations, verifications, sessions, rotations, revocations and p
     await post('/api/auth/login', { email: 'ann@example.org', password: 'long enough password' })
   ).json<{ accessToken: string; refreshToken: string }>();
   await post('/api/auth/refresh', { refreshToken: ann.refreshToken });
-  await post('/api/auth/refresh', { refreshToken: ann.refreshToken }); // reuse: revoked
+  await post('/api/auth/refresh', { refreshToken: ann.refreshToken }); // just replaced: rotated again
+  await post('/api/auth/refresh', { refreshToken: ann.refreshToken }); // two generations old: revoked
   const ben = (
     await post('/api/auth/login', { email: 'ben@example.org', password: 'long enough password' })
   ).json<{ accessToken: string }>();
