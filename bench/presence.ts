@@ -7,22 +7,28 @@
  *
  * Prints: connections opened per second, subscriptions set up per second (SUBSCRIBE frames sent until
  * every immediate answer arrived), and the change → subscriber latency p50/p90/p99/max over every
- * delivery. The clients share this process (and the machine's cores) with nothing else of ours: the
- * latency includes their own reading of the frames, so it overstates the server's part.
+ * delivery. The subscribers run in `--client-processes` processes of their own (`presence-clients.ts`,
+ * forked, each holding a share of the connections), as they would on other machines: reading 1,000
+ * frames does not run on the event loop that sends the changes and takes the times. Each delivery is
+ * stamped on arrival in its client process with `process.hrtime.bigint()` (CLOCK_MONOTONIC, one clock
+ * for all processes of the machine) and compared with the send time taken the same way here. The
+ * clients still share the machine's cores with the replica and PostgreSQL.
  *
  * It also prints the replica's CPU time (user + system, from /proc) per change: the fair comparison on a
  * loaded machine, where wall-clock latencies move with the neighbours.
  *
  * Usage: node bench/presence.ts [--connections 1000] [--targets 10] [--changes 30] [--warmup 3]
- *          [--cpu-prof DIR] [--help]
+ *          [--client-processes 2] [--cpu-prof DIR] [--help]
  */
+import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { performance } from 'node:perf_hooks';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startHarness, tokenOf } from '../services/presence-router/test/support/harness.ts';
-import { connectPubsub, type PubsubClient } from '../services/presence-router/test/support/pubsub-client.ts';
+import { connectPubsub } from '../services/presence-router/test/support/pubsub-client.ts';
 import { spawnReplica } from '../services/presence-router/test/support/replica-process.ts';
+import { monotonicMs, type FromClients, type ToClients } from './presence-clients.ts';
 
 const usage = `Usage: node bench/presence.ts [options]
 
@@ -30,6 +36,8 @@ Times the presence-router's /pubsub fan-out: --connections seed-style clients ea
 same --targets users, then the targets publish --changes status changes one after another; prints
 connections/s, subscriptions/s, change -> subscriber latency p50/p90/p99/max (target p99 < 50 ms) and
 the replica's CPU time per change (user + system, from /proc: compare these on a loaded machine).
+The subscribers run in --client-processes processes of their own, each holding a share of the
+connections and stamping each frame on arrival (CLOCK_MONOTONIC, comparable across processes).
 Needs PostgreSQL and RabbitMQ as the tests do (TEST_DATABASE_URL, AMQP_URL).
 
 Options:
@@ -37,6 +45,8 @@ Options:
   --targets N       users each connection subscribes to (default 10)
   --changes N       timed status changes (default 30)
   --warmup N        untimed changes first (default 3)
+  --client-processes N
+                    processes the subscribers' connections are shared among (default 2)
   --cpu-prof DIR    run the replica under node --cpu-prof, profiles written to DIR
   -h, --help        this text
 `;
@@ -46,6 +56,7 @@ const { values } = parseArgs({
     targets: { type: 'string', default: '10' },
     changes: { type: 'string', default: '30' },
     warmup: { type: 'string', default: '3' },
+    'client-processes': { type: 'string', default: '2' },
     'cpu-prof': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -58,6 +69,7 @@ const connectionCount = Number(values.connections);
 const targetCount = Number(values.targets);
 const changeCount = Number(values.changes);
 const warmup = Number(values.warmup);
+const processCount = Math.max(1, Math.min(connectionCount, Number(values['client-processes'])));
 
 const load = () =>
   loadavg()
@@ -66,21 +78,6 @@ const load = () =>
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 const ms = (value: number) => `${value.toFixed(1)} ms`;
-
-/** Runs `task` over `items`, at most `width` at a time. */
-async function inWaves<T, R>(items: T[], width: number, task: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < items.length) {
-        const index = next++;
-        results[index] = await task(items[index]!);
-      }
-    }),
-  );
-  return results;
-}
 
 console.log(`load average before: ${load()}`);
 // The production timings (the tests' harness shortens them to keep tests quick).
@@ -110,55 +107,74 @@ const watchers = Array.from({ length: connectionCount }, (_, i) => `bench-${run}
 const open = (userId: string) =>
   connectPubsub(replica.url, { headers: { authorization: `Bearer ${tokenOf(userId)}` } });
 
-try {
-  const publishers = await Promise.all(targets.map(open));
-
-  let started = performance.now();
-  const clients: PubsubClient[] = await inWaves(watchers, 50, open);
-  const closes = new Map<string, number>();
-  for (const client of [...clients, ...publishers]) {
-    void client.closed.then(({ code, reason }) => {
-      const key = `${code} ${reason}`;
-      closes.set(key, (closes.get(key) ?? 0) + 1);
-    });
-  }
-  process.on('exit', () => {
-    if (closes.size > 0) console.log('connections closed by the server:', Object.fromEntries(closes));
-  });
-  const connectSeconds = (performance.now() - started) / 1000;
-  console.log(
-    `${connectionCount} /pubsub connections opened in ${connectSeconds.toFixed(2)} s ` +
-      `(${Math.round(connectionCount / connectSeconds)}/s)`,
+/** The subscribers' processes, each with its share of `watchers`. */
+const clientProcesses: { child: ChildProcess; watchers: string[] }[] = [];
+const tellAll = (message: ToClients | ((watchers: string[]) => ToClients)) => {
+  for (const { child, watchers: mine } of clientProcesses)
+    child.send(typeof message === 'function' ? message(mine) : message);
+};
+/** The next message of `type` (and matching `wanted`) from every client process, in process order. */
+const fromAll = <T extends FromClients['type']>(
+  type: T,
+  wanted: (message: Extract<FromClients, { type: T }>) => boolean = () => true,
+) =>
+  Promise.all(
+    clientProcesses.map(
+      ({ child }) =>
+        new Promise<Extract<FromClients, { type: T }>>((resolve, reject) => {
+          const onMessage = (message: FromClients) => {
+            if (message.type === 'error') reject(new Error(`a client process failed: ${message.message}`));
+            else if (message.type === type && wanted(message as Extract<FromClients, { type: T }>))
+              resolve(message as Extract<FromClients, { type: T }>);
+            else return;
+            child.off('message', onMessage);
+          };
+          child.on('message', onMessage);
+        }),
+    ),
   );
 
-  // Every delivery of a change, timed on arrival.
-  const sentAt = new Map<string, number>();
-  const latencies: number[] = [];
-  /** Per change: the first and the last subscriber's latency. */
-  const perChange = new Map<string, [number, number]>();
-  let arrived = 0;
-  let wake: (() => void) | undefined;
-  for (const client of clients) {
-    client.socket.on('message', (data: Buffer) => {
-      const now = performance.now();
-      const frame = JSON.parse(data.toString('utf8')) as { timestamp?: string };
-      const sent = frame.timestamp === undefined ? undefined : sentAt.get(frame.timestamp);
-      if (sent === undefined) return;
-      arrived += 1;
-      if (frame.timestamp!.startsWith('warmup')) return;
-      latencies.push(now - sent);
-      const [first = Infinity, last = 0] = perChange.get(frame.timestamp!) ?? [];
-      perChange.set(frame.timestamp!, [Math.min(first, now - sent), Math.max(last, now - sent)]);
-      wake?.();
+try {
+  const publishers = await Promise.all(targets.map(open));
+  const closes = new Map<string, number>();
+  let closing = false;
+  for (const publisher of publishers) {
+    void publisher.closed.then(({ code, reason }) => {
+      if (!closing) closes.set(`${code} ${reason}`, (closes.get(`${code} ${reason}`) ?? 0) + 1);
     });
   }
+  for (let i = 0; i < processCount; i++) {
+    const child = fork(path.join(import.meta.dirname, 'presence-clients.ts'), [], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    child.on('exit', (code) => {
+      if (code !== 0 && code !== null) console.log(`a client process exited with ${code}`);
+    });
+    clientProcesses.push({ child, watchers: watchers.filter((_, n) => n % processCount === i) });
+  }
+  await fromAll('ready');
+
+  // 50 connections opening at a time in all, shared among the processes.
+  let started = monotonicMs();
+  tellAll((mine) => ({
+    type: 'connect',
+    url: replica.url,
+    tokens: mine.map(tokenOf),
+    width: Math.ceil(50 / processCount),
+  }));
+  await fromAll('connected');
+  const connectSeconds = (monotonicMs() - started) / 1000;
+  console.log(
+    `${connectionCount} /pubsub connections opened in ${connectSeconds.toFixed(2)} s ` +
+      `(${Math.round(connectionCount / connectSeconds)}/s; ${processCount} client processes)`,
+  );
 
   // Subscriptions: every watcher subscribes to every target in one frame; each is answered at once.
   const events = Object.fromEntries(targets.map((t) => [t, 9]));
-  started = performance.now();
-  for (const client of clients) client.send({ events });
-  await Promise.all(clients.map((c) => c.received(targetCount, 300_000)));
-  const subscribeSeconds = (performance.now() - started) / 1000;
+  started = monotonicMs();
+  tellAll({ type: 'subscribe', events, answers: targetCount });
+  await fromAll('subscribed');
+  const subscribeSeconds = (monotonicMs() - started) / 1000;
   const subscriptions = connectionCount * targetCount;
   console.log(
     `${subscriptions} subscriptions set up in ${subscribeSeconds.toFixed(2)} s ` +
@@ -166,24 +182,37 @@ try {
   );
 
   // Changes, one at a time: each is timed until all its subscribers have it.
+  const latencies: number[] = [];
+  /** Per change: the first and the last subscriber's latency. */
+  const perChange = new Map<string, [number, number]>();
   const total = warmup + changeCount;
   let cpuAtFirstTimed = 0;
   for (let k = 0; k < total; k++) {
     if (k === warmup) cpuAtFirstTimed = replicaCpuSeconds();
     const label = k < warmup ? `warmup-${k}` : `change-${k}`;
     const publisher = publishers[k % targetCount]!;
-    const expected = arrived + connectionCount;
-    sentAt.set(label, performance.now());
+    const reports = fromAll('delivered', (message) => message.label === label);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`change ${label}: not every subscriber had it within 60 s`)),
+        60_000,
+      );
+    });
+    const sentAt = monotonicMs();
     publisher.send({ status: k % 2 === 0 ? 2 : 5, timestamp: label });
-    const deadline = performance.now() + 60_000;
-    while (arrived < expected) {
-      if (performance.now() > deadline)
-        throw new Error(`change ${label}: ${expected - arrived} deliveries missing`);
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        setTimeout(resolve, 1_000);
-      });
+    const times = (await Promise.race([reports, deadline])).flatMap((report) => report.times);
+    clearTimeout(timer);
+    if (k < warmup) continue;
+    let first = Infinity;
+    let last = 0;
+    for (const at of times) {
+      const latency = at - sentAt;
+      latencies.push(latency);
+      first = Math.min(first, latency);
+      last = Math.max(last, latency);
     }
+    perChange.set(label, [first, last]);
   }
   const cpuPerChangeMs = ((replicaCpuSeconds() - cpuAtFirstTimed) * 1000) / changeCount;
   latencies.sort((a, b) => a - b);
@@ -193,7 +222,8 @@ try {
       `p99 ${ms(percentile(latencies, 99))}, max ${ms(latencies.at(-1) ?? NaN)} (target p99 < 50 ms)`,
   );
   // Where the time goes: the first delivery of a change is the write path (frame, transaction with its
-  // commit, NOTIFY, one send); first to last is the fan-out to every subscriber (and their reading).
+  // commit, NOTIFY, one send); first to last is the fan-out to every subscriber (and their reading, in
+  // the client processes).
   const firsts = [...perChange.values()].map(([first]) => first).sort((a, b) => a - b);
   const spreads = [...perChange.values()].map(([first, last]) => last - first).sort((a, b) => a - b);
   console.log(
@@ -205,7 +235,14 @@ try {
       `(${((cpuPerChangeMs * 1000) / connectionCount).toFixed(1)} µs per subscriber)`,
   );
   console.log(`load average after: ${load()}`);
-  for (const client of [...clients, ...publishers]) client.socket.terminate();
+  // Connections the server closed before this point (not the bench's own closing below).
+  closing = true;
+  const reports = fromAll('closes');
+  tellAll({ type: 'close' });
+  for (const report of await reports)
+    for (const [key, count] of Object.entries(report.closes)) closes.set(key, (closes.get(key) ?? 0) + count);
+  for (const publisher of publishers) publisher.socket.terminate();
+  if (closes.size > 0) console.log('connections closed by the server:', Object.fromEntries(closes));
 } catch (error) {
   const problems = replica
     .output()
@@ -214,6 +251,7 @@ try {
   console.log(`the replica's warnings and errors (${problems.length}):\n${problems.slice(0, 5).join('\n')}`);
   throw error;
 } finally {
+  for (const { child } of clientProcesses) if (child.connected) child.kill('SIGTERM');
   await replica.kill('SIGTERM');
   await h.close();
 }
