@@ -8,6 +8,7 @@ import {
   encodeErrorFrame,
   encodeStatusFrame,
   parseClientFrame,
+  sharedTextFrame,
   type FrameLimits,
 } from '../src/pubsub/frames.ts';
 
@@ -166,5 +167,25 @@ describe('bad frames are refused with a message', () => {
     const result = parse(JSON.stringify({ events: { [hostile]: 9 } }));
     assert.equal(result.ok, false);
     assert.ok(!(result.ok ? '' : result.message).includes('script'));
+  });
+});
+
+describe('a frame shared by many connections', () => {
+  it('is the whole unmasked text frame of RFC 6455 §5.2, for each length encoding', () => {
+    const cases: [number, number[]][] = [
+      [0, [0x81, 0]],
+      [125, [0x81, 125]],
+      [126, [0x81, 126, 0, 126]],
+      [65_535, [0x81, 126, 0xff, 0xff]],
+      [65_536, [0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0]],
+    ];
+    for (const [length, header] of cases) {
+      const text = 'é'.repeat(length >> 1) + 'x'.repeat(length & 1);
+      const { payload, wire } = sharedTextFrame(text);
+      assert.equal(payload.toString('utf8'), text);
+      assert.equal(payload.length, length);
+      assert.deepEqual([...wire.subarray(0, header.length)], header, `length ${length}`);
+      assert.ok(wire.subarray(header.length).equals(payload));
+    }
   });
 });

@@ -15,14 +15,14 @@ import { maySee, noGroupRules, type GroupRuleSet } from '../domain/privacy.ts';
 import { notificationChannel, type PresenceNotification } from '../projections/notifications.ts';
 import type { PresenceTables } from '../tables.ts';
 import { loadGroups, loadPrivacyRules, loadViews, ownersOf, unseenView, type TargetView } from '../views.ts';
-import { encodeStatusFrame } from './frames.ts';
+import { encodeStatusFrame, sharedTextFrame, type SharedFrame } from './frames.ts';
 
 /** One `/pubsub` connection, as the fan-out sees it. */
 export interface Subscriber {
   /** The authenticated user: whose privacy decides what this connection is told. */
   readonly viewer: string;
-  /** A text frame; a Buffer holds its UTF-8 bytes (one encoded frame shared by many subscribers). */
-  send(frame: string | Buffer): void;
+  /** A text frame; a {@link SharedFrame} is one encoded frame shared by many subscribers. */
+  send(frame: string | SharedFrame): void;
   close(code: number, reason: string): void;
 }
 
@@ -110,17 +110,18 @@ export function createFanout(options: FanoutOptions): Fanout {
    * subscriber: within a pass over one target's subscriptions, the address and the status told decide
    * the frame (the timestamp is the target's, or none for 8 and 3). Keyed by address, then status.
    */
-  type FrameCache = Map<string, Map<PresenceStatusCode, Buffer>>;
+  type FrameCache = Map<string, Map<PresenceStatusCode, SharedFrame>>;
   function frameOf(
     cache: FrameCache,
     status: PresenceStatusCode,
     address: string,
     timestamp: string | undefined,
-  ): Buffer {
+  ): SharedFrame {
     let byStatus = cache.get(address);
-    if (!byStatus) cache.set(address, (byStatus = new Map<PresenceStatusCode, Buffer>()));
+    if (!byStatus) cache.set(address, (byStatus = new Map<PresenceStatusCode, SharedFrame>()));
     let frame = byStatus.get(status);
-    if (!frame) byStatus.set(status, (frame = Buffer.from(encodeStatusFrame(status, address, timestamp))));
+    if (!frame)
+      byStatus.set(status, (frame = sharedTextFrame(encodeStatusFrame(status, address, timestamp))));
     return frame;
   }
 

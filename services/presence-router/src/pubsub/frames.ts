@@ -117,6 +117,34 @@ export function encodeStatusFrame(status: PresenceStatusCode, publisher: string,
   return timestamp === undefined ? `${head}}` : `${head},"timestamp":${timestamp}}`;
 }
 
+/**
+ * A status frame sent to many connections: its JSON as UTF-8, and the whole WebSocket text frame that
+ * carries it (RFC 6455 §5.2: FIN and opcode 1, unmasked as a server's frames are, the payload length in
+ * 7, 7+16 or 7+64 bits), built once, so each connection costs one write of the same bytes.
+ */
+export interface SharedFrame {
+  readonly payload: Buffer;
+  readonly wire: Buffer;
+}
+
+export function sharedTextFrame(text: string): SharedFrame {
+  const payload = Buffer.from(text, 'utf8');
+  const length = payload.length;
+  const header =
+    length < 126
+      ? Buffer.from([0x81, length])
+      : length < 65_536
+        ? Buffer.from([0x81, 126, length >> 8, length & 0xff])
+        : Buffer.concat([Buffer.from([0x81, 127]), bigEndian64(length)]);
+  return { payload, wire: Buffer.concat([header, payload]) };
+}
+
+function bigEndian64(value: number): Buffer {
+  const bytes = Buffer.alloc(8);
+  bytes.writeBigUInt64BE(BigInt(value));
+  return bytes;
+}
+
 export type FrameErrorCode = 'validation' | 'rate_limited' | 'unavailable' | 'internal';
 
 export function encodeErrorFrame(code: FrameErrorCode, message: string): string {

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { asVecheError, isVecheError } from '@veche/errors';
 import type { Logger } from '@veche/log';
 import { presenceConnections } from '@veche/metrics';
@@ -105,7 +105,19 @@ export function createPubsubServer(options: PubsubServerOptions): PubsubServer {
   }, options.heartbeatMs ?? 30_000);
   heartbeat.unref();
 
-  function serve(socket: WebSocket, identity: PubsubIdentity): void {
+  /**
+   * `raw`: the connection's socket, as handed to `ws` on the upgrade. A frame shared by many subscribers
+   * is written to it whole, in one write, instead of through `ws.send` (which frames it again for each
+   * connection and writes header and payload as two corked writes, a `writev`): the fan-out's main cost
+   * per subscriber. Safe beside `ws`'s own frames (answers, errors, pings, close): without
+   * permessage-deflate (this server never negotiates it: `extensions` is empty) and without Blob data
+   * (never sent here), `ws` writes each of its frames to the socket synchronously in one call, keeping
+   * nothing queued, so frames cannot interleave and keep the order they were sent in; and only while
+   * the WebSocket is OPEN, so nothing follows a close frame. `bufferedAmount` counts these bytes too
+   * (the socket's own buffer is part of it).
+   */
+  function serve(socket: WebSocket, raw: Duplex, identity: PubsubIdentity): void {
+    const writeWhole = socket.extensions === '';
     const connectionId = `pubsub:${options.replicaId}:${randomUUID()}`;
     const connLog = log.child({ userId: identity.userId, connectionId });
     const budget = createFrameBudget(limits.framesPerSecond, limits.frameBurst, Date.now());
@@ -122,9 +134,9 @@ export function createPubsubServer(options: PubsubServerOptions): PubsubServer {
           open = false;
           return;
         }
-        // A shared Buffer goes out as a text frame without being encoded again.
         if (typeof frame === 'string') socket.send(frame);
-        else socket.send(frame, { binary: false });
+        else if (writeWhole && socket.readyState === WebSocket.OPEN && raw.writable) raw.write(frame.wire);
+        else socket.send(frame.payload, { binary: false });
       },
       close(code, reason) {
         if (!open) return;
@@ -267,7 +279,7 @@ export function createPubsubServer(options: PubsubServerOptions): PubsubServer {
             return;
           }
           if (identity.responseHeaders) upgradeHeaders.set(request, identity.responseHeaders);
-          wss.handleUpgrade(request, socket, head, (ws) => serve(ws, identity));
+          wss.handleUpgrade(request, socket, head, (ws) => serve(ws, socket, identity));
         })
         .catch((error: unknown) => {
           const vecheError = asVecheError(error);
