@@ -166,7 +166,7 @@ try {
   const connectSeconds = (monotonicMs() - started) / 1000;
   console.log(
     `${connectionCount} /pubsub connections opened in ${connectSeconds.toFixed(2)} s ` +
-      `(${Math.round(connectionCount / connectSeconds)}/s; ${processCount} client processes)`,
+      `(${Math.round(connectionCount / connectSeconds)}/s; ${processCount} client process${processCount === 1 ? '' : 'es'})`,
   );
 
   // Subscriptions: every watcher subscribes to every target in one frame; each is answered at once.
