@@ -86,6 +86,12 @@ export const logsEnvSchema = envSchema({
     maximum: 5_000,
     description: 'longest a received line waits before its batch is written',
   }),
+  LOGS_WRITE_CONCURRENCY: env.int({
+    default: 2,
+    minimum: 1,
+    maximum: 8,
+    description: 'batches written at once (each on its own connection; they still commit in order)',
+  }),
   LOGS_MAX_PENDING_LINES: env.int({
     default: 100_000,
     minimum: 100,

@@ -80,7 +80,7 @@ describe('log writer (COPY)', () => {
       created_at: Date;
     }>`select id::text, message, file_name, sender_ip, hostname, app_name, severity, facility, truncated, invalid_utf8,
               received_at, created_at
-       from log_lines where source_id = ${sourceId} order by id`.execute(database.db);
+       from log_lines where source_id = ${sourceId} order by log_lines.id`.execute(database.db);
     assert.deepEqual(
       rows.map((r) => [
         r.message,
@@ -134,5 +134,118 @@ describe('log writer (COPY)', () => {
     assert.equal(copyField(7), '7');
     assert.equal(copyField('a\\b\tc\nd\re'), 'a\\\\b\\tc\\nd\\re');
     assert.equal(copyField('plain "quoted" text, with commas'), 'plain "quoted" text, with commas');
+  });
+
+  describe('two batches in flight', () => {
+    const line = (sourceId: string, i: number): LineRecord => ({
+      sourceId,
+      ownerId: 'alice',
+      userId: '127.0.0.1:1',
+      receivedAt: Date.now(),
+      createdAt: Date.now(),
+      senderIp: '10.0.0.1',
+      fileName: '-',
+      message: `line ${i}`,
+      severity: 6,
+      facility: 1,
+      hostname: 'web-1',
+      appName: 'app',
+      truncated: false,
+      invalidUtf8: false,
+    });
+    const stored = async (sourceId: string) =>
+      (
+        await sql<{ id: string; message: string }>`
+          select id::text, message from log_lines where source_id = ${sourceId} order by log_lines.id`.execute(
+          database.db,
+        )
+      ).rows.map((r) => [r.id, r.message]);
+
+    it('the second copies while the first is held, but commits and is published only after it', async () => {
+      const sourceId = randomUUID();
+      await sql`insert into source_counters (source_id) values (${sourceId})`.execute(database.db);
+      const published: LogEvent[] = [];
+      let open!: () => void;
+      const latch = new Promise<void>((resolve) => (open = resolve));
+      let reachedBoth!: () => void;
+      const both = new Promise<void>((resolve) => (reachedBoth = resolve));
+      let calls = 0;
+      const writer = createWriter({
+        database,
+        log: createLogger({ service: 'writer-test', level: 'silent' }),
+        batchLines: 2,
+        flushMs: 1,
+        maxPending: 1_000,
+        concurrency: 2,
+        onCommitted: (_owner, _source, events) => published.push(...events),
+        async afterLines() {
+          calls++;
+          if (calls === 2) reachedBoth();
+          // The first batch waits (inside its transaction) until the second has copied its lines too.
+          if (calls === 1) await latch;
+        },
+      });
+      for (let i = 0; i < 4; i++) writer.add(line(sourceId, i));
+      const flushed = writer.flush();
+      await both;
+      // Both transactions are open: nothing committed, nothing published.
+      assert.deepEqual(await stored(sourceId), []);
+      assert.equal(published.length, 0);
+      open();
+      await flushed;
+      await writer.stop();
+      const rows = await stored(sourceId);
+      assert.deepEqual(
+        rows.map((r) => r[1]),
+        ['line 0', 'line 1', 'line 2', 'line 3'],
+      );
+      assert.deepEqual(
+        published.map((e) => [e.id, e.message]),
+        rows,
+      );
+    });
+
+    it('a failed batch rolls back the one behind it; both are written again in order, once', async () => {
+      const sourceId = randomUUID();
+      await sql`insert into source_counters (source_id) values (${sourceId})`.execute(database.db);
+      const published: LogEvent[] = [];
+      let calls = 0;
+      let reachedSecond!: () => void;
+      const second = new Promise<void>((resolve) => (reachedSecond = resolve));
+      const writer = createWriter({
+        database,
+        log: createLogger({ service: 'writer-test', level: 'silent' }),
+        batchLines: 2,
+        flushMs: 1,
+        maxPending: 1_000,
+        concurrency: 2,
+        onCommitted: (_owner, _source, events) => published.push(...events),
+        async afterLines() {
+          calls++;
+          if (calls === 2) reachedSecond();
+          // The first batch fails once the second has its lines in its own transaction.
+          if (calls === 1) {
+            await second;
+            throw new Error('the database went away');
+          }
+        },
+      });
+      for (let i = 0; i < 4; i++) writer.add(line(sourceId, i));
+      await writer.flush();
+      await writer.stop();
+      assert.ok(calls >= 4, `the batches were written again (${calls} attempts)`);
+      const rows = await stored(sourceId);
+      assert.deepEqual(
+        rows.map((r) => r[1]),
+        ['line 0', 'line 1', 'line 2', 'line 3'],
+      );
+      assert.deepEqual(
+        published.map((e) => [e.id, e.message]),
+        rows,
+      );
+      const counters = await sql<{ received: string }>`
+        select received::text from source_counters where source_id = ${sourceId}`.execute(database.db);
+      assert.equal(counters.rows[0]?.received, '4');
+    });
   });
 });

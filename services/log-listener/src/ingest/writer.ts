@@ -5,9 +5,11 @@
  * only after their batch commits. When the queue is full the listeners pause their sockets (TCP
  * back-pressure reaches the senders) until it drains to half. A failed write keeps its batch and
  * retries: nothing received is dropped while the process lives; SIGTERM writes everything first.
+ * Two batches are in flight at once (`concurrency`): the next takes its ids after the previous one's
+ * and commits after it, so one process's batches commit and are published in id order.
  *
  * The same transaction records, per source, the runs of consecutive ids it stored (`line_runs`,
- * stamped with the transaction id): batches commit in any order, so readers that must see every line
+ * stamped with the transaction id): batches of different replicas commit in any order, so readers that must see every line
  * (the alert evaluator) follow the runs in commit-safe order instead of the ids.
  */
 import type { Database } from '@veche/db';
@@ -40,6 +42,11 @@ export interface WriterOptions {
   batchLines: number;
   flushMs: number;
   maxPending: number;
+  /**
+   * Batches in flight at once (default 2): the next is built and copied while the one before
+   * commits; commits and publications still follow batch (and id) order.
+   */
+  concurrency?: number;
   /** Called after each committed batch, with its lines by owner and source. */
   onCommitted?: (ownerId: string, sourceId: string, events: LogEvent[]) => void;
   /**
@@ -47,6 +54,14 @@ export interface WriterOptions {
    * commit (tests hold a batch's transaction open with it to arrange commits out of id order).
    */
   afterLines?: (lines: number) => Promise<void>;
+}
+
+/** A batch being written: `taken` once its ids are, `done` once it committed and was published. */
+interface InFlight {
+  batch: LineRecord[];
+  deltas: Map<string, Record<string, number>>;
+  taken: Promise<void>;
+  done: Promise<void>;
 }
 
 interface Run {
@@ -167,6 +182,7 @@ const literal = (value: string | number | null): string =>
 
 export function createWriter(options: WriterOptions): Writer {
   const { database, batchLines, flushMs, maxPending } = options;
+  const concurrency = Math.max(1, options.concurrency ?? 2);
   const log = options.log.child({ component: 'log-writer' });
   const schema = database.schema;
   let queue: LineRecord[] = [];
@@ -176,6 +192,10 @@ export function createWriter(options: WriterOptions): Writer {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let failures = 0;
+  /** Batches being written, oldest first (each commits after the one before it). */
+  const inFlight: InFlight[] = [];
+  /** Set while failed batches are being put back and the writer waits to try again. */
+  let backingOff = false;
   let stopped = false;
   let full = false;
 
@@ -203,162 +223,235 @@ export function createWriter(options: WriterOptions): Writer {
     }
   }
 
-  async function writeBatch(batch: LineRecord[], deltas: Map<string, Record<string, number>>): Promise<void> {
-    await ensurePartitions([...new Set(batch.map((r) => dayOf(r.receivedAt)))]);
-    const client = await database.pool.connect();
-    let ids: string[] = [];
-    /** Statements sent at once after COPY (one simple query: no parameters, literals we made). */
-    const finish: string[] = [];
-    try {
-      // One round trip to open the transaction and take the ids, one for COPY, one to finish.
-      if (batch.length > 0) {
-        // Ids first (in arrival order), so the lines can go by COPY, which returns nothing.
-        const results = (await client.query(
-          `begin; select string_agg(v::text, ',' order by v) as ids
-           from (select nextval('"${schema}".log_line_ids') as v from generate_series(1, ${batch.length})) s`,
-        )) as unknown as { rows: { ids: string }[] }[];
-        ids = results[1]!.rows[0]!.ids.split(',');
-        // Each line's text is encoded straight into one buffer (a batch-long string would be a rope
-        // of thousands of pieces that Buffer.from must flatten first: most of the writer's CPU).
-        let data = Buffer.allocUnsafe(batch.length * 256);
-        let at = 0;
-        for (let i = 0; i < batch.length; i++) {
-          const r = batch[i]!;
-          const text = ids[i]! + copyTail(r);
-          if (at + text.length * 3 > data.length) {
-            const bigger = Buffer.allocUnsafe(Math.max(data.length * 2, at + text.length * 3));
-            data.copy(bigger, 0, 0, at);
-            data = bigger;
-          }
-          at += data.write(text, at);
-          bump(r.sourceId, 'received', 1);
-          if (r.truncated) bump(r.sourceId, 'truncated', 1);
-          if (r.invalidUtf8) bump(r.sourceId, 'invalid_utf8', 1);
-          const entry = (deltas.get(r.sourceId) ?? deltas.set(r.sourceId, {}).get(r.sourceId))!;
-          entry['last'] = Math.max(entry['last'] ?? 0, r.receivedAt);
-        }
-        // Counted lines move to this batch's deltas (bump wrote them to the shared map).
-        for (const [sourceId, entry] of counters) {
-          const into = (deltas.get(sourceId) ?? deltas.set(sourceId, {}).get(sourceId))!;
-          for (const [name, value] of Object.entries(entry)) into[name] = (into[name] ?? 0) + value;
-        }
-        counters = new Map();
-        await copyFrom(
-          client,
-          `"${schema}".log_lines (id, source_id, received_at, created_at, sender_ip, file_name, message, severity,
-             facility, hostname, app_name, truncated, invalid_utf8)`,
-          data.subarray(0, at),
-        );
-        const runs = runsOf(batch, ids);
-        // With the transaction's snapshot: what had not committed by now did so after these lines
-        // (the live tail's catch-up returns those to a reader that saw these).
-        finish.push(
-          `insert into "${schema}".line_runs (source_id, first_id, last_id, received_from, received_to, snapshot)
-           values ${runs
-             .map(
-               (r) =>
-                 `(${literal(r.sourceId)}::uuid, ${literal(r.firstId)}::int8, ${literal(r.lastId)}::int8, ` +
-                 `${literal(new Date(r.from).toISOString())}::timestamptz, ` +
-                 `${literal(new Date(r.to).toISOString())}::timestamptz, pg_current_snapshot())`,
-             )
-             .join(', ')}`,
-        );
-        if (options.afterLines) {
-          await client.query(finish.splice(0).join(';\n'));
-          await options.afterLines(batch.length);
-        }
-      } else {
-        finish.push('begin');
-      }
-      if (deltas.size > 0) {
-        const ids_: string[] = [];
-        const values: Record<string, number[]> = {
-          received: [],
-          rejected_connections: [],
-          truncated: [],
-          invalid_utf8: [],
-          dropped: [],
-          closed_connections: [],
-        };
-        const last: (number | null)[] = [];
-        for (const [sourceId, entry] of deltas) {
-          ids_.push(sourceId);
-          for (const name of Object.keys(values)) values[name]!.push(entry[name] ?? 0);
-          last.push(entry['last'] ?? null);
-        }
-        const rows = ids_.map(
-          (id, k) =>
-            `(${literal(id)}::uuid, ${literal(values['received']![k]!)}::int8, ` +
-            `${literal(values['rejected_connections']![k]!)}::int8, ${literal(values['truncated']![k]!)}::int8, ` +
-            `${literal(values['invalid_utf8']![k]!)}::int8, ${literal(values['dropped']![k]!)}::int8, ` +
-            `${literal(values['closed_connections']![k]!)}::int8, ${literal(last[k] ?? null)}::float8)`,
-        );
-        finish.push(
-          `update "${schema}".source_counters c set
-             received = c.received + d.received,
-             rejected_connections = c.rejected_connections + d.rejected,
-             truncated = c.truncated + d.truncated,
-             invalid_utf8 = c.invalid_utf8 + d.invalid,
-             dropped = c.dropped + d.dropped,
-             closed_connections = c.closed_connections + d.closed,
-             last_received_at = greatest(c.last_received_at, to_timestamp(d.last / 1000.0))
-           from (values ${rows.join(', ')})
-             as d(source_id, received, rejected, truncated, invalid, dropped, closed, last)
-           where c.source_id = d.source_id`,
-        );
-      }
-      finish.push('commit');
-      await client.query(finish.join(';\n'));
-    } catch (error) {
-      await client.query('rollback').catch(() => undefined);
-      client.release(true);
-      throw error;
-    }
-    client.release();
-    if (options.onCommitted && batch.length > 0) {
-      const groups = new Map<string, { ownerId: string; sourceId: string; events: LogEvent[] }>();
-      batch.forEach((record, index) => {
-        let group = groups.get(record.sourceId);
-        if (!group)
-          groups.set(
-            record.sourceId,
-            (group = { ownerId: record.ownerId, sourceId: record.sourceId, events: [] }),
+  /**
+   * One batch in its own transaction: ids (after the previous batch's, so ids follow batch order),
+   * COPY, then, once the previous batch has committed and been published, its runs, the counters
+   * and the commit, then its publication. `previous` is the batch started just before (undefined:
+   * none in flight); if it fails, this one rolls back too (and goes back to the queue behind it).
+   */
+  function writeBatch(
+    batch: LineRecord[],
+    deltas: Map<string, Record<string, number>>,
+    previous: InFlight | undefined,
+  ): InFlight {
+    let idsTaken!: () => void;
+    const taken = new Promise<void>((resolve) => (idsTaken = resolve));
+    const done = (async () => {
+      await ensurePartitions([...new Set(batch.map((r) => dayOf(r.receivedAt)))]);
+      const client = await database.pool.connect();
+      let ids: string[] = [];
+      /** Statements sent at once after COPY (one simple query: no parameters, literals we made). */
+      const finish: string[] = [];
+      try {
+        // One round trip to open the transaction and take the ids, one for COPY, one to finish.
+        if (batch.length > 0) {
+          // Ids first (in arrival order), so the lines can go by COPY, which returns nothing; after the
+          // previous batch's, so the ids of batches in flight at once do not interleave.
+          await previous?.taken;
+          const results = (await client.query(
+            `begin; select string_agg(v::text, ',' order by v) as ids
+             from (select nextval('"${schema}".log_line_ids') as v from generate_series(1, ${batch.length})) s`,
+          )) as unknown as { rows: { ids: string }[] }[];
+          ids = results[1]!.rows[0]!.ids.split(',');
+          idsTaken();
+          await copyFrom(
+            client,
+            `"${schema}".log_lines (id, source_id, received_at, created_at, sender_ip, file_name, message, severity,
+               facility, hostname, app_name, truncated, invalid_utf8)`,
+            copyData(batch, ids, deltas),
           );
-        group.events.push(toLogEvent(ids[index]!, record));
-      });
-      for (const group of groups.values()) options.onCommitted(group.ownerId, group.sourceId, group.events);
+          if (options.afterLines) {
+            // Held (tests) with its runs written, as a transaction of another replica would be.
+            await client.query(runsStatement(runsOf(batch, ids)));
+            await options.afterLines(batch.length);
+          }
+        } else {
+          finish.push('begin');
+        }
+        // Commits follow batch order: what the live tail was shown stays in id order, and a batch
+        // whose predecessor failed is not committed ahead of it.
+        if (previous) await previous.done;
+        if (batch.length > 0 && !options.afterLines) finish.push(runsStatement(runsOf(batch, ids)));
+        if (deltas.size > 0) finish.push(countersStatement(deltas));
+        finish.push('commit');
+        await client.query(finish.join(';\n'));
+      } catch (error) {
+        await client.query('rollback').catch(() => undefined);
+        client.release(true);
+        throw error;
+      }
+      client.release();
+      if (options.onCommitted && batch.length > 0) publish(batch, ids);
+    })().finally(() => idsTaken()); // one that failed before its ids must not hold the next one's back
+
+    // Nobody may be waiting on a failed batch yet: its failure is taken by drain in order.
+    done.catch(() => undefined);
+    return { batch, deltas, taken, done };
+  }
+
+  /**
+   * The batch's COPY text (ids from the transaction), encoded straight into one buffer (a batch-long
+   * string would be a rope of thousands of pieces that Buffer.from must flatten first: most of the
+   * writer's CPU); its lines counted, and every counter so far moved into the batch's `deltas`.
+   */
+  function copyData(batch: LineRecord[], ids: string[], deltas: Map<string, Record<string, number>>): Buffer {
+    let data = Buffer.allocUnsafe(batch.length * 256);
+    let at = 0;
+    // Lines are encoded 64 at a time: one short rope to flatten per write, not one write per line.
+    let text = '';
+    const put = (): void => {
+      if (at + text.length * 3 > data.length) {
+        const bigger = Buffer.allocUnsafe(Math.max(data.length * 2, at + text.length * 3));
+        data.copy(bigger, 0, 0, at);
+        data = bigger;
+      }
+      at += data.write(text, at);
+      text = '';
+    };
+    let sourceId = '';
+    let entry: Record<string, number> = {};
+    for (let i = 0; i < batch.length; i++) {
+      const r = batch[i]!;
+      text += ids[i]! + copyTail(r);
+      if ((i & 63) === 63) put();
+      if (r.sourceId !== sourceId) {
+        sourceId = r.sourceId;
+        entry = deltas.get(sourceId) ?? deltas.set(sourceId, {}).get(sourceId)!;
+      }
+      entry['received'] = (entry['received'] ?? 0) + 1;
+      if (r.truncated) entry['truncated'] = (entry['truncated'] ?? 0) + 1;
+      if (r.invalidUtf8) entry['invalid_utf8'] = (entry['invalid_utf8'] ?? 0) + 1;
+      if (r.receivedAt > (entry['last'] ?? 0)) entry['last'] = r.receivedAt;
+    }
+    put();
+    // What else was counted so far (refused connections, drops) rides along with this batch.
+    for (const [sourceId, entry] of counters) {
+      const into = (deltas.get(sourceId) ?? deltas.set(sourceId, {}).get(sourceId))!;
+      for (const [name, value] of Object.entries(entry)) into[name] = (into[name] ?? 0) + value;
+    }
+    counters = new Map();
+    return data.subarray(0, at);
+  }
+
+  /**
+   * With the transaction's snapshot: what had not committed by now did so after these lines (the
+   * live tail's catch-up returns those to a reader that saw these).
+   */
+  function runsStatement(runs: Run[]): string {
+    return `insert into "${schema}".line_runs (source_id, first_id, last_id, received_from, received_to, snapshot)
+      values ${runs
+        .map(
+          (r) =>
+            `(${literal(r.sourceId)}::uuid, ${literal(r.firstId)}::int8, ${literal(r.lastId)}::int8, ` +
+            `${literal(new Date(r.from).toISOString())}::timestamptz, ` +
+            `${literal(new Date(r.to).toISOString())}::timestamptz, pg_current_snapshot())`,
+        )
+        .join(', ')}`;
+  }
+
+  function countersStatement(deltas: Map<string, Record<string, number>>): string {
+    const rows: string[] = [];
+    for (const [sourceId, entry] of deltas) {
+      const value = (name: string): string => `${literal(entry[name] ?? 0)}::int8`;
+      rows.push(
+        `(${literal(sourceId)}::uuid, ${value('received')}, ${value('rejected_connections')}, ` +
+          `${value('truncated')}, ${value('invalid_utf8')}, ${value('dropped')}, ` +
+          `${value('closed_connections')}, ${literal(entry['last'] ?? null)}::float8)`,
+      );
+    }
+    return `update "${schema}".source_counters c set
+        received = c.received + d.received,
+        rejected_connections = c.rejected_connections + d.rejected,
+        truncated = c.truncated + d.truncated,
+        invalid_utf8 = c.invalid_utf8 + d.invalid,
+        dropped = c.dropped + d.dropped,
+        closed_connections = c.closed_connections + d.closed,
+        last_received_at = greatest(c.last_received_at, to_timestamp(d.last / 1000.0))
+      from (values ${rows.join(', ')})
+        as d(source_id, received, rejected, truncated, invalid, dropped, closed, last)
+      where c.source_id = d.source_id`;
+  }
+
+  function publish(batch: LineRecord[], ids: string[]): void {
+    const groups = new Map<string, { ownerId: string; sourceId: string; events: LogEvent[] }>();
+    batch.forEach((record, index) => {
+      let group = groups.get(record.sourceId);
+      if (!group)
+        groups.set(
+          record.sourceId,
+          (group = { ownerId: record.ownerId, sourceId: record.sourceId, events: [] }),
+        );
+      group.events.push(toLogEvent(ids[index]!, record));
+    });
+    for (const group of groups.values()) options.onCommitted!(group.ownerId, group.sourceId, group.events);
+  }
+
+  /** The next batch off the queue (counters alone when no line waits), started behind `previous`. */
+  function startBatch(previous: InFlight | undefined): InFlight {
+    const batch = queue.length <= batchLines ? queue : queue.slice(0, batchLines);
+    queue = queue.length <= batchLines ? [] : queue.slice(batchLines);
+    const deltas = new Map<string, Record<string, number>>();
+    // Counters without lines (refused connections) ride along with this batch.
+    if (batch.length === 0) {
+      for (const [sourceId, entry] of counters) deltas.set(sourceId, { ...entry });
+      counters = new Map();
+    }
+    return writeBatch(batch, deltas, previous);
+  }
+
+  /** Starts batches while fewer than `concurrency` are in flight and lines (or counters) wait. */
+  function fill(): void {
+    while (
+      !backingOff &&
+      inFlight.length < concurrency &&
+      (queue.length > 0 || (inFlight.length === 0 && counters.size > 0))
+    ) {
+      inFlight.push(startBatch(inFlight.at(-1)));
     }
   }
 
+  /**
+   * Writes until the queue is empty with up to `concurrency` batches in flight (one builds and COPYs
+   * while the one before commits; a full batch arriving meanwhile starts at once, see `add`). A failure
+   * rolls back every batch behind it; all of them go back to the front of the queue in order, and the
+   * writer waits before the next try.
+   */
   async function drain(): Promise<void> {
-    while (queue.length > 0 || counters.size > 0) {
-      const batch = queue.length <= batchLines ? queue : queue.slice(0, batchLines);
-      const rest = queue.length <= batchLines ? [] : queue.slice(batchLines);
-      const deltas = new Map<string, Record<string, number>>();
-      // Counters without lines (refused connections) ride along with this batch.
-      if (batch.length === 0) {
-        for (const [sourceId, entry] of counters) deltas.set(sourceId, { ...entry });
-        counters = new Map();
-      }
-      queue = rest;
+    for (;;) {
+      fill();
+      const first = inFlight[0];
+      if (!first) return;
       try {
-        await writeBatch(batch, deltas);
+        await first.done;
+        inFlight.shift();
         failures = 0;
       } catch (error) {
-        // Put the batch back in front and the counters back, and wait before the next try.
-        queue = batch.concat(queue);
-        for (const [sourceId, entry] of deltas) {
-          for (const [name, value] of Object.entries(entry)) {
-            // The batch's own lines count again when it is written; only the other counters go back.
-            if (!lineCounters.has(name)) bump(sourceId, name, value);
+        // No batch starts until the failed ones are back in the queue; those behind the failed one
+        // fail too (they commit only after it) and are all settled before they are taken back.
+        backingOff = true;
+        await Promise.allSettled(inFlight.map((f) => f.done));
+        const failed = inFlight.splice(0);
+        // Put the batches back in front and the counters back, and wait before the next try.
+        queue = failed.flatMap((f) => f.batch).concat(queue);
+        for (const { deltas } of failed) {
+          for (const [sourceId, entry] of deltas) {
+            for (const [name, value] of Object.entries(entry)) {
+              // The batch's own lines count again when it is written; only the other counters go back.
+              if (!lineCounters.has(name)) bump(sourceId, name, value);
+            }
           }
         }
         failures++;
-        log.error({ err: error, lines: batch.length, failures }, 'writing log lines failed; retrying');
-        if (stopped && failures > 5) throw error;
-        await new Promise((resolve) =>
-          setTimeout(resolve, Math.min(5_000, 100 * 2 ** Math.min(failures, 6))),
-        );
+        const lines = failed.reduce((n, f) => n + f.batch.length, 0);
+        log.error({ err: error, lines, failures }, 'writing log lines failed; retrying');
+        try {
+          if (stopped && failures > 5) throw error;
+          await new Promise((resolve) =>
+            setTimeout(resolve, Math.min(5_000, 100 * 2 ** Math.min(failures, 6))),
+          );
+        } finally {
+          backingOff = false;
+        }
       }
       if (full && queue.length <= maxPending / 2) {
         full = false;
@@ -395,7 +488,9 @@ export function createWriter(options: WriterOptions): Writer {
     add(record) {
       queue.push(record);
       if (queue.length >= maxPending) full = true;
-      schedule();
+      // A full batch goes out now when there is room beside the ones in flight.
+      if (running && queue.length >= batchLines) fill();
+      else schedule();
     },
     count(sourceId, counter, by = 1) {
       bump(sourceId, counter, by);
