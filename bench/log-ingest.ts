@@ -4,14 +4,15 @@
  * ompgsql) writing the same lines into the same PostgreSQL.
  *
  *   node bench/log-ingest.ts [--lines 300000] [--connections 4] [--rate 0] [--skip-rsyslog]
- *                            [--rsyslog-timeout 120] [--in-process] [--cpu-prof DIR]
+ *                            [--rsyslog-timeout 120] [--in-process] [--cpu-prof DIR] [--batch-lines N]
  *
  * The same generator process sends the same pre-built RFC 5424 lines (LF-framed, ~150 bytes) over
  * `--connections` TCP connections to each: first to a registered source of the log-listener, then to
  * rsyslogd. The log-listener runs as deployed, as its own process (`services/log-listener/src/server.ts`,
  * its own schema); this process holds the WAMP router (Crossbar's part in a deployment) and the tail's
  * subscriber (a browser's). `--in-process` runs the listener in this process instead (what the bench
- * measured before 2026-12-02 18:00). Each is timed from the generator's start until PostgreSQL holds
+ * measured before 2026-12-02 18:00). Each is timed from the generator's first byte (it builds its lines
+ * first; before 2026-12-02 22:00 its start-up and building were timed too) until PostgreSQL holds
  * every line (the listener's committed counter; rsyslog's row count). Tail latency: for every line the
  * owner's WAMP subscriber receives, now − the line's `receivedAt` (the listener's arrival stamp);
  * p50/p99 printed. At full speed (`--rate 0`) senders outpace storage, so that figure is the
@@ -41,6 +42,7 @@ const { values } = parseArgs({
     'rsyslog-timeout': { type: 'string', default: '120' },
     'in-process': { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
+    'batch-lines': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -48,6 +50,7 @@ if (values.help) {
   process.stdout.write(
     'Usage: node bench/log-ingest.ts [--lines N] [--connections C] [--rate LINES_PER_S] [--skip-rsyslog]\n' +
       '                                [--rsyslog-timeout SECONDS] [--in-process] [--cpu-prof DIR]\n' +
+      '                                [--batch-lines N]\n' +
       'Ingest lines/s, CPU-seconds per line (the log-listener process, this process with the WAMP router and\n' +
       "the tail subscriber, the listener's PostgreSQL backends) and live-tail latency (p50/p99 from receipt\n" +
       'to the subscriber) of the log-listener vs rsyslog ompgsql, same lines, same PostgreSQL.\n' +
@@ -59,7 +62,8 @@ if (values.help) {
       "  --rsyslog-timeout S  give up waiting for rsyslog's rows after S seconds (default 120)\n" +
       '  --in-process         the listener in this process (with the router and subscriber) instead of\n' +
       '                       its own process (src/server.ts, as deployed)\n' +
-      '  --cpu-prof DIR       run the listener process under node --cpu-prof, profile written to DIR\n',
+      '  --cpu-prof DIR       run the listener process under node --cpu-prof, profile written to DIR\n' +
+      "  --batch-lines N      the listener's LOGS_BATCH_LINES (default: the service's own default)\n",
   );
   process.exit(0);
 }
@@ -67,13 +71,22 @@ const lines = Number(values.lines);
 const connections = Number(values.connections);
 const rsyslogTimeoutMs = Number(values['rsyslog-timeout']) * 1000;
 const rate = Number(values.rate);
+/** The listener's batch size when asked for (the service's default otherwise). */
+const batchLines: Record<string, string> = values['batch-lines']
+  ? { LOGS_BATCH_LINES: values['batch-lines'] }
+  : {};
 
-/** The generator: a child process, so it does not share the listener's event loop. */
+/**
+ * The generator: a child process, so it does not share the listener's event loop. It builds every
+ * line first, says `sending` on stdout, then connects and sends: the receivers are timed from that
+ * word (the generator's own start-up and line building are not theirs to pay for).
+ */
 const generator = `
 const net = require('node:net');
 const [port, lines, connections, rate] = process.argv.slice(1).map(Number);
 const per = Math.ceil(lines / connections);
 let done = 0;
+const all = [];
 for (let c = 0; c < connections; c++) {
   const count = Math.min(per, lines - c * per);
   const parts = [];
@@ -81,8 +94,12 @@ for (let c = 0; c < connections; c++) {
     parts.push('<134>1 2026-12-02T03:04:05.678Z bench-host-' + c + ' app.log 4242 - - GET /api/rooms/' + (i % 977) +
       '/messages?limit=50 200 1834 "Mozilla/5.0 (X11; Linux x86_64)" conn=' + c + ' line=' + i + '\\n');
   }
+  all.push({ count, parts, whole: rate === 0 ? Buffer.from(parts.join('')) : undefined });
+}
+process.stdout.write('sending\\n');
+for (const { count, parts, whole } of all) {
   const socket = net.connect({ host: '127.0.0.1', port }, () => {
-    if (rate === 0) return socket.end(Buffer.from(parts.join('')));
+    if (whole) return socket.end(whole);
     // Paced: this connection's share of the rate, every 10 ms, against the clock (no drift).
     const started = Date.now();
     let sent = 0;
@@ -182,17 +199,26 @@ async function spawnListener(
   };
 }
 
-function runGenerator(port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['-e', generator, String(port), String(lines), String(connections), String(rate)],
-      {
-        stdio: ['ignore', 'inherit', 'inherit'],
-      },
-    );
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`generator exited ${code}`))));
+/** Runs the generator: `sending` resolves with the time it starts to send, `done` when it is through. */
+function runGenerator(port: number): { sending: Promise<number>; done: Promise<void> } {
+  const child = spawn(
+    process.execPath,
+    ['-e', generator, String(port), String(lines), String(connections), String(rate)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const sending = new Promise<number>((resolve, reject) => {
+    let seen = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (seen.includes('sending\n')) resolve(Date.now());
+      else if (seen.length > 1_000) reject(new Error(`generator said ${JSON.stringify(seen)}`));
+    });
+    child.once('exit', () => reject(new Error('the generator exited before sending')));
   });
+  const done = new Promise<void>((resolve, reject) =>
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`generator exited ${code}`)))),
+  );
+  return { sending, done };
 }
 
 async function waitFor(
@@ -221,7 +247,7 @@ const percentile = (sorted: number[], p: number): number =>
   sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
 const h = await startHarness('log-ingest-bench', {
-  overrides: { LOGS_BATCH_LINES: '5000', LOGS_FLUSH_MS: '50' },
+  overrides: { ...batchLines, LOGS_FLUSH_MS: '50' },
 });
 const db = h.database.db;
 try {
@@ -242,7 +268,7 @@ try {
     // The in-process app steps aside (after registering the source): the process is the only listener.
     await h.app.stop();
     listener = await spawnListener(
-      { ...h.config, LOGS_BATCH_LINES: '5000', LOGS_FLUSH_MS: '50' },
+      { ...h.config, ...batchLines, LOGS_FLUSH_MS: '50' },
       h.database.schema,
       source.port,
     );
@@ -282,10 +308,10 @@ try {
     const pgBefore = new Map((await backends()).map((pid) => [pid, processCpu(pid)]));
     const listenerBefore = processCpu(listenerPid);
     const ownBefore = processCpu('self');
-    const start = Date.now();
-    const sent = runGenerator(source.port);
+    const generated = runGenerator(source.port);
+    const start = await generated.sending;
     const ours = await waitFor(counted, 600_000);
-    await sent;
+    await generated.done;
     const oursSeconds = (ours.at - start) / 1000;
     const listenerCpu = processCpu(listenerPid) - listenerBefore;
     const ownCpu = processCpu('self') - ownBefore;
@@ -354,8 +380,9 @@ ruleset(name="pg" queue.type="LinkedList" queue.size="500000" queue.dequeueBatch
       sql<{ n: number }>`select count(*)::int as n from rsyslog_lines`
         .execute(db)
         .then((r) => r.rows[0]?.n ?? 0);
-    const rStart = Date.now();
-    await runGenerator(port);
+    const generated = runGenerator(port);
+    const rStart = await generated.sending;
+    await generated.done;
     const theirs = await waitFor(rows, rsyslogTimeoutMs);
     const theirSeconds = (theirs.at - rStart) / 1000;
     const theirRate = Math.round(theirs.count / theirSeconds);
