@@ -5,30 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { Type } from '@sinclair/typebox';
 import { createDatabase, sql, type Database } from '@veche/db';
 import { conflict, rateLimited } from '@veche/errors';
-import { createLogger } from '@veche/log';
-import { testDatabaseUrl } from '@veche/testing';
+import { capturedLogger, testDatabaseUrl } from '@veche/testing';
 import type { FastifyInstance } from 'fastify';
 import { createServiceHttp, postgresCheck } from '../src/index.ts';
 
 /** A marker placed in every hostile request: it must never come back in an answer. */
 const marker = 'ECHO-MARKER-7f3a';
-const logLines: Record<string, unknown>[] = [];
-const log = createLogger({
-  service: 'kit-test',
-  level: 'debug',
-  destination: new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean))
-        logLines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  }),
-});
+const { log, lines: logLines } = capturedLogger('kit-test');
 
 let app: FastifyInstance;
 let port: number;

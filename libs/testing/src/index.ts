@@ -88,6 +88,7 @@ export async function eventually<T>(
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
+export * from './captured-log.ts';
 export * from './wamp-client.ts';
 export * from './curl.ts';
 export * from './kdc.ts';

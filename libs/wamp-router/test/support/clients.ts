@@ -2,10 +2,11 @@
  * Test clients for the router: a well-behaved autobahn session, a raw `ws` socket for attacks, and a
  * logger whose lines the test can read back.
  */
-import { Writable } from 'node:stream';
 import { WebSocket } from 'ws';
-import { createLogger, type Logger } from '@veche/log';
 
+import { capturedLogger as capturedLog, type CapturedLog } from '@veche/testing';
+
+export type { CapturedLog };
 export {
   autobahn,
   connectWampClient as connectClient,
@@ -68,19 +69,5 @@ export async function rawJoin(client: RawClient, authid: string, ticket: string)
   return client.next();
 }
 
-export interface CapturedLog {
-  log: Logger;
-  lines: Record<string, unknown>[];
-}
-
-export function capturedLogger(level = 'debug'): CapturedLog {
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      for (const line of String(chunk).split('\n'))
-        if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
-      callback();
-    },
-  });
-  return { log: createLogger({ service: 'wamp-router-test', level, destination }), lines };
-}
+/** A logger whose lines the test reads back. */
+export const capturedLogger = (level = 'debug'): CapturedLog => capturedLog('wamp-router-test', level);
