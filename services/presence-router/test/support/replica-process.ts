@@ -45,14 +45,20 @@ export async function spawnReplica(
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the replica did not start:\n${output}`)), 60_000);
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    // Only the lines completed by each chunk are looked at, and only until the replica has started.
+    let partial = '';
+    let started = false;
     child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString('utf8');
-      for (const line of output.split('\n')) {
-        if (!line.includes('presence-router started')) continue;
-        clearTimeout(timer);
-        resolve((JSON.parse(line) as { port: number }).port);
-        return;
-      }
+      const text = chunk.toString('utf8');
+      output += text;
+      if (started) return;
+      const lines = (partial + text).split('\n');
+      partial = lines.pop() ?? '';
+      const line = lines.find((l) => l.includes('presence-router started'));
+      if (!line) return;
+      started = true;
+      clearTimeout(timer);
+      resolve((JSON.parse(line) as { port: number }).port);
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
