@@ -176,7 +176,24 @@ async function spawnListener(
     { env, stdio: ['ignore', 'inherit', 'inherit'] },
   );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const deadline = Date.now() + 60_000;
+  await waitForPort(port, 60_000, () => child.exitCode !== null, 'the log-listener process did not start');
+  return {
+    child,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** Waits until 127.0.0.1:`port` accepts a connection; throws `failure` after `timeoutMs` or once `gone()`. */
+async function waitForPort(
+  port: number,
+  timeoutMs: number,
+  gone: () => boolean,
+  failure: string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     const open = await new Promise<boolean>((resolve) => {
       const s = net.connect({ host: '127.0.0.1', port }, () => {
@@ -185,18 +202,10 @@ async function spawnListener(
       });
       s.on('error', () => resolve(false));
     });
-    if (open) break;
-    if (child.exitCode !== null || Date.now() > deadline)
-      throw new Error('the log-listener process did not start');
+    if (open) return;
+    if (gone() || Date.now() > deadline) throw new Error(failure);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return {
-    child,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
 }
 
 /** Runs the generator: `sending` resolves with the time it starts to send, `done` when it is through. */
@@ -365,17 +374,7 @@ ruleset(name="pg" queue.type="LinkedList" queue.size="500000" queue.dequeueBatch
          queue.type="LinkedList" queue.size="500000" queue.dequeueBatchSize="5000")
 }`);
   try {
-    for (let i = 0; i < 100; i++) {
-      const open = await new Promise<boolean>((resolve) => {
-        const s = net.connect({ host: '127.0.0.1', port }, () => {
-          s.destroy();
-          resolve(true);
-        });
-        s.on('error', () => resolve(false));
-      });
-      if (open) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await waitForPort(port, 10_000, () => false, `rsyslogd did not listen:\n${rsyslog.output()}`);
     const rows = () =>
       sql<{ n: number }>`select count(*)::int as n from rsyslog_lines`
         .execute(db)
