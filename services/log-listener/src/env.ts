@@ -133,6 +133,13 @@ export function loadLogsConfig(source: NodeJS.ProcessEnv = process.env): LogsCon
       message: 'must be at least LOGS_PORT_MIN (and the range above 0)',
     });
   }
+  // Each batch in flight holds a connection until it commits; the API, alerts and upkeep need the rest.
+  if (config.LOGS_WRITE_CONCURRENCY > config.LOGS_DB_POOL_SIZE - 2) {
+    problems.push({
+      variable: 'LOGS_WRITE_CONCURRENCY',
+      message: `at most LOGS_DB_POOL_SIZE - 2 (${config.LOGS_DB_POOL_SIZE - 2}): the readers need connections too`,
+    });
+  }
   if ((config.LOGS_TLS_CERT_FILE === undefined) !== (config.LOGS_TLS_KEY_FILE === undefined)) {
     problems.push({
       variable: 'LOGS_TLS_KEY_FILE',
