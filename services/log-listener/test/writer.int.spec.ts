@@ -161,14 +161,19 @@ describe('log writer (COPY)', () => {
         )
       ).rows.map((r) => [r.id, r.message]);
 
-    it('the second copies while the first is held, but commits and is published only after it', async () => {
+    /**
+     * Four lines of a new source in batches of 2, two in flight; `hook` runs inside each attempt's
+     * transaction after its COPY (call 1: the first batch's first attempt); `whileRunning` acts while
+     * they are being written. Asserts each line stored once in arrival (id) order, published in that
+     * order, and counted; resolves with the number of attempts.
+     */
+    async function writeFour(
+      hook: (call: number) => Promise<void>,
+      whileRunning?: (sourceId: string, published: readonly LogEvent[]) => Promise<void>,
+    ) {
       const sourceId = randomUUID();
       await sql`insert into source_counters (source_id) values (${sourceId})`.execute(database.db);
       const published: LogEvent[] = [];
-      let open!: () => void;
-      const latch = new Promise<void>((resolve) => (open = resolve));
-      let reachedBoth!: () => void;
-      const both = new Promise<void>((resolve) => (reachedBoth = resolve));
       let calls = 0;
       const writer = createWriter({
         database,
@@ -178,63 +183,15 @@ describe('log writer (COPY)', () => {
         maxPending: 1_000,
         concurrency: 2,
         onCommitted: (_owner, _source, events) => published.push(...events),
-        async afterLines() {
-          calls++;
-          if (calls === 2) reachedBoth();
-          // The first batch waits (inside its transaction) until the second has copied its lines too.
-          if (calls === 1) await latch;
-        },
+        afterLines: () => hook(++calls),
       });
       for (let i = 0; i < 4; i++) writer.add(line(sourceId, i));
       const flushed = writer.flush();
-      await both;
-      // Both transactions are open: nothing committed, nothing published.
-      assert.deepEqual(await stored(sourceId), []);
-      assert.equal(published.length, 0);
-      open();
+      await whileRunning?.(sourceId, published);
       await flushed;
       await writer.stop();
       const rows = await stored(sourceId);
-      assert.deepEqual(
-        rows.map((r) => r[1]),
-        ['line 0', 'line 1', 'line 2', 'line 3'],
-      );
-      assert.deepEqual(
-        published.map((e) => [e.id, e.message]),
-        rows,
-      );
-    });
-
-    it('a failed batch rolls back the one behind it; both are written again in order, once', async () => {
-      const sourceId = randomUUID();
-      await sql`insert into source_counters (source_id) values (${sourceId})`.execute(database.db);
-      const published: LogEvent[] = [];
-      let calls = 0;
-      let reachedSecond!: () => void;
-      const second = new Promise<void>((resolve) => (reachedSecond = resolve));
-      const writer = createWriter({
-        database,
-        log: createLogger({ service: 'writer-test', level: 'silent' }),
-        batchLines: 2,
-        flushMs: 1,
-        maxPending: 1_000,
-        concurrency: 2,
-        onCommitted: (_owner, _source, events) => published.push(...events),
-        async afterLines() {
-          calls++;
-          if (calls === 2) reachedSecond();
-          // The first batch fails once the second has its lines in its own transaction.
-          if (calls === 1) {
-            await second;
-            throw new Error('the database went away');
-          }
-        },
-      });
-      for (let i = 0; i < 4; i++) writer.add(line(sourceId, i));
-      await writer.flush();
-      await writer.stop();
-      assert.ok(calls >= 4, `the batches were written again (${calls} attempts)`);
-      const rows = await stored(sourceId);
+      // Every line once, in arrival order by id, published in that order after its commit.
       assert.deepEqual(
         rows.map((r) => r[1]),
         ['line 0', 'line 1', 'line 2', 'line 3'],
@@ -246,6 +203,42 @@ describe('log writer (COPY)', () => {
       const counters = await sql<{ received: string }>`
         select received::text from source_counters where source_id = ${sourceId}`.execute(database.db);
       assert.equal(counters.rows[0]?.received, '4');
+      return { calls };
+    }
+
+    it('the second copies while the first is held, but commits and is published only after it', async () => {
+      let open!: () => void;
+      const latch = new Promise<void>((resolve) => (open = resolve));
+      let reachedBoth!: () => void;
+      const both = new Promise<void>((resolve) => (reachedBoth = resolve));
+      await writeFour(
+        async (call) => {
+          if (call === 2) reachedBoth();
+          // The first batch waits (inside its transaction) until the second has copied its lines too.
+          if (call === 1) await latch;
+        },
+        async (sourceId, published) => {
+          await both;
+          // Both transactions are open: nothing committed, nothing published.
+          assert.deepEqual(await stored(sourceId), []);
+          assert.equal(published.length, 0);
+          open();
+        },
+      );
+    });
+
+    it('a failed batch rolls back the one behind it; both are written again in order, once', async () => {
+      let reachedSecond!: () => void;
+      const second = new Promise<void>((resolve) => (reachedSecond = resolve));
+      const { calls } = await writeFour(async (call) => {
+        if (call === 2) reachedSecond();
+        // The first batch fails once the second has its lines in its own transaction.
+        if (call === 1) {
+          await second;
+          throw new Error('the database went away');
+        }
+      });
+      assert.ok(calls >= 4, `the batches were written again (${calls} attempts)`);
     });
   });
 });
