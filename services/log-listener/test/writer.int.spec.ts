@@ -187,9 +187,12 @@ describe('log writer (COPY)', () => {
       });
       for (let i = 0; i < 4; i++) writer.add(line(sourceId, i));
       const flushed = writer.flush();
-      await whileRunning?.(sourceId, published);
-      await flushed;
-      await writer.stop();
+      try {
+        await whileRunning?.(sourceId, published);
+      } finally {
+        await flushed;
+        await writer.stop();
+      }
       const rows = await stored(sourceId);
       // Every line once, in arrival order by id, published in that order after its commit.
       assert.deepEqual(
@@ -218,11 +221,15 @@ describe('log writer (COPY)', () => {
           if (call === 1) await latch;
         },
         async (sourceId, published) => {
-          await both;
-          // Both transactions are open: nothing committed, nothing published.
-          assert.deepEqual(await stored(sourceId), []);
-          assert.equal(published.length, 0);
-          open();
+          try {
+            await both;
+            // Both transactions are open: nothing committed, nothing published.
+            assert.deepEqual(await stored(sourceId), []);
+            assert.equal(published.length, 0);
+          } finally {
+            // Never left open when the check fails: a held transaction stalls the whole server's readers.
+            open();
+          }
         },
       );
     });

@@ -174,6 +174,10 @@ export async function startHarness(
       await app.start();
     },
     async close() {
+      // A held batch left by a failed test keeps a transaction (with an id) open on the shared
+      // server, holding back every reader of committed rows there (subscriptions, alert rounds) and
+      // this schema's drop: let it commit first.
+      for (const release of heldBatches.get(h) ?? []) await release().catch(() => undefined);
       await app.stop().catch((error: unknown) => log.error({ err: error }, 'stopping the app'));
       await caller.close();
       await router.close();
@@ -238,6 +242,9 @@ export function testLine(
   };
 }
 
+/** Held batches not yet released, by harness (its close() releases them). */
+const heldBatches = new WeakMap<Harness, Set<() => Promise<void>>>();
+
 /**
  * Another writer (as another replica's) whose batch of `line` takes its id and is held by a latch
  * inside its transaction, before the commit; `release` lets it commit and stops the writer.
@@ -267,12 +274,13 @@ export async function heldBatch(
   writer.add(line);
   const flushed = writer.flush();
   await inTransaction;
-  return {
-    writer,
-    async release() {
-      open();
-      await flushed;
-      await writer.stop();
-    },
+  const pending = heldBatches.get(h) ?? heldBatches.set(h, new Set()).get(h)!;
+  const release = async (): Promise<void> => {
+    pending.delete(release);
+    open();
+    await flushed;
+    await writer.stop();
   };
+  pending.add(release);
+  return { writer, release };
 }
