@@ -24,7 +24,7 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { loadavg } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import net from 'node:net';
 import { parseArgs } from 'node:util';
 import { sql } from '../libs/db/src/index.ts';
@@ -266,7 +266,8 @@ try {
   );
   process.stdout.write(
     `log ingest: ${lines.toLocaleString('en')} lines over ${connections} connections; PostgreSQL fsync=${pg.rows[0]?.fsync} ` +
-      `synchronous_commit=${pg.rows[0]?.synchronous_commit}; load average at start ${loadavg()[0]!.toFixed(1)}\n`,
+      `synchronous_commit=${pg.rows[0]?.synchronous_commit}; ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}), ` +
+      `load average at start ${loadavg()[0]!.toFixed(1)}\n`,
   );
 
   // 1. The log-listener.
