@@ -5,11 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { LogEvent } from '@veche/contracts';
-import { migrate, sql } from '@veche/db';
+import { createDatabase, migrate, sql } from '@veche/db';
 import { createLogger } from '@veche/log';
-import { createTestDatabase, type TestDatabase } from '@veche/testing';
+import { createTestDatabase, testDatabaseUrl, type TestDatabase } from '@veche/testing';
 import { logsMigrations } from '../migrations/index.ts';
 import { copyField } from '../src/ingest/copy.ts';
 import { createWriter, type LineRecord } from '../src/ingest/writer.ts';
@@ -162,13 +163,14 @@ describe('log writer (COPY)', () => {
       ).rows.map((r) => [r.id, r.message]);
 
     /**
-     * Four lines of a new source in batches of 2, two in flight; `hook` runs inside each attempt's
-     * transaction after its COPY (call 1: the first batch's first attempt); `whileRunning` acts while
-     * they are being written. Asserts each line stored once in arrival (id) order, published in that
-     * order, and counted; resolves with the number of attempts.
+     * Three lines of a new source, two in flight: the first batch holds lines 0 and 1, the second
+     * line 2, so `hook` (run inside each attempt's transaction after its COPY) tells them apart by
+     * their line count whichever reaches it first; `whileRunning` acts while they are being written.
+     * Asserts each line stored once in arrival (id) order, published in that order, and counted;
+     * resolves with the number of attempts.
      */
-    async function writeFour(
-      hook: (call: number) => Promise<void>,
+    async function writeThree(
+      hook: (lines: number) => Promise<void>,
       whileRunning?: (sourceId: string, published: readonly LogEvent[]) => Promise<void>,
     ) {
       const sourceId = randomUUID();
@@ -183,9 +185,12 @@ describe('log writer (COPY)', () => {
         maxPending: 1_000,
         concurrency: 2,
         onCommitted: (_owner, _source, events) => published.push(...events),
-        afterLines: () => hook(++calls),
+        afterLines: (lines) => {
+          calls++;
+          return hook(lines);
+        },
       });
-      for (let i = 0; i < 4; i++) writer.add(line(sourceId, i));
+      for (let i = 0; i < 3; i++) writer.add(line(sourceId, i));
       const flushed = writer.flush();
       try {
         await whileRunning?.(sourceId, published);
@@ -197,7 +202,7 @@ describe('log writer (COPY)', () => {
       // Every line once, in arrival order by id, published in that order after its commit.
       assert.deepEqual(
         rows.map((r) => r[1]),
-        ['line 0', 'line 1', 'line 2', 'line 3'],
+        ['line 0', 'line 1', 'line 2'],
       );
       assert.deepEqual(
         published.map((e) => [e.id, e.message]),
@@ -205,24 +210,29 @@ describe('log writer (COPY)', () => {
       );
       const counters = await sql<{ received: string }>`
         select received::text from source_counters where source_id = ${sourceId}`.execute(database.db);
-      assert.equal(counters.rows[0]?.received, '4');
+      assert.equal(counters.rows[0]?.received, '3');
       return { calls };
     }
 
     it('the second copies while the first is held, but commits and is published only after it', async () => {
       let open!: () => void;
       const latch = new Promise<void>((resolve) => (open = resolve));
-      let reachedBoth!: () => void;
-      const both = new Promise<void>((resolve) => (reachedBoth = resolve));
-      await writeFour(
-        async (call) => {
-          if (call === 2) reachedBoth();
-          // The first batch waits (inside its transaction) until the second has copied its lines too.
-          if (call === 1) await latch;
+      let firstHeld!: () => void;
+      const held = new Promise<void>((resolve) => (firstHeld = resolve));
+      let secondCopied!: () => void;
+      const copied = new Promise<void>((resolve) => (secondCopied = resolve));
+      await writeThree(
+        async (lines) => {
+          if (lines === 1) secondCopied();
+          // The first batch waits (inside its transaction) until the second has copied its line too.
+          if (lines === 2) {
+            firstHeld();
+            await latch;
+          }
         },
         async (sourceId, published) => {
           try {
-            await both;
+            await Promise.all([held, copied]);
             // Both transactions are open: nothing committed, nothing published.
             assert.deepEqual(await stored(sourceId), []);
             assert.equal(published.length, 0);
@@ -235,17 +245,144 @@ describe('log writer (COPY)', () => {
     });
 
     it('a failed batch rolls back the one behind it; both are written again in order, once', async () => {
-      let reachedSecond!: () => void;
-      const second = new Promise<void>((resolve) => (reachedSecond = resolve));
-      const { calls } = await writeFour(async (call) => {
-        if (call === 2) reachedSecond();
-        // The first batch fails once the second has its lines in its own transaction.
-        if (call === 1) {
-          await second;
+      let secondCopied!: () => void;
+      const copied = new Promise<void>((resolve) => (secondCopied = resolve));
+      let failed = false;
+      const { calls } = await writeThree(async (lines) => {
+        if (lines === 1) secondCopied();
+        // The first batch fails (once) when the second has its line in its own transaction.
+        if (lines === 2 && !failed) {
+          failed = true;
+          await copied;
           throw new Error('the database went away');
         }
       });
       assert.ok(calls >= 4, `the batches were written again (${calls} attempts)`);
     });
+
+    it('a batch whose commit went through but whose answer was lost is not written again', async () => {
+      // A real PostgreSQL behind a proxy that, once armed, forwards the first COMMIT and PostgreSQL's
+      // whole answer to it (ReadyForQuery) up to the proxy, then cuts the writer's connection.
+      const proxy = await commitCuttingProxy(new URL(testDatabaseUrl()));
+      const proxied = createDatabase({ url: proxy.url, schema: database.schema, poolSize: 4 });
+      try {
+        const sourceId = randomUUID();
+        await sql`insert into source_counters (source_id) values (${sourceId})`.execute(database.db);
+        const published: LogEvent[] = [];
+        const writer = createWriter({
+          database: proxied,
+          log: createLogger({ service: 'writer-test', level: 'silent' }),
+          batchLines: 2,
+          flushMs: 1,
+          maxPending: 1_000,
+          concurrency: 2,
+          onCommitted: (_owner, _source, events) => published.push(...events),
+        });
+        proxy.arm();
+        for (let i = 0; i < 4; i++) writer.add(line(sourceId, i));
+        await writer.flush();
+        await writer.stop();
+        assert.equal(proxy.cuts, 1, 'one commit answer was cut off');
+        const rows = await stored(sourceId);
+        // Each line once (the committed batch was not written again), in order, each published once.
+        assert.deepEqual(
+          rows.map((r) => r[1]),
+          ['line 0', 'line 1', 'line 2', 'line 3'],
+        );
+        assert.deepEqual(
+          published.map((e) => [e.id, e.message]),
+          rows,
+        );
+        const counters = await sql<{ received: string }>`
+          select received::text from source_counters where source_id = ${sourceId}`.execute(database.db);
+        assert.equal(counters.rows[0]?.received, '4');
+      } finally {
+        await proxied.close();
+        await proxy.close();
+      }
+    });
   });
 });
+
+/**
+ * A TCP proxy to PostgreSQL that can lose one COMMIT's answer: once armed, the first simple query
+ * ending in `commit` is forwarded, PostgreSQL's answer is read up to its ReadyForQuery (so the commit
+ * has happened) and withheld, and the client's connection is cut.
+ */
+async function commitCuttingProxy(target: URL) {
+  let armed = false;
+  let cuts = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect({ host: target.hostname, port: Number(target.port || 5432) });
+    sockets.add(client).add(upstream);
+    const closeBoth = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', closeBoth).on('close', closeBoth);
+    upstream.on('error', closeBoth).on('close', closeBoth);
+    // Client to server: typed messages after the untyped startup message.
+    let fromClient = Buffer.alloc(0);
+    let started = false;
+    let cutting = false;
+    client.on('data', (chunk: Buffer) => {
+      fromClient = Buffer.concat([fromClient, chunk]);
+      for (;;) {
+        const header = started ? 5 : 4;
+        if (fromClient.length < header) break;
+        const length = started ? fromClient.readInt32BE(1) + 1 : fromClient.readInt32BE(0);
+        if (fromClient.length < length) break;
+        const message = fromClient.subarray(0, length);
+        fromClient = fromClient.subarray(length);
+        if (started && armed && !cutting && message[0] === 0x51) {
+          const text = message.toString('utf8', 5, length - 1).trimEnd();
+          if (/commit$/i.test(text)) {
+            armed = false;
+            cutting = true;
+          }
+        }
+        started = true;
+        upstream.write(message);
+      }
+    });
+    // Server to client: forwarded as is, until a cut is under way; then read to ReadyForQuery.
+    let fromServer = Buffer.alloc(0);
+    upstream.on('data', (chunk: Buffer) => {
+      if (!cutting) {
+        client.write(chunk);
+        return;
+      }
+      fromServer = Buffer.concat([fromServer, chunk]);
+      while (fromServer.length >= 5) {
+        const length = fromServer.readInt32BE(1) + 1;
+        if (fromServer.length < length) break;
+        const type = fromServer[0];
+        fromServer = fromServer.subarray(length);
+        if (type === 0x5a) {
+          cuts++;
+          closeBoth();
+          return;
+        }
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  const url = new URL(target);
+  url.hostname = '127.0.0.1';
+  url.port = String(port);
+  return {
+    url: url.toString(),
+    arm() {
+      armed = true;
+    },
+    get cuts() {
+      return cuts;
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

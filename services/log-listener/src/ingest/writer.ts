@@ -62,6 +62,12 @@ interface InFlight {
   deltas: Map<string, Record<string, number>>;
   taken: Promise<void>;
   done: Promise<void>;
+  /** Its ids, once taken. */
+  ids: string[];
+  /** When its COMMIT was sent (undefined: not sent, so it cannot have committed). */
+  commitSentAt: number | undefined;
+  /** The PostgreSQL backend its transaction ran on. */
+  backendPid: number | undefined;
 }
 
 interface Run {
@@ -236,9 +242,19 @@ export function createWriter(options: WriterOptions): Writer {
   ): InFlight {
     let idsTaken!: () => void;
     const taken = new Promise<void>((resolve) => (idsTaken = resolve));
-    const done = (async () => {
+    const flight: InFlight = {
+      batch,
+      deltas,
+      taken,
+      done: Promise.resolve(),
+      ids: [],
+      commitSentAt: undefined,
+      backendPid: undefined,
+    };
+    flight.done = (async () => {
       await ensurePartitions([...new Set(batch.map((r) => dayOf(r.receivedAt)))]);
       const client = await database.pool.connect();
+      flight.backendPid = (client as unknown as { processID?: number }).processID;
       let ids: string[] = [];
       /** Statements sent at once after COPY (one simple query: no parameters, literals we made). */
       const finish: string[] = [];
@@ -253,6 +269,7 @@ export function createWriter(options: WriterOptions): Writer {
              from (select nextval('"${schema}".log_line_ids') as v from generate_series(1, ${batch.length})) s`,
           )) as unknown as { rows: { ids: string }[] }[];
           ids = results[1]!.rows[0]!.ids.split(',');
+          flight.ids = ids;
           idsTaken();
           await copyFrom(
             client,
@@ -274,6 +291,7 @@ export function createWriter(options: WriterOptions): Writer {
         if (batch.length > 0 && !options.afterLines) finish.push(runsStatement(runsOf(batch, ids)));
         if (deltas.size > 0) finish.push(countersStatement(deltas));
         finish.push('commit');
+        flight.commitSentAt = Date.now();
         await client.query(finish.join(';\n'));
       } catch (error) {
         await client.query('rollback').catch(() => undefined);
@@ -285,8 +303,51 @@ export function createWriter(options: WriterOptions): Writer {
     })().finally(() => idsTaken()); // one that failed before its ids must not hold the next one's back
 
     // Nobody may be waiting on a failed batch yet: its failure is taken by drain in order.
-    done.catch(() => undefined);
-    return { batch, deltas, taken, done };
+    flight.done.catch(() => undefined);
+    return flight;
+  }
+
+  /**
+   * Whether a failed batch whose COMMIT was sent committed anyway (the answer was lost: the
+   * connection cut, PostgreSQL restarted after writing the commit). Its backend is ended first (a cut
+   * connection may be noticed late), so its outcome is final, then its first line is looked up. Asked
+   * until PostgreSQL answers: writing the batch again if it committed would store its lines twice.
+   */
+  async function committedAnyway(flight: InFlight): Promise<boolean> {
+    const first = flight.batch[0]!;
+    const sentAt = new Date(flight.commitSentAt!);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (flight.backendPid !== undefined) {
+          // Best effort (a role may not be allowed to end it): then it is waited for.
+          await database.pool
+            .query(
+              `select pg_terminate_backend(pid) from pg_stat_activity
+               where pid = $1 and backend_start <= $2 and pid <> pg_backend_pid()`,
+              [flight.backendPid, sentAt],
+            )
+            .catch(() => undefined);
+          for (let waited = 0; waited < 30_000; waited += 20) {
+            const { rows } = await database.pool.query(
+              'select 1 from pg_stat_activity where pid = $1 and backend_start <= $2',
+              [flight.backendPid, sentAt],
+            );
+            if (rows.length === 0) break;
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
+        }
+        const { rows } = await database.pool.query<{ stored: boolean }>(
+          `select exists (select 1 from "${schema}".log_lines
+             where source_id = $1 and id = $2::int8 and received_at = $3) as stored`,
+          [first.sourceId, flight.ids[0], new Date(first.receivedAt)],
+        );
+        return rows[0]?.stored === true;
+      } catch (error) {
+        log.warn({ err: error, attempt }, 'cannot tell yet whether a batch whose commit was sent committed');
+        if (stopped && attempt > 5) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** Math.min(attempt, 6))));
+      }
+    }
   }
 
   /**
@@ -430,7 +491,25 @@ export function createWriter(options: WriterOptions): Writer {
         // fail too (they commit only after it) and are all settled before they are taken back.
         backingOff = true;
         await Promise.allSettled(inFlight.map((f) => f.done));
-        const failed = inFlight.splice(0);
+        const failed: InFlight[] = [];
+        for (const f of inFlight.splice(0)) {
+          // Only a batch whose COMMIT was sent can have committed (those behind it never send theirs).
+          if (f.commitSentAt !== undefined && f.batch.length > 0) {
+            try {
+              if (await committedAnyway(f)) {
+                log.warn(
+                  { lines: f.batch.length },
+                  'a batch committed though its answer was lost; not written again',
+                );
+                if (options.onCommitted) publish(f.batch, f.ids);
+                continue;
+              }
+            } catch {
+              // Stopping and PostgreSQL still does not answer: kept with the rest, as before.
+            }
+          }
+          failed.push(f);
+        }
         // Put the batches back in front and the counters back, and wait before the next try.
         queue = failed.flatMap((f) => f.batch).concat(queue);
         for (const { deltas } of failed) {
