@@ -301,6 +301,7 @@ describe("Let's Encrypt flow with pebble, certbot and nginx", () => {
   });
 
   it('obtains the first certificate through nginx (webroot) and serves it after a graceful reload', async () => {
+    const workersBefore = site.workers();
     const issued = run(path.join(nginxBin, 'veche-certbot'), ['--once', '--', ...certbotArgs], certbotEnv);
     assert.equal(issued.status, 0, `${issued.stdout}\n${issued.stderr}\n${pebble.output().slice(-3000)}`);
     assert.match(issued.stderr, /obtaining the first certificate/);
@@ -312,6 +313,9 @@ describe("Let's Encrypt flow with pebble, certbot and nginx", () => {
     pebbleRoot = await fetchText(`https://127.0.0.1:${managementPort}/roots/0`, await readCa(caPem));
     const served = await eventuallyServed(site.httpsPort, pebbleRoot, (s) => /Pebble/i.test(s.issuer));
     assert.ok(served.authorized, "the served chain verifies against pebble's root");
+    // Until the workers of the temporary certificate are gone, a new connection may still reach one.
+    await site.workersGone(workersBefore);
+    assert.match((await servedCertificate(site.httpsPort, pebbleRoot)).issuer, /Pebble/i);
 
     // certbot ran the deploy hook: the temporary pair is replaced by the issued one.
     assert.match(issued.stderr, /logs-tls-hook.*installed the pair from/);

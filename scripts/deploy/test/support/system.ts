@@ -3,7 +3,7 @@
  * client. A missing one fails the test with the command that installs it; never a silent skip.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -98,6 +98,31 @@ export interface NginxSite {
   start(): Promise<void>;
   stop(): Promise<void>;
   errorLog(): string;
+  /** The master's worker processes now. */
+  workers(): number[];
+  /**
+   * Resolves once none of `pids` runs any more. After a reload the master starts new workers before
+   * it tells the old ones to stop, so for a moment a new connection may still reach an old worker
+   * (and its old certificate): wait for the workers of before the reload to be gone.
+   */
+  workersGone(pids: readonly number[]): Promise<void>;
+}
+
+/** Children of `parent`, from /proc. */
+function childrenOf(parent: number): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // pid (comm) state ppid …: comm may hold spaces and parentheses, so read after the last ')'.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === parent) pids.push(Number(entry));
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return pids;
 }
 
 /**
@@ -196,6 +221,18 @@ export function nginxSite(options: {
         await new Promise((r) => setTimeout(r, 100));
       }
       throw new Error(`nginx did not answer within 10 s: ${output}`);
+    },
+    workers() {
+      return child?.pid === undefined ? [] : childrenOf(child.pid);
+    },
+    async workersGone(pids) {
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const alive = new Set(site.workers());
+        if (!pids.some((pid) => alive.has(pid))) return;
+        if (Date.now() > deadline) throw new Error(`nginx workers ${pids.join(', ')} still run after 30 s`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
     },
     async stop() {
       if (!child || child.exitCode !== null) return;
