@@ -301,6 +301,40 @@ describe('log writer (COPY)', () => {
         await proxy.close();
       }
     });
+
+    it('counters alone whose commit went through but whose answer was lost are not added again', async () => {
+      // Refused connections while no line arrives: a batch of counters only, with no line to look up.
+      const proxy = await commitCuttingProxy(new URL(testDatabaseUrl()));
+      const proxied = createDatabase({ url: proxy.url, schema: database.schema, poolSize: 4 });
+      try {
+        const sourceId = randomUUID();
+        await sql`insert into source_counters (source_id) values (${sourceId})`.execute(database.db);
+        const writer = createWriter({
+          database: proxied,
+          log: createLogger({ service: 'writer-test', level: 'silent' }),
+          batchLines: 2,
+          flushMs: 1,
+          maxPending: 1_000,
+          concurrency: 2,
+        });
+        proxy.arm();
+        writer.count(sourceId, 'rejected_connections', 3);
+        writer.count(sourceId, 'closed_connections');
+        await writer.flush();
+        // Counted again after the cut: a later batch that commits normally.
+        writer.count(sourceId, 'rejected_connections');
+        await writer.flush();
+        await writer.stop();
+        assert.equal(proxy.cuts, 1, 'one commit answer was cut off');
+        const counters = await sql<{ rejected: string; closed: string }>`
+          select rejected_connections::text as rejected, closed_connections::text as closed
+          from source_counters where source_id = ${sourceId}`.execute(database.db);
+        assert.deepEqual(counters.rows[0], { rejected: '4', closed: '1' });
+      } finally {
+        await proxied.close();
+        await proxy.close();
+      }
+    });
   });
 });
 

@@ -68,6 +68,8 @@ interface InFlight {
   commitSentAt: number | undefined;
   /** The PostgreSQL backend its transaction ran on. */
   backendPid: number | undefined;
+  /** Its transaction's id (`pg_current_xact_id()`), asked for its outcome if the COMMIT's answer is lost. */
+  xid: string | undefined;
 }
 
 interface Run {
@@ -250,6 +252,7 @@ export function createWriter(options: WriterOptions): Writer {
       ids: [],
       commitSentAt: undefined,
       backendPid: undefined,
+      xid: undefined,
     };
     flight.done = (async () => {
       await ensurePartitions([...new Set(batch.map((r) => dayOf(r.receivedAt)))]);
@@ -265,9 +268,10 @@ export function createWriter(options: WriterOptions): Writer {
           // previous batch's, so the ids of batches in flight at once do not interleave.
           await previous?.taken;
           const results = (await client.query(
-            `begin; select string_agg(v::text, ',' order by v) as ids
+            `begin; select pg_current_xact_id()::text as xid, string_agg(v::text, ',' order by v) as ids
              from (select nextval('"${schema}".log_line_ids') as v from generate_series(1, ${batch.length})) s`,
-          )) as unknown as { rows: { ids: string }[] }[];
+          )) as unknown as { rows: { xid: string; ids: string }[] }[];
+          flight.xid = results[1]!.rows[0]!.xid;
           ids = results[1]!.rows[0]!.ids.split(',');
           flight.ids = ids;
           idsTaken();
@@ -283,7 +287,12 @@ export function createWriter(options: WriterOptions): Writer {
             await options.afterLines(batch.length);
           }
         } else {
-          finish.push('begin');
+          // Counters alone (rare: refused connections while no line arrives): the transaction's id is
+          // taken first, the one way to tell later whether a commit whose answer was lost happened.
+          const results = (await client.query(
+            'begin; select pg_current_xact_id()::text as xid',
+          )) as unknown as { rows: { xid: string }[] }[];
+          flight.xid = results[1]!.rows[0]!.xid;
         }
         // Commits follow batch order: what the live tail was shown stays in id order, and a batch
         // whose predecessor failed is not committed ahead of it.
@@ -310,11 +319,11 @@ export function createWriter(options: WriterOptions): Writer {
   /**
    * Whether a failed batch whose COMMIT was sent committed anyway (the answer was lost: the
    * connection cut, PostgreSQL restarted after writing the commit). Its backend is ended first (a cut
-   * connection may be noticed late), so its outcome is final, then its first line is looked up. Asked
-   * until PostgreSQL answers: writing the batch again if it committed would store its lines twice.
+   * connection may be noticed late), so its outcome is final, then PostgreSQL is asked for its
+   * transaction's status (`pg_xact_status`, made for this). Asked until PostgreSQL answers: writing
+   * the batch again if it committed would store its lines, and add its counters, twice.
    */
   async function committedAnyway(flight: InFlight): Promise<boolean> {
-    const first = flight.batch[0]!;
     const sentAt = new Date(flight.commitSentAt!);
     for (let attempt = 1; ; attempt++) {
       try {
@@ -336,12 +345,23 @@ export function createWriter(options: WriterOptions): Writer {
             await new Promise((resolve) => setTimeout(resolve, 20));
           }
         }
-        const { rows } = await database.pool.query<{ stored: boolean }>(
+        const { rows } = await database.pool.query<{ status: string | null }>(
+          'select pg_xact_status($1::xid8) as status',
+          [flight.xid],
+        );
+        const status = rows[0]?.status;
+        if (status === 'committed') return true;
+        if (status === 'aborted') return false;
+        if (status === 'in progress') throw new Error('its transaction is still in progress');
+        // Null: the id is too old for PostgreSQL to remember (not after a lost answer moments ago).
+        if (flight.batch.length === 0) return false;
+        const first = flight.batch[0]!;
+        const found = await database.pool.query<{ stored: boolean }>(
           `select exists (select 1 from "${schema}".log_lines
              where source_id = $1 and id = $2::int8 and received_at = $3) as stored`,
           [first.sourceId, flight.ids[0], new Date(first.receivedAt)],
         );
-        return rows[0]?.stored === true;
+        return found.rows[0]?.stored === true;
       } catch (error) {
         log.warn({ err: error, attempt }, 'cannot tell yet whether a batch whose commit was sent committed');
         if (stopped && attempt > 5) throw error;
@@ -494,14 +514,14 @@ export function createWriter(options: WriterOptions): Writer {
         const failed: InFlight[] = [];
         for (const f of inFlight.splice(0)) {
           // Only a batch whose COMMIT was sent can have committed (those behind it never send theirs).
-          if (f.commitSentAt !== undefined && f.batch.length > 0) {
+          if (f.commitSentAt !== undefined && f.xid !== undefined) {
             try {
               if (await committedAnyway(f)) {
                 log.warn(
                   { lines: f.batch.length },
                   'a batch committed though its answer was lost; not written again',
                 );
-                if (options.onCommitted) publish(f.batch, f.ids);
+                if (options.onCommitted && f.batch.length > 0) publish(f.batch, f.ids);
                 continue;
               }
             } catch {
