@@ -5,6 +5,7 @@
  *
  *   node bench/log-ingest.ts [--lines 300000] [--connections 4] [--rate 0] [--skip-rsyslog]
  *                            [--rsyslog-timeout 120] [--in-process] [--cpu-prof DIR] [--batch-lines N]
+ *                            [--queue-wait-ms MS]
  *
  * The same generator process sends the same pre-built RFC 5424 lines (LF-framed, ~150 bytes) over
  * `--connections` TCP connections to each: first to a registered source of the log-listener, then to
@@ -43,6 +44,7 @@ const { values } = parseArgs({
     'in-process': { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
     'batch-lines': { type: 'string' },
+    'queue-wait-ms': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -50,7 +52,7 @@ if (values.help) {
   process.stdout.write(
     'Usage: node bench/log-ingest.ts [--lines N] [--connections C] [--rate LINES_PER_S] [--skip-rsyslog]\n' +
       '                                [--rsyslog-timeout SECONDS] [--in-process] [--cpu-prof DIR]\n' +
-      '                                [--batch-lines N]\n' +
+      '                                [--batch-lines N] [--queue-wait-ms MS]\n' +
       'Ingest lines/s, CPU-seconds per line (the log-listener process, this process with the WAMP router and\n' +
       "the tail subscriber, the listener's PostgreSQL backends) and live-tail latency (p50/p99 from receipt\n" +
       'to the subscriber) of the log-listener vs rsyslog ompgsql, same lines, same PostgreSQL.\n' +
@@ -63,7 +65,9 @@ if (values.help) {
       '  --in-process         the listener in this process (with the router and subscriber) instead of\n' +
       '                       its own process (src/server.ts, as deployed)\n' +
       '  --cpu-prof DIR       run the listener process under node --cpu-prof, profile written to DIR\n' +
-      "  --batch-lines N      the listener's LOGS_BATCH_LINES (default: the service's own default)\n",
+      "  --batch-lines N      the listener's LOGS_BATCH_LINES (default: the service's own default)\n" +
+      "  --queue-wait-ms MS   the listener's LOGS_MAX_QUEUE_WAIT_MS (0: the line limit alone; default: the\n" +
+      "                       service's own default)\n",
   );
   process.exit(0);
 }
@@ -71,10 +75,11 @@ const lines = Number(values.lines);
 const connections = Number(values.connections);
 const rsyslogTimeoutMs = Number(values['rsyslog-timeout']) * 1000;
 const rate = Number(values.rate);
-/** The listener's batch size when asked for (the service's default otherwise). */
-const batchLines: Record<string, string> = values['batch-lines']
-  ? { LOGS_BATCH_LINES: values['batch-lines'] }
-  : {};
+/** The listener's batch size and queue wait when asked for (the service's defaults otherwise). */
+const tuning: Record<string, string> = {
+  ...(values['batch-lines'] ? { LOGS_BATCH_LINES: values['batch-lines'] } : {}),
+  ...(values['queue-wait-ms'] ? { LOGS_MAX_QUEUE_WAIT_MS: values['queue-wait-ms'] } : {}),
+};
 
 /**
  * The generator: a child process, so it does not share the listener's event loop. It builds every
@@ -256,7 +261,7 @@ const percentile = (sorted: number[], p: number): number =>
   sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
 const h = await startHarness('log-ingest-bench', {
-  overrides: { ...batchLines, LOGS_FLUSH_MS: '50' },
+  overrides: { ...tuning, LOGS_FLUSH_MS: '50' },
 });
 const db = h.database.db;
 try {
@@ -278,7 +283,7 @@ try {
     // The in-process app steps aside (after registering the source): the process is the only listener.
     await h.app.stop();
     listener = await spawnListener(
-      { ...h.config, ...batchLines, LOGS_FLUSH_MS: '50' },
+      { ...h.config, ...tuning, LOGS_FLUSH_MS: '50' },
       h.database.schema,
       source.port,
     );

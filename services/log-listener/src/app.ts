@@ -89,6 +89,7 @@ export function createLogsApp(options: LogsAppOptions): LogsApp {
     batchLines: config.LOGS_BATCH_LINES,
     flushMs: config.LOGS_FLUSH_MS,
     maxPending: config.LOGS_MAX_PENDING_LINES,
+    maxWaitMs: config.LOGS_MAX_QUEUE_WAIT_MS,
     concurrency: config.LOGS_WRITE_CONCURRENCY,
     onCommitted: publishTail,
   });

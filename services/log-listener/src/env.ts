@@ -97,6 +97,13 @@ export const logsEnvSchema = envSchema({
     minimum: 100,
     description: 'lines held in memory before every sender socket is paused (back-pressure)',
   }),
+  LOGS_MAX_QUEUE_WAIT_MS: env.int({
+    default: 100,
+    minimum: 0,
+    maximum: 60_000,
+    description:
+      'longest a received line should wait in memory for its batch: the queue holds at most what the measured write rate stores in this long (0: LOGS_MAX_PENDING_LINES alone)',
+  }),
   LOGS_RETENTION_DAYS: env.int({
     default: 30,
     minimum: 1,

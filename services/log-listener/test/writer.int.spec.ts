@@ -335,6 +335,68 @@ describe('log writer (COPY)', () => {
         await proxy.close();
       }
     });
+
+    it('the queue holds what the write rate stores in maxWaitMs: past it senders pause, at half they resume', async () => {
+      const sourceId = randomUUID();
+      await sql`insert into source_counters (source_id) values (${sourceId})`.execute(database.db);
+      let hold: (() => Promise<void>) | undefined;
+      let release = (): void => undefined;
+      const writer = createWriter({
+        database,
+        log: createLogger({ service: 'writer-test', level: 'silent' }),
+        batchLines: 10,
+        flushMs: 1,
+        maxPending: 1_000_000,
+        maxWaitMs: 100,
+        concurrency: 1,
+        afterLines: () => hold?.() ?? Promise.resolve(),
+      });
+      try {
+        assert.equal(writer.limit, 1_000_000, 'no rate measured yet: the line limit alone');
+        let i = 0;
+        for (; i < 200; i++) writer.add(line(sourceId, i));
+        await writer.flush();
+        assert.ok(writer.rate > 0, 'the write rate is measured');
+        const limit = writer.limit;
+        // What the measured rate stores in 100 ms, but never fewer than two batches per one in flight.
+        assert.equal(limit, Math.max(20, Math.round(writer.rate / 10)));
+        assert.ok(limit < 1_000_000, `the limit follows the rate (${limit} lines at ${writer.rate} lines/s)`);
+
+        // The next batch's transaction is held: nothing commits, so the limit stays while the queue fills.
+        let reached!: () => void;
+        const atHold = new Promise<void>((resolve) => (reached = resolve));
+        const latch = new Promise<void>((resolve) => (release = resolve));
+        hold = async () => {
+          hold = undefined;
+          reached();
+          await latch;
+        };
+        writer.add(line(sourceId, i++));
+        await atHold;
+        assert.equal(writer.isFull, false);
+        while (!writer.isFull && i < 2_000_000) writer.add(line(sourceId, i++));
+        assert.equal(writer.pending, limit, 'full exactly at the limit, far below maxPending');
+        let drained: { pending: number; limit: number } | undefined;
+        writer.onDrain(() => (drained = { pending: writer.pending, limit: writer.limit }));
+        release();
+        await writer.flush();
+        assert.ok(drained, 'the paused senders were told to resume');
+        assert.ok(
+          drained.pending <= drained.limit / 2,
+          `resumed at half the limit (${JSON.stringify(drained)})`,
+        );
+        assert.equal(writer.isFull, false);
+        const rows = await stored(sourceId);
+        assert.equal(rows.length, i, 'every line stored once');
+        assert.deepEqual(
+          rows.map((r) => r[1]),
+          Array.from({ length: i }, (_, n) => `line ${n}`),
+        );
+      } finally {
+        release();
+        await writer.stop();
+      }
+    });
   });
 });
 

@@ -3,7 +3,9 @@
  * from the sequence, then one COPY of its lines, with the sources' counters in the same transaction), into
  * the day's partition of `log_lines`, made on demand. Lines are published to their owners' live tail
  * only after their batch commits. When the queue is full the listeners pause their sockets (TCP
- * back-pressure reaches the senders) until it drains to half. A failed write keeps its batch and
+ * back-pressure reaches the senders) until it drains to half. Full means `maxPending` lines, or fewer:
+ * as many as the measured write rate stores in `maxWaitMs`, so that when senders outpace storage a
+ * line still reaches the live tail in about that long after it arrived (the rest waits at the senders). A failed write keeps its batch and
  * retries: nothing received is dropped while the process lives; SIGTERM writes everything first.
  * Two batches are in flight at once (`concurrency`): the next takes its ids after the previous one's
  * and commits after it, so one process's batches commit and are published in id order.
@@ -43,6 +45,13 @@ export interface WriterOptions {
   flushMs: number;
   maxPending: number;
   /**
+   * Longest a queued line should wait for its batch (the live tail's promise when senders outpace
+   * storage): the queue's limit is the measured write rate times this, at least twice the batches in
+   * flight and at most `maxPending`; past it every sender is paused, so the excess waits in its socket and its own
+   * queue instead of in this process. 0 or undefined: `maxPending` alone.
+   */
+  maxWaitMs?: number;
+  /**
    * Batches in flight at once (default 2): the next is built and copied while the one before
    * commits; commits and publications still follow batch (and id) order.
    */
@@ -70,6 +79,8 @@ interface InFlight {
   backendPid: number | undefined;
   /** Its transaction's id (`pg_current_xact_id()`), asked for its outcome if the COMMIT's answer is lost. */
   xid: string | undefined;
+  /** When it was started (the write rate is measured from it when nothing committed meanwhile). */
+  startedAt: number;
 }
 
 interface Run {
@@ -122,6 +133,10 @@ export interface Writer {
   readonly isFull: boolean;
   /** `listener` runs once the queue has drained to half its limit. */
   onDrain(listener: () => void): void;
+  /** The queue's limit now: `maxPending`, or less when `maxWaitMs` and the write rate ask for less. */
+  readonly limit: number;
+  /** Lines committed a second, as last measured (an average over the last few batches; 0: none yet). */
+  readonly rate: number;
   readonly pending: number;
   /** Resolves when everything added so far is committed. */
   flush(): Promise<void>;
@@ -206,6 +221,24 @@ export function createWriter(options: WriterOptions): Writer {
   let backingOff = false;
   let stopped = false;
   let full = false;
+  const maxWaitMs = options.maxWaitMs ?? 0;
+  /** The fewest lines the limit allows: the batches in flight and as many again waiting. */
+  const floor = Math.min(maxPending, batchLines * concurrency * 2);
+  let limit = maxPending;
+  let rate = 0;
+  let lastCommitAt = 0;
+
+  /** A committed batch updates the write rate, and with it the queue's limit. */
+  function measured(flight: InFlight): void {
+    const now = performance.now();
+    // The time since the previous commit while batches follow each other, else this batch's own.
+    const ms = now - Math.max(lastCommitAt, flight.startedAt);
+    lastCommitAt = now;
+    if (flight.batch.length === 0 || ms <= 0) return;
+    const sample = (flight.batch.length * 1000) / ms;
+    rate = rate === 0 ? sample : rate * 0.7 + sample * 0.3;
+    if (maxWaitMs > 0) limit = Math.min(maxPending, Math.max(floor, Math.round((rate * maxWaitMs) / 1000)));
+  }
 
   function bump(sourceId: string, name: string, by: number): void {
     let entry = counters.get(sourceId);
@@ -253,6 +286,7 @@ export function createWriter(options: WriterOptions): Writer {
       commitSentAt: undefined,
       backendPid: undefined,
       xid: undefined,
+      startedAt: performance.now(),
     };
     flight.done = (async () => {
       await ensurePartitions([...new Set(batch.map((r) => dayOf(r.receivedAt)))]);
@@ -505,6 +539,7 @@ export function createWriter(options: WriterOptions): Writer {
       try {
         await first.done;
         inFlight.shift();
+        measured(first);
         failures = 0;
       } catch (error) {
         // No batch starts until the failed ones are back in the queue; those behind the failed one
@@ -552,7 +587,7 @@ export function createWriter(options: WriterOptions): Writer {
           backingOff = false;
         }
       }
-      if (full && queue.length <= maxPending / 2) {
+      if (full && queue.length <= limit / 2) {
         full = false;
         for (const listener of drainListeners.splice(0)) listener();
       }
@@ -586,7 +621,7 @@ export function createWriter(options: WriterOptions): Writer {
   return {
     add(record) {
       queue.push(record);
-      if (queue.length >= maxPending) full = true;
+      if (queue.length >= limit) full = true;
       // A full batch goes out now when there is room beside the ones in flight.
       if (running && queue.length >= batchLines) fill();
       else schedule();
@@ -597,6 +632,12 @@ export function createWriter(options: WriterOptions): Writer {
     },
     get isFull() {
       return full;
+    },
+    get limit() {
+      return limit;
+    },
+    get rate() {
+      return rate;
     },
     onDrain(listener) {
       if (!full) listener();
