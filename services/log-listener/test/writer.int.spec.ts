@@ -13,7 +13,7 @@ import { createLogger } from '@veche/log';
 import { createTestDatabase, testDatabaseUrl, type TestDatabase } from '@veche/testing';
 import { logsMigrations } from '../migrations/index.ts';
 import { copyField } from '../src/ingest/copy.ts';
-import { createWriter, type LineRecord } from '../src/ingest/writer.ts';
+import { createWriter, type LineRecord, type Writer } from '../src/ingest/writer.ts';
 
 let database: TestDatabase;
 before(async () => {
@@ -260,9 +260,13 @@ describe('log writer (COPY)', () => {
       assert.ok(calls >= 4, `the batches were written again (${calls} attempts)`);
     });
 
-    it('a batch whose commit went through but whose answer was lost is not written again', async () => {
-      // A real PostgreSQL behind a proxy that, once armed, forwards the first COMMIT and PostgreSQL's
-      // whole answer to it (ReadyForQuery) up to the proxy, then cuts the writer's connection.
+    /**
+     * A writer on a real PostgreSQL behind a proxy armed before `act` runs: it forwards the first
+     * COMMIT and PostgreSQL's whole answer to it (ReadyForQuery) up to the proxy, then cuts the
+     * writer's connection. `act` adds to the writer, which is then flushed and stopped, exactly one
+     * answer cut off. Resolves with a new source's id and what the writer published.
+     */
+    const withLostCommitAnswer = async (act: (writer: Writer, sourceId: string) => Promise<void>) => {
       const proxy = await commitCuttingProxy(new URL(testDatabaseUrl()));
       const proxied = createDatabase({ url: proxy.url, schema: database.schema, poolSize: 4 });
       try {
@@ -279,61 +283,49 @@ describe('log writer (COPY)', () => {
           onCommitted: (_owner, _source, events) => published.push(...events),
         });
         proxy.arm();
-        for (let i = 0; i < 4; i++) writer.add(line(sourceId, i));
+        await act(writer, sourceId);
         await writer.flush();
         await writer.stop();
         assert.equal(proxy.cuts, 1, 'one commit answer was cut off');
-        const rows = await stored(sourceId);
-        // Each line once (the committed batch was not written again), in order, each published once.
-        assert.deepEqual(
-          rows.map((r) => r[1]),
-          ['line 0', 'line 1', 'line 2', 'line 3'],
-        );
-        assert.deepEqual(
-          published.map((e) => [e.id, e.message]),
-          rows,
-        );
-        const counters = await sql<{ received: string }>`
-          select received::text from source_counters where source_id = ${sourceId}`.execute(database.db);
-        assert.equal(counters.rows[0]?.received, '4');
+        return { sourceId, published };
       } finally {
         await proxied.close();
         await proxy.close();
       }
+    };
+
+    it('a batch whose commit went through but whose answer was lost is not written again', async () => {
+      const { sourceId, published } = await withLostCommitAnswer(async (writer, sourceId) => {
+        for (let i = 0; i < 4; i++) writer.add(line(sourceId, i));
+      });
+      const rows = await stored(sourceId);
+      // Each line once (the committed batch was not written again), in order, each published once.
+      assert.deepEqual(
+        rows.map((r) => r[1]),
+        ['line 0', 'line 1', 'line 2', 'line 3'],
+      );
+      assert.deepEqual(
+        published.map((e) => [e.id, e.message]),
+        rows,
+      );
+      const counters = await sql<{ received: string }>`
+        select received::text from source_counters where source_id = ${sourceId}`.execute(database.db);
+      assert.equal(counters.rows[0]?.received, '4');
     });
 
     it('counters alone whose commit went through but whose answer was lost are not added again', async () => {
       // Refused connections while no line arrives: a batch of counters only, with no line to look up.
-      const proxy = await commitCuttingProxy(new URL(testDatabaseUrl()));
-      const proxied = createDatabase({ url: proxy.url, schema: database.schema, poolSize: 4 });
-      try {
-        const sourceId = randomUUID();
-        await sql`insert into source_counters (source_id) values (${sourceId})`.execute(database.db);
-        const writer = createWriter({
-          database: proxied,
-          log: createLogger({ service: 'writer-test', level: 'silent' }),
-          batchLines: 2,
-          flushMs: 1,
-          maxPending: 1_000,
-          concurrency: 2,
-        });
-        proxy.arm();
+      const { sourceId } = await withLostCommitAnswer(async (writer, sourceId) => {
         writer.count(sourceId, 'rejected_connections', 3);
         writer.count(sourceId, 'closed_connections');
         await writer.flush();
         // Counted again after the cut: a later batch that commits normally.
         writer.count(sourceId, 'rejected_connections');
-        await writer.flush();
-        await writer.stop();
-        assert.equal(proxy.cuts, 1, 'one commit answer was cut off');
-        const counters = await sql<{ rejected: string; closed: string }>`
-          select rejected_connections::text as rejected, closed_connections::text as closed
-          from source_counters where source_id = ${sourceId}`.execute(database.db);
-        assert.deepEqual(counters.rows[0], { rejected: '4', closed: '1' });
-      } finally {
-        await proxied.close();
-        await proxy.close();
-      }
+      });
+      const counters = await sql<{ rejected: string; closed: string }>`
+        select rejected_connections::text as rejected, closed_connections::text as closed
+        from source_counters where source_id = ${sourceId}`.execute(database.db);
+      assert.deepEqual(counters.rows[0], { rejected: '4', closed: '1' });
     });
 
     it('the queue holds what the write rate stores in maxWaitMs: past it senders pause, at half they resume', async () => {

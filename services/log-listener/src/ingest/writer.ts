@@ -5,8 +5,9 @@
  * only after their batch commits. When the queue is full the listeners pause their sockets (TCP
  * back-pressure reaches the senders) until it drains to half. Full means `maxPending` lines, or fewer:
  * as many as the measured write rate stores in `maxWaitMs`, so that when senders outpace storage a
- * line still reaches the live tail in about that long after it arrived (the rest waits at the senders). A failed write keeps its batch and
- * retries: nothing received is dropped while the process lives; SIGTERM writes everything first.
+ * line still reaches the live tail in about that long after it arrived (the rest waits at the
+ * senders). A failed write keeps its batch and retries: nothing received is dropped while the process
+ * lives; SIGTERM writes everything first.
  * Two batches are in flight at once (`concurrency`): the next takes its ids after the previous one's
  * and commits after it, so one process's batches commit and are published in id order.
  *
@@ -47,8 +48,8 @@ export interface WriterOptions {
   /**
    * Longest a queued line should wait for its batch (the live tail's promise when senders outpace
    * storage): the queue's limit is the measured write rate times this, at least twice the batches in
-   * flight and at most `maxPending`; past it every sender is paused, so the excess waits in its socket and its own
-   * queue instead of in this process. 0 or undefined: `maxPending` alone.
+   * flight and at most `maxPending`; past it every sender is paused, so the excess waits in its
+   * socket and its own queue instead of in this process. 0 or undefined: `maxPending` alone.
    */
   maxWaitMs?: number;
   /**
@@ -77,7 +78,7 @@ interface InFlight {
   commitSentAt: number | undefined;
   /** The PostgreSQL backend its transaction ran on. */
   backendPid: number | undefined;
-  /** Its transaction's id (`pg_current_xact_id()`), asked for its outcome if the COMMIT's answer is lost. */
+  /** Its transaction's id (`pg_current_xact_id()`): asked for its outcome if the COMMIT's answer is lost. */
   xid: string | undefined;
   /** When it was started (the write rate is measured from it when nothing committed meanwhile). */
   startedAt: number;
