@@ -188,7 +188,27 @@ export const gatewayServiceProcedures = {
   authenticateToken: 'veche.gateway.sessions.authenticate',
   /** A Kerberos (SPNEGO) token from `Authorization: Negotiate …` → the mapped account (issue 20). */
   authenticateNegotiate: 'veche.gateway.sessions.authenticate_negotiate',
+  /**
+   * Which of these user ids have an account, with their display names: chat asks for a user it has
+   * not heard of yet (the `account.registered` event still on its way), so a user who registered a
+   * moment ago can be invited or sent a direct message at once.
+   */
+  knownAccounts: 'veche.gateway.accounts.known',
 } as const;
+export const KnownAccountsRequest = Type.Object(
+  { userIds: Type.Array(UserId, { minItems: 1, maxItems: 100 }) },
+  { additionalProperties: false },
+);
+/** The accounts among those asked for (an unknown id is left out), disabled ones included. */
+export const KnownAccounts = Type.Object(
+  {
+    accounts: Type.Array(
+      Type.Object({ userId: UserId, displayName: DisplayName }, { additionalProperties: false }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type KnownAccounts = Static<typeof KnownAccounts>;
 /** The base64 of a GSS token, as it follows `Negotiate ` in a header. */
 export const NegotiateToken = Type.String({
   minLength: 4,

@@ -756,6 +756,7 @@ describe('security tables of the local fleet', { timeout: 600_000 }, () => {
             { principal: { userId: A, role: 'user' }, input: { sourceId: her.source } },
           ],
           ['veche.gateway.sessions.authenticate', { token: alice().accessToken }],
+          ['veche.gateway.accounts.known', { userIds: [A] }],
           ['veche.gateway.authenticate', {}],
           ['veche.gateway.admin.list_users', {}],
           ['veche.mailer.admin.list_mails', {}],

@@ -4,10 +4,12 @@
  * and the consumers of bot replies and account events, typing, and the internal HTTP server.
  * `server.ts` only starts it; tests build it in-process with their own schema, exchanges and queues.
  */
+import { Value } from '@sinclair/typebox/value';
 import { createBusConnection, topologyNames, type Consumer } from '@veche/bus';
 import { createDatabase, ensureDatabaseExists, migrate, type Database } from '@veche/db';
+import { internalError, unavailable } from '@veche/errors';
 import { createEventStore, type EventStore, type Subscription } from '@veche/event-store';
-import { presenceServiceProcedures } from '@veche/contracts';
+import { KnownAccounts, gatewayServiceProcedures, presenceServiceProcedures } from '@veche/contracts';
 import type { Logger } from '@veche/log';
 import { checkReadiness, postgresCheck } from '@veche/service';
 import { connectService, type WampService } from '@veche/wamp';
@@ -112,6 +114,19 @@ export function createChatApp(options: ChatAppOptions): ChatApp {
         for (const entry of answer.statuses) statuses.set(entry.userId, entry.status);
       }
       return statuses;
+    },
+    // A user chat has not heard of yet: the gateway, which owns accounts, says whether they exist.
+    accountsOf: async (userIds) => {
+      const session = wamp;
+      if (!session?.isConnected) throw unavailable('Not connected to the router');
+      const answer = await session.call<unknown>(
+        gatewayServiceProcedures.knownAccounts,
+        { userIds },
+        { timeoutMs: config.CHAT_ACCOUNT_LOOKUP_TIMEOUT_MS, calleeWaitMs: 0 },
+      );
+      if (!Value.Check(KnownAccounts, answer))
+        throw internalError('The gateway answered known accounts malformed');
+      return answer.accounts;
     },
     maxBotReplies: config.CHAT_BOT_MAX_REPLIES,
   });

@@ -55,6 +55,13 @@ export const chatEnvSchema = envSchema({
     maximum: 30_000,
     description: 'how long a member list waits for the presence-router (members shown offline after)',
   }),
+  CHAT_ACCOUNT_LOOKUP_TIMEOUT_MS: env.int({
+    default: 2_000,
+    minimum: 50,
+    maximum: 30_000,
+    description:
+      'how long an invitation or direct message to a user chat has not heard of waits for the gateway to say whether they exist',
+  }),
   CHAT_EXCHANGE: env.string({
     default: 'veche.events',
     description: 'integration events out, account events in (tests use their own)',

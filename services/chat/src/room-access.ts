@@ -27,6 +27,11 @@ export interface ChatDeps {
    * here alone: presence is the one source of truth for who is online.
    */
   presenceOf?: (viewer: string, users: string[]) => Promise<ReadonlyMap<string, number> | undefined>;
+  /**
+   * The gateway's accounts among `userIds` with their display names: asked for a user chat has not
+   * heard of (their `account.registered` may still be on its way). Rejects when it cannot answer now.
+   */
+  accountsOf?: (userIds: string[]) => Promise<{ userId: string; displayName: string }[]>;
   maxBotReplies: number;
 }
 
@@ -112,10 +117,30 @@ export function createRoomAccess(deps: ChatDeps) {
     return rows.map((r) => r.user_id);
   }
 
-  /** A user chat knows from the gateway's account events (never a member named after a typo). */
+  /**
+   * A user chat knows from the gateway's account events (never a member named after a typo). One it
+   * has not heard of may have registered a moment ago, the event still on its way: the gateway, which
+   * owns accounts, is asked, and an account it names is kept as the event would keep it.
+   */
   async function userKnown(userId: string): Promise<boolean> {
     const row = await db.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst();
-    return row !== undefined;
+    if (row) return true;
+    if (!deps.accountsOf) return false;
+    let account: { userId: string; displayName: string } | undefined;
+    try {
+      account = (await deps.accountsOf([userId])).find((a) => a.userId === userId);
+    } catch (error) {
+      log.warn({ err: error, userId }, 'the gateway could not say whether a user exists; taken as unknown');
+      return false;
+    }
+    if (!account) return false;
+    // The event, when it comes, sets the name again (an upsert); until then the gateway's is shown.
+    await db
+      .insertInto('users')
+      .values({ id: account.userId, display_name: account.displayName })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
+    return true;
   }
 
   async function loadMessage(roomId: string, messageId: string): Promise<MessageView | undefined> {

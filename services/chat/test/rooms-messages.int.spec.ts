@@ -5,11 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { KnownAccountsRequest, gatewayServiceProcedures } from '@veche/contracts';
 import { eventually } from '@veche/testing';
+import { connectService } from '@veche/wamp';
 import { roomStream } from '../src/domain/events.ts';
 import { foldRoom } from '../src/domain/room.ts';
 import { asChatEvent } from '../src/realtime.ts';
-import { startHarness, type Harness } from './support/harness.ts';
+import { secret, startHarness, type Harness } from './support/harness.ts';
 
 let h: Harness;
 before(async () => {
@@ -441,6 +443,68 @@ describe('rooms and messages', () => {
     // Nobody of that id has an account: no room named after a typo.
     assert.equal(await refusal(h.call('quin9', 'openDirectRoom', { userId: 'nobody9' })), 'not_found');
     assert.equal(await refusal(h.call('quin9', 'leaveRoom', { roomId: a.roomId })), 'conflict');
+  });
+
+  it('asks the gateway about a user it has not heard of (registered a moment ago), and keeps the answer', async () => {
+    // Their account.registered is still on its way: a service session answers as the gateway does.
+    const gateway = await connectService({
+      url: h.router.url,
+      authid: 'service:gateway',
+      secret,
+      log: h.log,
+    });
+    const asked: string[][] = [];
+    let roomId = '';
+    try {
+      await gateway.register(gatewayServiceProcedures.knownAccounts, KnownAccountsRequest, ({ userIds }) => {
+        asked.push(userIds);
+        const accounts = userIds.filter((id) => id.startsWith('new11'));
+        return Promise.resolve({
+          accounts: accounts.map((userId) => ({ userId, displayName: `Fresh ${userId}` })),
+        });
+      });
+      await h.register('uma11');
+      const dm = await h.call<{ roomId: string; created: boolean }>('uma11', 'openDirectRoom', {
+        userId: 'new11a',
+      });
+      assert.equal(dm.created, true);
+      const sync = await h.call<{ rooms: { roomId: string; name: string }[] }>('uma11', 'sync');
+      assert.deepEqual(
+        sync.rooms.map((r) => [r.roomId, r.name]),
+        [[dm.roomId, 'Fresh new11a']],
+        "the DM is named with the gateway's display name",
+      );
+      ({ roomId } = await h.call<{ roomId: string }>('uma11', 'createRoom', {
+        name: 'Fresh',
+        visibility: 'private',
+      }));
+      await h.call('uma11', 'inviteMember', { roomId, userId: 'new11b' });
+      assert.equal(await refusal(h.call('uma11', 'openDirectRoom', { userId: 'ghost11' })), 'not_found');
+      assert.deepEqual(asked, [['new11a'], ['new11b'], ['ghost11']]);
+      // Known from now on: not asked again. The event, when it comes, changes nothing but the name.
+      await h.call('uma11', 'inviteMember', { roomId, userId: 'new11a' });
+      assert.equal(asked.length, 3);
+    } finally {
+      await gateway.close();
+    }
+    const names = async () =>
+      (
+        await h.call<{ members: { userId: string; displayName: string }[] }>('uma11', 'listMembers', {
+          roomId,
+        })
+      ).members
+        .map((m) => [m.userId, m.displayName])
+        .sort();
+    assert.deepEqual(await names(), [
+      ['new11a', 'Fresh new11a'],
+      ['new11b', 'Fresh new11b'],
+      ['uma11', 'uma11'],
+    ]);
+    // The account event arrives after all: its name is the one kept (the consumer's upsert).
+    await h.register('new11b');
+    await eventually(async () => (await names())[1]?.[1] === 'new11b', { message: "new11b's event applied" });
+    // No gateway on the router: a user not heard of is not_found at once (no wait for a callee).
+    assert.equal(await refusal(h.call('uma11', 'openDirectRoom', { userId: 'new11c' })), 'not_found');
   });
 
   it('search finds, ranked, only in the caller’s rooms', async () => {

@@ -7,11 +7,13 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
   AuthenticateTokenRequest,
+  KnownAccountsRequest,
   NegotiateRequest,
   TokenPair,
   gatewayServiceProcedures,
   type ApiRoute,
   type AuthenticatedPrincipal,
+  type KnownAccounts,
   type NegotiatedPrincipal,
 } from '@veche/contracts';
 import { createBusConnection, createOutboxRelay, type BusConnection, type OutboxRelay } from '@veche/bus';
@@ -24,6 +26,7 @@ import { connectService, type WampService } from '@veche/wamp';
 import type { FastifyInstance } from 'fastify';
 import { gatewayMigrations } from '../migrations/index.ts';
 import { createAccounts, type Accounts } from './accounts/index.ts';
+import { knownAccounts } from './accounts/read-model.ts';
 import { integrationEventTypes } from './domain/account.ts';
 import type { GatewayConfig } from './env.ts';
 import { mailTokenSecret, parseTrustProxy } from './env.ts';
@@ -261,6 +264,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
             ...(responseToken ? { responseToken } : {}),
           };
         },
+      );
+      // Chat asks which users exist when their account.registered has not reached it yet.
+      await wamp.register(
+        gatewayServiceProcedures.knownAccounts,
+        KnownAccountsRequest,
+        async ({ userIds }): Promise<KnownAccounts> => ({
+          accounts: await knownAccounts(database.db, userIds),
+        }),
       );
       await security.ready(30_000);
       wampSessions.start(options.wampSessionSweepMs);

@@ -1,7 +1,8 @@
 /**
  * `veche.gateway.sessions.authenticate`, the token check other doors use (the presence-router's
  * /pubsub upgrade): a live session's token answers its principal; a token after log-out, of a
- * disabled account, or forged answers `unauthorized`; users may not call it.
+ * disabled account, or forged answers `unauthorized`; users may not call it. And
+ * `veche.gateway.accounts.known`, which chat asks about a user whose account event has not reached it.
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
@@ -82,6 +83,28 @@ it('is not for users', async () => {
   const user = await connectWampClient(h.routerUrl, carol.userId, carol.accessToken);
   await assert.rejects(
     user.session.call(gatewayServiceProcedures.authenticateToken, [], { token: carol.accessToken }),
+    (error: { error?: string }) => error.error === 'wamp.error.not_authorized',
+  );
+  user.close();
+});
+
+it('names the accounts among the ids asked for, with their display names, and is not for users', async () => {
+  const dave = await login('dave@example.org');
+  const known = (userIds: unknown) => presence.call(gatewayServiceProcedures.knownAccounts, { userIds });
+  assert.deepEqual(await known([dave.userId, 'nobody-of-that-id']), {
+    accounts: [{ userId: dave.userId, displayName: 'T' }],
+  });
+  assert.deepEqual(await known(['nobody-of-that-id']), { accounts: [] });
+  for (const bad of [[], ['not an id!'], Array.from({ length: 101 }, (_, i) => `u${i}`), 'x']) {
+    await assert.rejects(
+      known(bad),
+      (error: unknown) => isVecheError(error, 'validation'),
+      JSON.stringify(bad),
+    );
+  }
+  const user = await connectWampClient(h.routerUrl, dave.userId, dave.accessToken);
+  await assert.rejects(
+    user.session.call(gatewayServiceProcedures.knownAccounts, [], { userIds: [dave.userId] }),
     (error: { error?: string }) => error.error === 'wamp.error.not_authorized',
   );
   user.close();

@@ -47,3 +47,17 @@ export async function requireAccount(db: Executor<unknown>, userId: string): Pro
   if (!account) throw notFound('No such user', { details: { userId } });
   return account;
 }
+
+/** The accounts among `userIds`, with their display names (what chat asks of a user it has not heard of). */
+export async function knownAccounts(
+  db: Executor<unknown>,
+  userIds: readonly string[],
+): Promise<{ userId: string; displayName: string }[]> {
+  if (userIds.length === 0) return [];
+  const rows = await tablesOf(db)
+    .selectFrom('accounts')
+    .select(['user_id', 'display_name'])
+    .where('user_id', 'in', [...userIds])
+    .execute();
+  return rows.map((row) => ({ userId: row.user_id, displayName: row.display_name }));
+}
