@@ -4,10 +4,12 @@ import type { Migrations } from '@veche/db';
 import { mailOutbox } from './0001-mail-outbox.ts';
 import { linkTokens } from './0002-link-tokens.ts';
 import { logAlertMails } from './0003-log-alert-mails.ts';
+import { earlyPreferences } from './0004-early-preferences.ts';
 
 export const mailerMigrations: Migrations = {
   ...busMigrations,
   '0001-mail-outbox': mailOutbox,
   '0002-link-tokens': linkTokens,
   '0003-log-alert-mails': logAlertMails,
+  '0004-early-preferences': earlyPreferences,
 };

@@ -69,6 +69,13 @@ export interface RecipientsTable {
   updated_at: Generated<Date>;
 }
 
+/** A choice made before the user's registration reached the mailer; the registration takes it. */
+export interface EarlyPreferencesTable {
+  user_id: string;
+  notify: NotifyPreference;
+  chosen_at: Generated<Date>;
+}
+
 export interface PendingNotificationsTable {
   user_id: string;
   event_id: string;
@@ -97,6 +104,7 @@ export type MailerTables = {
   mails: MailsTable;
   suppressions: SuppressionsTable;
   recipients: RecipientsTable;
+  early_preferences: EarlyPreferencesTable;
   pending_notifications: PendingNotificationsTable;
   read_marks: ReadMarksTable;
   log_alert_mails: LogAlertMailsTable;

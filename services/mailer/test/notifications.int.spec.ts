@@ -179,6 +179,36 @@ describe('offline notifications', () => {
     assert.deepEqual(await notificationsTo('u-never'), []);
   });
 
+  it('a choice made before the registration reached the mailer waits for it, and wins over its own', async () => {
+    // A client that signs up and chooses at once: its account.registered is still on its way.
+    const choose = (emailNotifications: 'never' | 'digest') =>
+      mailer.procedures.setNotificationPreference({
+        actor: { userId: 'u-early', role: 'user' },
+        input: { emailNotifications },
+      });
+    assert.deepEqual(await choose('digest'), { emailNotifications: 'digest' });
+    assert.deepEqual(await choose('never'), { emailNotifications: 'never' });
+    const state = async () => ({
+      recipient: (
+        await sql<{ notify: string }>`select notify from recipients where user_id = 'u-early'`.execute(
+          database.db,
+        )
+      ).rows,
+      early: (
+        await sql<{ notify: string }>`select notify from early_preferences where user_id = 'u-early'`.execute(
+          database.db,
+        )
+      ).rows,
+    });
+    assert.deepEqual(await state(), { recipient: [], early: [{ notify: 'never' }] });
+    // The registration carries the sign-up form's choice; the later one is kept.
+    await register('u-early', 'early@example.org', { emailNotifications: 'immediately' });
+    assert.deepEqual(await state(), { recipient: [{ notify: 'never' }], early: [] });
+    // From now on a choice goes straight to the recipient.
+    assert.deepEqual(await choose('digest'), { emailNotifications: 'digest' });
+    assert.deepEqual(await state(), { recipient: [{ notify: 'digest' }], early: [] });
+  });
+
   it('the read model follows profile and address changes, and the unsubscribe link turns notifications off', async () => {
     await register('u-move', 'before@example.org');
     await bus.publish('account.profile_updated', {

@@ -2,20 +2,22 @@
  * The user-facing side of notification mail: choosing immediately / digest / never, and the
  * unsubscribe link (a signed token, so the gateway can call this for a visitor who is not logged in).
  */
-import type { Executor } from '@veche/db';
+import type { Executor, Kysely } from '@veche/db';
 import { notFound, validationError } from '@veche/errors';
 import type { NotifyPreference } from '../events.ts';
 import { verifyUnsubscribeToken } from '../domain/unsubscribe.ts';
-import { setNotifyPreference } from '../projections/recipients.ts';
+import { chooseNotifyPreference, setNotifyPreference } from '../projections/recipients.ts';
 
+/**
+ * The caller is signed in, so their account exists even when its registration has not reached the
+ * mailer yet (a client that signs up and chooses at once): the choice then waits for it.
+ */
 export async function setNotificationPreference(
-  db: Executor<unknown>,
+  db: Kysely<unknown>,
   userId: string,
   emailNotifications: NotifyPreference,
 ): Promise<{ emailNotifications: NotifyPreference }> {
-  if (!(await setNotifyPreference(db, userId, emailNotifications))) {
-    throw notFound('No such user', { details: { userId } });
-  }
+  await chooseNotifyPreference(db, userId, emailNotifications);
   return { emailNotifications };
 }
 

@@ -4,7 +4,7 @@
  * route's own schema, and admin routes refuse a caller who is not an administrator.
  */
 import { mailerProcedures as P, mailerRoutes } from '@veche/contracts';
-import type { Executor } from '@veche/db';
+import type { Kysely } from '@veche/db';
 import type { Logger } from '@veche/log';
 import {
   inProcessProcedure,
@@ -20,7 +20,7 @@ import * as admin from './admin.ts';
 import * as preferences from './preferences.ts';
 
 /** Checked against the routes, each handler keeping its own result type (for in-process callers). */
-export function mailerHandlers(db: Executor<unknown>, unsubscribeSecret: string) {
+export function mailerHandlers(db: Kysely<unknown>, unsubscribeSecret: string) {
   return {
     [P.listMails]: ({ input }) => admin.listMails(db, input),
     [P.getMail]: ({ input }) => admin.getMail(db, input.mailId),
@@ -45,14 +45,14 @@ export function mailerHandlers(db: Executor<unknown>, unsubscribeSecret: string)
 
 export function registerProcedures(
   wamp: WampService,
-  db: Executor<unknown>,
+  db: Kysely<unknown>,
   unsubscribeSecret: string,
 ): Promise<void> {
   return serveRoutes(wamp, mailerRoutes, mailerHandlers(db, unsubscribeSecret));
 }
 
 /** The procedures by short name, for in-process callers (tests), checked as `serveRoutes` checks them. */
-export function inProcessProcedures(db: Executor<unknown>, unsubscribeSecret: string, log: Logger) {
+export function inProcessProcedures(db: Kysely<unknown>, unsubscribeSecret: string, log: Logger) {
   const handlers = mailerHandlers(db, unsubscribeSecret);
   const procedure = <Name extends ProcedureNames<typeof mailerRoutes>, Out>(
     name: Name,

@@ -2,7 +2,7 @@
  * The recipients read model: what the mailer knows of each user (address, name, locale, notification
  * preference), built from account events, because chat events name users by id only.
  */
-import { sql, type Executor } from '@veche/db';
+import { sql, type Executor, type Kysely, type Transaction } from '@veche/db';
 import type { Recipient } from '../domain/mails.ts';
 import { tablesOf } from '../tables.ts';
 import type {
@@ -12,13 +12,45 @@ import type {
   NotifyPreference,
 } from '../events.ts';
 
-export async function recordRegistration(db: Executor<unknown>, data: AccountRegistered): Promise<void> {
+/**
+ * Serialises, per user, the registration's arrival and a choice made meanwhile (both in a transaction):
+ * whichever comes second sees what the first committed, so a choice is never left behind.
+ */
+const lockRecipient = (trx: Transaction<unknown>, userId: string) =>
+  sql`select pg_advisory_xact_lock(hashtextextended(${`veche.mailer.recipient:${userId}`}, 0))`.execute(trx);
+
+/** Records a registration; a notification choice the user made before it arrived wins over its own. */
+export async function recordRegistration(trx: Transaction<unknown>, data: AccountRegistered): Promise<void> {
+  await lockRecipient(trx, data.userId);
   await sql`
+    with early as (delete from early_preferences where user_id = ${data.userId} returning notify)
     insert into recipients (user_id, email, display_name, locale, notify)
-    values (${data.userId}, ${data.email}, ${data.displayName}, ${data.locale}, ${data.emailNotifications ?? null})
+    values (${data.userId}, ${data.email}, ${data.displayName}, ${data.locale},
+            coalesce((select notify from early), ${data.emailNotifications ?? null}))
     on conflict (user_id) do update set
       email = excluded.email, display_name = excluded.display_name, locale = excluded.locale,
-      notify = coalesce(excluded.notify, recipients.notify), updated_at = now()`.execute(db);
+      notify = coalesce(excluded.notify, recipients.notify), updated_at = now()`.execute(trx);
+}
+
+/**
+ * The signed-in user's choice (the gateway vouched for them, so the account exists). When their
+ * registration has not reached the mailer yet, the choice waits for it in `early_preferences`.
+ */
+export async function chooseNotifyPreference(
+  db: Kysely<unknown>,
+  userId: string,
+  notify: NotifyPreference,
+): Promise<'recorded' | 'early'> {
+  return db.transaction().execute(async (trx) => {
+    await lockRecipient(trx, userId);
+    if (await setNotifyPreference(trx, userId, notify)) return 'recorded';
+    await tablesOf(trx)
+      .insertInto('early_preferences')
+      .values({ user_id: userId, notify })
+      .onConflict((oc) => oc.column('user_id').doUpdateSet({ notify, chosen_at: sql`now()` }))
+      .execute();
+    return 'early';
+  });
 }
 
 /** Returns false when the user is unknown here (their registration never reached the mailer). */
