@@ -5,6 +5,7 @@ import { mailOutbox } from './0001-mail-outbox.ts';
 import { linkTokens } from './0002-link-tokens.ts';
 import { logAlertMails } from './0003-log-alert-mails.ts';
 import { earlyPreferences } from './0004-early-preferences.ts';
+import { notificationsAwaitingRecipient } from './0005-notifications-awaiting-recipient.ts';
 
 export const mailerMigrations: Migrations = {
   ...busMigrations,
@@ -12,4 +13,5 @@ export const mailerMigrations: Migrations = {
   '0002-link-tokens': linkTokens,
   '0003-log-alert-mails': logAlertMails,
   '0004-early-preferences': earlyPreferences,
+  '0005-notifications-awaiting-recipient': notificationsAwaitingRecipient,
 };

@@ -7,7 +7,7 @@
 import type { Transaction } from '@veche/db';
 import type { EventHandler, IntegrationEvent, MessageContext } from '@veche/bus';
 import { validationError } from '@veche/errors';
-import { parseEvent, type NotifyPreference } from './events.ts';
+import { parseEvent, type ChatMessagePosted, type NotifyPreference } from './events.ts';
 import {
   decideChatNotifications,
   logAlertMail,
@@ -24,10 +24,12 @@ import { enqueueMails } from './outbox.ts';
 import { recordAlertFiring } from './projections/log-alert-mails.ts';
 import { hasRead, queueForDigest, recordRead } from './projections/pending-notifications.ts';
 import {
+  holdForUnknownRecipients,
   loadRecipients,
   recordEmailChange,
   recordProfileUpdate,
   recordRegistration,
+  takeAwaitingNotifications,
 } from './projections/recipients.ts';
 
 export interface IntakeOptions {
@@ -41,6 +43,47 @@ export interface IntakeOptions {
 }
 
 export function createIntakeHandler(options: IntakeOptions): EventHandler {
+  /** A mail now, a place in the digest, or nothing, for each member chat asked to notify. */
+  async function notifyOfMessage(
+    trx: Transaction<unknown>,
+    eventId: string,
+    data: ChatMessagePosted,
+    drafts: MailDraft[],
+    context: MessageContext,
+  ): Promise<void> {
+    const userIds = data.notify.map((n) => n.userId);
+    let recipients = await loadRecipients(trx, userIds);
+    const unknown = userIds.filter((userId) => userId !== data.senderId && !recipients.has(userId));
+    if (unknown.length > 0) {
+      // Their registration may still be on its way (gateway's relay): the notification waits for it.
+      const held = await holdForUnknownRecipients(trx, unknown, eventId, data);
+      if (held.length < new Set(unknown).size) recipients = await loadRecipients(trx, userIds);
+      for (const userId of held)
+        context.log.info({ userId, eventId }, 'notification held until the user’s registration arrives');
+    }
+    const dueAt = new Date(Date.now() + options.digestDelayMs);
+    for (const decision of decideChatNotifications(data, recipients, options.defaultNotify)) {
+      // The sender, a "never", or a user held above.
+      if (decision.action === 'skip') continue;
+      // A receipt that overtook this message already says it was read.
+      if (await hasRead(trx, decision.userId, data.roomId, data.seq)) continue;
+      if (decision.action === 'digest') {
+        await queueForDigest(trx, decision.userId, eventId, decision.item, dueAt);
+      } else {
+        drafts.push(
+          notificationMail(
+            options.brand,
+            'chat_notification',
+            eventId,
+            decision.recipient,
+            [decision.item],
+            unsubscribeToken(options.unsubscribeSecret, decision.userId),
+          ),
+        );
+      }
+    }
+  }
+
   return async (event: IntegrationEvent, trx: Transaction<unknown>, context: MessageContext) => {
     const parsed = parseEvent(event.type, event.data);
     if (!parsed.ok) {
@@ -54,6 +97,11 @@ export function createIntakeHandler(options: IntakeOptions): EventHandler {
       case 'account.registered':
         await recordRegistration(trx, data);
         drafts.push(...mailsForRegistration(options.brand, eventId, data));
+        // Chat's events come by another relay: a message for them may have arrived first.
+        for (const held of await takeAwaitingNotifications(trx, data.userId)) {
+          context.log.info({ userId: data.userId, eventId: held.eventId }, 'held notification released');
+          await notifyOfMessage(trx, held.eventId, held.message, drafts, context);
+        }
         break;
       case 'account.registration_attempted':
         drafts.push(...mailsForRegistrationAttempt(options.brand, eventId, data));
@@ -98,38 +146,9 @@ export function createIntakeHandler(options: IntakeOptions): EventHandler {
         }
         break;
       }
-      case 'chat.message_posted': {
-        const recipients = await loadRecipients(
-          trx,
-          data.notify.map((n) => n.userId),
-        );
-        const dueAt = new Date(Date.now() + options.digestDelayMs);
-        for (const decision of decideChatNotifications(data, recipients, options.defaultNotify)) {
-          if (decision.action === 'skip') {
-            if (decision.reason === 'unknown-recipient') {
-              context.log.warn({ userId: decision.userId }, 'no address for a user to notify');
-            }
-            continue;
-          }
-          // A receipt that overtook this message already says it was read.
-          if (await hasRead(trx, decision.userId, data.roomId, data.seq)) continue;
-          if (decision.action === 'digest') {
-            await queueForDigest(trx, decision.userId, eventId, decision.item, dueAt);
-          } else {
-            drafts.push(
-              notificationMail(
-                options.brand,
-                'chat_notification',
-                eventId,
-                decision.recipient,
-                [decision.item],
-                unsubscribeToken(options.unsubscribeSecret, decision.userId),
-              ),
-            );
-          }
-        }
+      case 'chat.message_posted':
+        await notifyOfMessage(trx, eventId, data, drafts, context);
         break;
-      }
     }
     const queued = await enqueueMails(trx, drafts, { from: options.from, correlationId });
     if (queued.length > 0) {

@@ -76,6 +76,14 @@ export interface EarlyPreferencesTable {
   chosen_at: Generated<Date>;
 }
 
+/** A chat notification for a user whose registration has not reached the mailer yet. */
+export interface NotificationsAwaitingRecipientTable {
+  user_id: string;
+  event_id: string;
+  message: unknown;
+  received_at: Generated<Date>;
+}
+
 export interface PendingNotificationsTable {
   user_id: string;
   event_id: string;
@@ -105,6 +113,7 @@ export type MailerTables = {
   suppressions: SuppressionsTable;
   recipients: RecipientsTable;
   early_preferences: EarlyPreferencesTable;
+  notifications_awaiting_recipient: NotificationsAwaitingRecipientTable;
   pending_notifications: PendingNotificationsTable;
   read_marks: ReadMarksTable;
   log_alert_mails: LogAlertMailsTable;

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from '@veche/db';
 import { eventually, type TestDatabase } from '@veche/testing';
 import type { Mailer } from '../src/app.ts';
+import { recordRegistration } from '../src/projections/recipients.ts';
 import type { MailRow } from '../src/outbox.ts';
 import type { TestBus } from './support/bus.ts';
 import { startMailerHarness, type MailerHarness } from './support/harness.ts';
@@ -66,6 +67,16 @@ const notificationsTo = async (userId: string): Promise<MailRow[]> =>
       database.db,
     )
   ).rows;
+
+/** The user's notification mails once at least one was sent. */
+const sentNotificationsTo = (userId: string): Promise<MailRow[]> =>
+  eventually(
+    async () => {
+      const rows = (await notificationsTo(userId)).filter((m) => m.state === 'sent');
+      return rows.length > 0 && rows;
+    },
+    { message: `a notification mailed to ${userId}` },
+  );
 
 describe('offline notifications', () => {
   it('messages to a user who does not read them arrive as one digest after the delay', async () => {
@@ -177,6 +188,71 @@ describe('offline notifications', () => {
     assert.equal(waiting.rows.length, 0, 'never queued for a digest');
     await sleep(digestDelayMs + 500);
     assert.deepEqual(await notificationsTo('u-never'), []);
+  });
+
+  it('a notification for a user whose registration has not arrived waits for it, then goes out', async () => {
+    // A direct message to someone who registered a moment ago: chat's event overtook the gateway's.
+    const eventId = await post('dm-late', 'u-late', 'welcome!', 'dm');
+    const held = async () =>
+      (
+        await sql<{ event_id: string; message: { notify: { userId: string }[] } }>`
+          select event_id, message from notifications_awaiting_recipient where user_id = 'u-late'`.execute(
+          database.db,
+        )
+      ).rows;
+    const [row] = await eventually(async () => (await held()).length === 1 && held(), {
+      message: 'the notification held for u-late',
+    });
+    assert.equal(row?.event_id, eventId);
+    assert.deepEqual(row?.message.notify, [{ userId: 'u-late', reason: 'direct' }]);
+    assert.deepEqual(await notificationsTo('u-late'), []);
+
+    await register('u-late', 'late@example.org', { emailNotifications: 'immediately' });
+    const [mail] = await sentNotificationsTo('u-late');
+    assert.equal(mail?.event_id, eventId);
+    assert.equal(mail?.kind, 'chat_notification');
+    assert.deepEqual(await held(), []);
+    const delivered = await sink.messagesTo('late@example.org');
+    assert.equal(delivered.filter((m) => /welcome!/.test(m.text ?? '')).length, 1);
+  });
+
+  it('a notification racing the registration is neither held forever nor lost', async () => {
+    // The registration is being recorded (uncommitted, holding the user's lock) when the message comes:
+    // the message waits for it, then finds the user known and mails at once instead of holding.
+    let commit!: () => void;
+    const gate = new Promise<void>((resolve) => (commit = resolve));
+    const registering = database.db.transaction().execute(async (trx) => {
+      await recordRegistration(trx, {
+        userId: 'u-race',
+        email: 'race@example.org',
+        displayName: 'Race',
+        locale: 'en',
+        emailNotifications: 'immediately',
+        sealedToken: sealedForTest('verify_email', 'u-race', 't-u-race'),
+      });
+      await gate;
+    });
+    const eventId = await post('dm-race', 'u-race', 'just in time', 'dm');
+    await eventually(
+      async () =>
+        (
+          await sql`
+            select 1 from pg_locks
+            where locktype = 'advisory' and not granted
+              and ((classid::bigint << 32) | objid::bigint) = hashtextextended('veche.mailer.recipient:u-race', 0)`.execute(
+            database.db,
+          )
+        ).rows.length > 0,
+      { message: 'the message waiting for the registration’s lock' },
+    );
+    commit();
+    await registering;
+    const [mail] = await sentNotificationsTo('u-race');
+    assert.equal(mail?.event_id, eventId);
+    const held = await sql`select 1 from notifications_awaiting_recipient where user_id = 'u-race'`.execute(
+      database.db,
+    );
+    assert.equal(held.rows.length, 0);
   });
 
   it('a choice made before the registration reached the mailer waits for it, and wins over its own', async () => {

@@ -248,7 +248,8 @@ export type NotificationDecision =
 
 /**
  * For each member chat asked to notify: a mail now, a place in the digest, or nothing. A user the
- * read model does not know (their account events have not arrived) gets nothing: there is no address.
+ * read model does not know has no address here: the intake holds the notification until their
+ * registration arrives (`notifications_awaiting_recipient`).
  */
 export function decideChatNotifications(
   data: ChatMessagePosted,

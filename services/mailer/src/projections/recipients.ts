@@ -9,6 +9,7 @@ import type {
   AccountEmailChanged,
   AccountProfileUpdated,
   AccountRegistered,
+  ChatMessagePosted,
   NotifyPreference,
 } from '../events.ts';
 
@@ -112,4 +113,61 @@ export async function loadRecipients(
       },
     ]),
   );
+}
+
+/**
+ * Holds a chat notification for each of `userIds` (not in the read model when the caller looked) whose
+ * registration has still not committed: serialised with it per user, the registration then finds it
+ * waiting. Returns the users it held it for; the others registered meanwhile (load them again). A
+ * notification waits a day at most: a registration older than the mailer never comes.
+ */
+export async function holdForUnknownRecipients(
+  trx: Transaction<unknown>,
+  userIds: readonly string[],
+  eventId: string,
+  message: ChatMessagePosted,
+): Promise<string[]> {
+  const held: string[] = [];
+  // Sorted: two events locking the same users take them in the same order.
+  for (const userId of [...new Set(userIds)].sort()) {
+    await lockRecipient(trx, userId);
+    const known = await tablesOf(trx)
+      .selectFrom('recipients')
+      .select('user_id')
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    if (known) continue;
+    const forThem: ChatMessagePosted = {
+      ...message,
+      notify: message.notify.filter((n) => n.userId === userId),
+    };
+    await tablesOf(trx)
+      .insertInto('notifications_awaiting_recipient')
+      .values({ user_id: userId, event_id: eventId, message: JSON.stringify(forThem) })
+      .onConflict((oc) => oc.columns(['user_id', 'event_id']).doNothing())
+      .execute();
+    held.push(userId);
+  }
+  if (held.length > 0) {
+    await tablesOf(trx)
+      .deleteFrom('notifications_awaiting_recipient')
+      .where('received_at', '<', sql<Date>`now() - interval '1 day'`)
+      .execute();
+  }
+  return held;
+}
+
+/** Takes the notifications that waited for this user's registration (call after recording it). */
+export async function takeAwaitingNotifications(
+  trx: Transaction<unknown>,
+  userId: string,
+): Promise<{ eventId: string; message: ChatMessagePosted }[]> {
+  const rows = await tablesOf(trx)
+    .deleteFrom('notifications_awaiting_recipient')
+    .where('user_id', '=', userId)
+    .returning(['event_id', 'message', 'received_at'])
+    .execute();
+  return rows
+    .sort((a, b) => a.received_at.getTime() - b.received_at.getTime())
+    .map((row) => ({ eventId: row.event_id, message: row.message as ChatMessagePosted }));
 }
