@@ -460,6 +460,11 @@ describe(
               `${name}: ${marker} stored ${byMarker.get(marker) ?? 0} times`,
             );
         }
+        // The last witness lines since the last check of 25 cases (FUZZ_RUNS need not be a multiple).
+        await eventually(async () => (await counters('witness')).received === witnessSent, {
+          timeoutMs: 30_000,
+          message: `the witness's ${witnessSent} lines committed`,
+        });
         const witnessLines = await messages('witness');
         assert.deepEqual(
           witnessLines,

@@ -62,6 +62,9 @@ export async function createTestDatabase<DB = unknown>(
  */
 const timeScale = Math.max(1, Number(process.env['TEST_TIME_SCALE'] ?? 3) || 3);
 
+/** A stated limit as a test may hold a step to it (× TEST_TIME_SCALE), for a latency a test asserts. */
+export const scaledMs = (ms: number): number => ms * timeScale;
+
 /** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs` (× TEST_TIME_SCALE). */
 export async function eventually<T>(
   check: () => Promise<T | undefined | false> | T | undefined | false,

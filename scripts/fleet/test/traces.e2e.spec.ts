@@ -147,10 +147,25 @@ describe('traces across the fleet', () => {
     const find = (service: string, name: RegExp) =>
       inTrace().find((s) => s.service === service && name.test(s.name));
 
+    // Each process exports its spans on its own timer (a batch a second at most), and chat's publish
+    // span ends at the broker's confirm, which can come after the mailer consumed the message: every
+    // span asserted below is waited for, not only the last one to happen.
+    const expected: [string, RegExp][] = [
+      ['gateway', /^POST \/api\/rooms\/:roomId\/messages$/],
+      ['gateway', /^wamp\.call veche\.chat\.postMessage$/],
+      ['chat', /^wamp veche\.chat\.postMessage$/],
+      ['chat', /^event-store append$/],
+      ['chat', /^publish chat\.message_posted$/],
+      ['mailer', /^consume /],
+    ];
     await eventually(
       () => {
-        assert.ok(find('mailer', /^consume /), `the mailer consumed the event within the trace; ${seen()}`);
-        assert.ok(find('chat', /^event-store append$/), `chat's append is in the trace; ${seen()}`);
+        for (const [service, name] of expected)
+          assert.ok(find(service, name), `${service} ${String(name)} is in the trace; ${seen()}`);
+        // …and the consumer's parent and grandparent (the ones asserted), not just spans of that name.
+        const spans = new Map(inTrace().map((s) => [s.spanId, s]));
+        const parent = spans.get(find('mailer', /^consume /)!.parentSpanId);
+        assert.ok(parent && spans.has(parent.parentSpanId), `the consumer's ancestors; ${seen()}`);
         return true;
       },
       { timeoutMs: 60_000, intervalMs: 200, message: 'the spans of gateway, chat and mailer' },
@@ -159,10 +174,7 @@ describe('traces across the fleet', () => {
 
     const byId = new Map(inTrace().map((s) => [s.spanId, s]));
     const http = find('gateway', /^POST \/api\/rooms\/:roomId\/messages$/);
-    assert.ok(
-      http,
-      `the gateway's request span; the trace has ${JSON.stringify(inTrace().map((s) => `${s.service}:${s.name}`))}`,
-    );
+    assert.ok(http, `the gateway's request span; ${seen()}`);
     assert.equal(http.parentSpanId, '', 'the request starts the trace');
     const call = inTrace().find(
       (s) => s.service === 'gateway' && s.name === 'wamp.call veche.chat.postMessage',

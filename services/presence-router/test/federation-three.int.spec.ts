@@ -120,6 +120,11 @@ describe('three linked domains', () => {
       timeoutMs: 20_000,
       message: 'c1 sees b1',
     });
+    // Every watch in place before the test's changes: one made after them hears only the latest.
+    await eventually(() => about(clients['a1']!, `${ids.b1}@b.test`).includes(1), {
+      timeoutMs: 20_000,
+      message: 'a1 sees b1',
+    });
   });
 
   after(async () => {

@@ -11,7 +11,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '@veche/log';
-import { eventually } from '@veche/testing';
+import { eventually, scaledMs } from '@veche/testing';
 import { connectService, type WampService } from '@veche/wamp';
 import { userTopic } from '@veche/wamp-policy';
 import { freePort, startFleet, type Fleet } from '../../../scripts/fleet/test/support/fleet.ts';
@@ -202,7 +202,8 @@ describe('federation between two deployments', () => {
     );
     const latency = Date.now() - before;
     t.diagnostic(`federated status change: ${latency} ms`);
-    assert.ok(latency < 3_000, `took ${latency} ms`);
+    // The figure is bench/'s; here a bound that only a broken link misses, on a loaded machine too.
+    assert.ok(latency < scaledMs(3_000), `took ${latency} ms`);
   });
 
   it('applies B’s privacy rules: a blocked remote viewer sees UNKNOWN, another sees the status', async () => {

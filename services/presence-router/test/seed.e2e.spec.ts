@@ -240,6 +240,10 @@ describe('seed 002 against the local fleet', () => {
     assert.deepEqual(await collect(['get', '1001']), [{ extension: '1001', userId: bob!.userId, status: 2 }]);
     // Not bob's number: refused.
     assert.equal((await api('PATCH', '/me', { extension: '1002' }, alice!.accessToken)).status, 200);
+    // The number reaches the presence-router's directory by the gateway's event: known, then refused.
+    await eventually(async () => (await collect(['find', '1002'])).length === 1, {
+      message: 'alice’s number known',
+    });
     const refused = cli(['set', '1002', 'busy']);
     assert.equal(await refused.exited, 1);
     assert.match(refused.err(), /forbidden/);
