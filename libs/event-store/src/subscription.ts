@@ -75,22 +75,27 @@ export function createSubscription(options: SubscriptionOptions): Subscription {
     });
   }
 
-  function dropLockClient(): void {
+  /**
+   * Ends the lock's connection. `unlock` (a graceful stop) first gives the lock back in so many words,
+   * so a standby's next attempt takes it: a closed connection's lock is only freed once its server
+   * process has noticed and exited, which a standby trying at once can beat. Resolves when closed.
+   */
+  async function dropLockClient(unlock = false): Promise<void> {
     const client = lockClient;
     lockClient = undefined;
     if (heartbeat) clearInterval(heartbeat);
     heartbeat = undefined;
-    if (client) {
-      client.removeAllListeners('notification');
-      // The connection may already be dead; ending it is best effort and its lock goes with it.
-      client.end().catch(() => {});
-    }
+    if (!client) return;
+    client.removeAllListeners('notification');
+    // The connection may already be dead; all of this is best effort and its lock goes with it.
+    if (unlock) await client.query('select pg_advisory_unlock_all()').catch(() => {});
+    await client.end().catch(() => {});
   }
 
   function loseLeadership(reason: string, error?: unknown): void {
     if (leader) log.error({ err: error, reason }, 'lost the subscription lock; stopped handling');
     leader = false;
-    dropLockClient();
+    void dropLockClient();
     interrupt?.();
   }
 
@@ -283,7 +288,7 @@ export function createSubscription(options: SubscriptionOptions): Subscription {
       // The current batch finishes: run() only returns between batches.
       await loop;
       leader = false;
-      dropLockClient();
+      await dropLockClient(true);
       started = false;
       log.info('subscription stopped');
     },
