@@ -353,41 +353,52 @@ export function createEventStore(options: EventStoreOptions): EventStore {
   ): Promise<ReadAllResult> {
     const limit = Math.max(1, readOptions.limit ?? defaultReadLimit);
     const types = readOptions.eventTypes;
+    const afterCheckpoint = sql`(${after.transactionId}::xid8, ${after.globalPosition}::bigint)`;
+    const ofTypes = (alias: 'e' | 'p') =>
+      types ? sql`and ${sql.ref(`${alias}.type`)} = any(${[...types]}::text[])` : sql``;
     // The horizon: every transaction below the snapshot's xmin has ended, so no row can still appear
-    // below it. One statement, one snapshot: the horizon and the rows read agree.
-    const typeFilter = types ? sql`and e.type = any(${[...types]}::text[])` : sql``;
-    // With a type filter, also the last row of any type below the horizon: the checkpoint then moves
-    // past events the reader does not want instead of scanning them again on every read.
+    // below it. One statement, one snapshot: the horizon and the rows read agree. Besides the events:
+    // with a type filter, the last row of any type below the horizon (the checkpoint then moves past
+    // events the reader does not want instead of scanning them again on every read); and whether a
+    // committed event waits at or above the horizon (the snapshot sees only committed rows), so that
+    // the reader looks again soon rather than at its next notification or poll.
     const tail = types
       ? sql`union all (
-          select true as tail, t.global_position, t.transaction_id::text as transaction_id,
+          select 'tail' as kind, t.global_position, t.transaction_id::text as transaction_id,
                  null, null, null, null::jsonb, null::jsonb, null::timestamptz
           from events t
-          where (t.transaction_id, t.global_position) > (${after.transactionId}::xid8, ${after.globalPosition}::bigint)
+          where (t.transaction_id, t.global_position) > ${afterCheckpoint}
             and t.transaction_id < (select xmin from horizon)
           order by t.transaction_id desc, t.global_position desc
           limit 1)`
       : sql``;
-    const { rows } = await sql<EventRow & { tail: boolean }>`
+    const { rows } = await sql<EventRow & { kind: 'event' | 'tail' | 'pending' }>`
       with horizon as materialized (select pg_snapshot_xmin(pg_current_snapshot()) as xmin)
-      (select false as tail, e.global_position, e.transaction_id::text as transaction_id, e.stream_id,
+      (select 'event' as kind, e.global_position, e.transaction_id::text as transaction_id, e.stream_id,
               e.stream_version, e.type, e.data, ${eventMetadata('e')} as metadata, e.recorded_at
        from events e
-       where (e.transaction_id, e.global_position) > (${after.transactionId}::xid8, ${after.globalPosition}::bigint)
+       where (e.transaction_id, e.global_position) > ${afterCheckpoint}
          and e.transaction_id < (select xmin from horizon)
-         ${typeFilter}
+         ${ofTypes('e')}
        order by e.transaction_id, e.global_position
        limit ${limit})
-      ${tail}`.execute(db);
+      ${tail}
+      union all (
+        select 'pending', null, null, null, null, null, null::jsonb, null::jsonb, null::timestamptz
+        from events p
+        where p.transaction_id >= (select xmin from horizon)
+          and (p.transaction_id, p.global_position) > ${afterCheckpoint}
+          ${ofTypes('p')}
+        limit 1)`.execute(db);
     const events = rows
-      .filter((row) => !row.tail)
+      .filter((row) => row.kind === 'event')
       .map(toRecordedEvent)
       .sort((a, b) => compareCheckpoints(a, b));
     const last = events.at(-1);
     let checkpoint: Checkpoint = last
       ? { transactionId: last.transactionId, globalPosition: last.globalPosition }
       : after;
-    const tailRow = rows.find((row) => row.tail);
+    const tailRow = rows.find((row) => row.kind === 'tail');
     if (tailRow && events.length < limit) {
       const scanned = {
         transactionId: tailRow.transaction_id,
@@ -395,7 +406,8 @@ export function createEventStore(options: EventStoreOptions): EventStore {
       };
       if (compareCheckpoints(scanned, checkpoint) > 0) checkpoint = scanned;
     }
-    return { events, checkpoint };
+    const pending = rows.some((row) => row.kind === 'pending');
+    return { events, checkpoint, pending };
   }
 
   async function appendNow(

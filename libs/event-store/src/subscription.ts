@@ -197,29 +197,28 @@ export function createSubscription(options: SubscriptionOptions): Subscription {
   async function lead(): Promise<void> {
     let checkpoint = await ensureCheckpoint();
     let failures = 0;
-    /** The next wait while notified events are not readable yet (0: none pending). */
-    let notifiedWait = 0;
+    /** The next wait while committed events are not readable yet (0: none pending). */
+    let heldBackWait = 0;
     while (leader && !stopping) {
       try {
-        const wasNotified = notified;
         notified = false;
-        const { events, checkpoint: next } = await store.readAll(checkpoint, readOptions);
+        const { events, checkpoint: next, pending } = await store.readAll(checkpoint, readOptions);
         if (!leader || stopping) return;
         if (events.length === 0) {
           if (compareCheckpoints(next, checkpoint) > 0 && (await moveCheckpoint(checkpoint, next)))
             checkpoint = next;
-          // A notification with nothing readable yet: an older transaction (anywhere in the cluster:
-          // the horizon is the snapshot's xmin) still holds it back, for as long as that transaction
-          // runs. Look again soon, then less often (25 ms doubling to 1 s), until the notified events
-          // are read, rather than after a whole poll interval.
-          if (wasNotified && notifiedWait === 0) notifiedWait = 25;
-          await pause(notifiedWait > 0 ? Math.min(notifiedWait, pollIntervalMs) : pollIntervalMs, true);
-          if (notifiedWait > 0) notifiedWait = Math.min(notifiedWait * 2, 1_000);
+          // Committed events not readable yet: an older transaction (anywhere in the cluster: the
+          // horizon is the snapshot's xmin) still holds them back, for as long as it runs. Look again
+          // soon, then less often (25 ms doubling to 1 s), rather than after a whole poll interval. The
+          // read says so itself, so a leader that missed their notification (it took the lock after
+          // they committed, or took it back after losing it) does not wait a poll interval either.
+          heldBackWait = pending ? Math.min(Math.max(heldBackWait * 2, 25), 1_000) : 0;
+          await pause(pending ? Math.min(heldBackWait, pollIntervalMs) : pollIntervalMs, true);
           // Picks up a checkpoint reset by a rebuild while idle.
           checkpoint = await loadCheckpoint(db, name);
           continue;
         }
-        notifiedWait = 0;
+        heldBackWait = 0;
         if (await handleBatch(checkpoint, next, events)) {
           checkpoint = next;
         } else {

@@ -89,6 +89,11 @@ export interface ReadAllResult {
   events: RecordedEvent[];
   /** Where the next read continues; equal to the input when nothing new is committed. */
   checkpoint: Checkpoint;
+  /**
+   * Committed events after the checkpoint (of the types asked for) that are not readable yet: a
+   * transaction older than theirs, anywhere in the cluster, still runs. Read again soon.
+   */
+  pending: boolean;
 }
 
 /**

@@ -166,7 +166,41 @@ describe('readAll', () => {
     const last = events.at(-1)!;
     const end = { transactionId: last.transactionId, globalPosition: last.globalPosition };
     const page = await store.readAll(end);
-    assert.deepEqual(page, { events: [], checkpoint: end });
+    assert.deepEqual(page, { events: [], checkpoint: end, pending: false });
+  });
+
+  it('says when committed events wait behind an older transaction, and of the types asked for only', async () => {
+    // Everything so far read (other test files' transactions may hold the horizon back a moment).
+    let start = zeroCheckpoint;
+    await eventually(async () => {
+      const result = await store.readAll(start, { limit: 1_000_000 });
+      start = result.checkpoint;
+      return result.events.length === 0 && !result.pending;
+    });
+    const blocker = await database.pool.connect();
+    try {
+      await blocker.query('begin');
+      await blocker.query('select pg_current_xact_id()');
+      const { events } = await store.append('pending', [{ type: 'wanted', data: 1 }]);
+      const page = await store.readAll(start);
+      assert.deepEqual(page, { events: [], checkpoint: start, pending: true });
+      assert.equal((await store.readAll(start, { eventTypes: ['wanted'] })).pending, true);
+      assert.equal((await store.readAll(start, { eventTypes: ['other'] })).pending, false);
+      await blocker.query('commit');
+      // Other test files' transactions on this shared server may hold the horizon a moment longer.
+      const read = await eventually(async () => {
+        const result = await store.readAll(start);
+        return result.events.length > 0 ? result : undefined;
+      });
+      assert.deepEqual(
+        read.events.map((e) => e.eventId),
+        [events[0]!.eventId],
+      );
+      assert.equal(read.pending, false);
+    } finally {
+      await blocker.query('rollback').catch(() => {});
+      blocker.release();
+    }
   });
 
   it('filters by event type and moves the checkpoint past events of other types', async () => {

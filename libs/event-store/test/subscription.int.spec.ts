@@ -103,31 +103,21 @@ describe('subscriptions', () => {
     await subscription.stop();
   });
 
-  it('delivers a notified event held back by a long transaction elsewhere once it ends, not a poll interval later', async () => {
-    const received: string[] = [];
-    const subscription = subscribe({
-      name: uniqueName('horizon'),
-      // Far longer than any wait below: only the looks after the notification can deliver.
-      pollIntervalMs: 3_600_000,
-      handle: async (events) => {
-        received.push(...events.map((e) => e.eventId));
-      },
-    });
-    await subscription.start();
-    // A transaction with an id, begun before the append: until it ends, the append's event is past
-    // the readable horizon (the snapshot's xmin), though committed and notified.
+  /**
+   * Appends one event while an older transaction with an id is open, so that it is committed (and
+   * notified) but past the readable horizon (the snapshot's xmin); runs `whileHeld`; ends the older
+   * transaction and waits until the event is readable. Other suites on this shared server may hold the
+   * horizon a while longer with transactions of their own: the caller times the delivery from here.
+   */
+  async function appendHeldBack(whileHeld: (event: RecordedEvent) => Promise<void>): Promise<RecordedEvent> {
     const blocker = await database.pool.connect();
     try {
       await blocker.query('begin');
       await blocker.query('select pg_current_xact_id()');
       const { events } = await store.append(uniqueName('room'), [{ type: 'message.posted', data: { i: 0 } }]);
       const event = events[0]!;
-      // Longer than the first quick looks after the notification (they found nothing readable).
-      await delay(2_000);
-      assert.equal(received.includes(event.eventId), false, 'not readable while the older transaction runs');
+      await whileHeld(event);
       await blocker.query('commit');
-      // Other suites on this shared server may hold the horizon a while longer with transactions of
-      // their own: wait until the event is readable, whatever held it, then time the delivery.
       await eventually(
         async () =>
           (
@@ -141,15 +131,63 @@ describe('subscriptions', () => {
           timeoutMs: 40_000,
         },
       );
-      // The re-looks wait at most 1 s once doubled up: seconds, against an hour's poll interval.
-      await eventually(() => received.includes(event.eventId), {
-        message: 'the delivery after the event became readable',
-        timeoutMs: 5_000,
-      });
+      return event;
     } finally {
       await blocker.query('rollback').catch(() => {});
       blocker.release();
+    }
+  }
+
+  /** A subscription that only the looks for held-back events can wake in time (an hour's poll). */
+  function subscribeWithoutPolling(prefix: string, received: string[]): Subscription {
+    return subscribe({
+      name: uniqueName(prefix),
+      pollIntervalMs: 3_600_000,
+      handle: async (events) => {
+        received.push(...events.map((e) => e.eventId));
+      },
+    });
+  }
+
+  // The looks again wait at most 1 s once doubled up: seconds, against an hour's poll interval.
+  const deliveredSoon = (received: string[], event: RecordedEvent): Promise<unknown> =>
+    eventually(() => received.includes(event.eventId), {
+      message: 'the delivery after the event became readable',
+      timeoutMs: 5_000,
+    });
+
+  it('delivers a notified event held back by a long transaction elsewhere once it ends, not a poll interval later', async () => {
+    const received: string[] = [];
+    const subscription = subscribeWithoutPolling('horizon', received);
+    await subscription.start();
+    try {
+      const event = await appendHeldBack(async (held) => {
+        // Longer than the first quick looks after the notification (they found nothing readable).
+        await delay(2_000);
+        assert.equal(received.includes(held.eventId), false, 'not readable while the older transaction runs');
+      });
+      await deliveredSoon(received, event);
+    } finally {
       await subscription.stop();
+    }
+  });
+
+  it('a leader that never heard the notification of a held-back event (it took the lock after the commit) delivers it once readable, not a poll interval later', async () => {
+    const received: string[] = [];
+    let subscription: Subscription | undefined;
+    try {
+      // Committed and notified while no subscription of this name listens: a standby taking over, or
+      // a leader taking its lock back after losing its connection, misses the notification this way.
+      const event = await appendHeldBack(async (held) => {
+        subscription = subscribeWithoutPolling('late-leader', received);
+        await subscription.start();
+        assert.equal(subscription.isLeader, true);
+        await delay(500);
+        assert.equal(received.includes(held.eventId), false, 'not readable while the older transaction runs');
+      });
+      await deliveredSoon(received, event);
+    } finally {
+      await subscription?.stop();
     }
   });
 
