@@ -6,6 +6,7 @@ import { eventually, uniqueName, type TestDatabase } from '@veche/testing';
 import {
   createEventStore,
   createSubscription,
+  notificationChannel,
   type EventStore,
   type RecordedEvent,
   type Subscription,
@@ -188,6 +189,48 @@ describe('subscriptions', () => {
       await deliveredSoon(received, event);
     } finally {
       await subscription?.stop();
+    }
+  });
+
+  it('a held-back event whose notification came while the leader was still catching up is delivered once readable', async () => {
+    // Two readable events read one at a time; the leader is held inside the first while the third is
+    // appended behind an older transaction, so its notification wakes a read that finds the second.
+    const [first, second] = await appendMany(uniqueName('room'), 2);
+    const received: string[] = [];
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let holding = false;
+    const subscription = subscribe({
+      name: uniqueName('catching-up'),
+      pollIntervalMs: 3_600_000,
+      batchSize: 1,
+      handle: async (events) => {
+        if (events.some((e) => e.eventId === first)) {
+          holding = true;
+          await released;
+        }
+        received.push(...events.map((e) => e.eventId));
+      },
+    });
+    const listener = await database.connect();
+    try {
+      await subscription.start();
+      await eventually(() => holding, { message: 'the leader inside the first event', timeoutMs: 40_000 });
+      await listener.query(`listen ${listener.escapeIdentifier(notificationChannel(database.schema))}`);
+      const heard = new Promise<void>((resolve) => listener.once('notification', () => resolve()));
+      const event = await appendHeldBack(async (held) => {
+        // The notification reached this process (the leader's connection hears it at the same commit).
+        await heard;
+        release();
+        await eventually(() => received.includes(second!), { message: 'the second event read' });
+        await delay(500);
+        assert.equal(received.includes(held.eventId), false, 'not readable while the older transaction runs');
+      });
+      await deliveredSoon(received, event);
+    } finally {
+      release();
+      await listener.end();
+      await subscription.stop();
     }
   });
 
