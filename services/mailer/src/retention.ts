@@ -1,19 +1,21 @@
 /**
- * Keeps the schema from growing for ever: forgets handled event ids after the inbox retention and
- * finished mails after the mail retention (longer, so idempotency keys outlive the inbox). Runs in
- * every replica; the deletes are idempotent.
+ * Keeps the schema from growing for ever: forgets handled event ids after the inbox retention,
+ * finished mails after the mail retention (longer, so idempotency keys outlive the inbox) and
+ * notifications that waited more than a day for a recipient's registration. Runs in every replica;
+ * the deletes are idempotent.
  */
 import { pruneInbox } from '@veche/bus';
 import type { Database } from '@veche/db';
 import type { Logger } from '@veche/log';
 import { pruneFinishedMails } from './outbox.ts';
+import { pruneAwaitingNotifications } from './projections/recipients.ts';
 
 const day = 86_400_000;
 
 export interface Retention {
   start(): void;
   stop(): void;
-  runOnce(now?: Date): Promise<{ inbox: number; mails: number }>;
+  runOnce(now?: Date): Promise<{ inbox: number; mails: number; awaitingNotifications: number }>;
 }
 
 export function createRetention(options: {
@@ -31,8 +33,13 @@ export function createRetention(options: {
       options.database.db,
       new Date(now.getTime() - options.mailDays * day),
     );
-    if (inbox + mails > 0) log.info({ inbox, mails }, 'pruned');
-    return { inbox, mails };
+    const awaitingNotifications = await pruneAwaitingNotifications(
+      options.database.db,
+      new Date(now.getTime() - day),
+    );
+    if (inbox + mails + awaitingNotifications > 0)
+      log.info({ inbox, mails, awaitingNotifications }, 'pruned');
+    return { inbox, mails, awaitingNotifications };
   }
   return {
     runOnce,

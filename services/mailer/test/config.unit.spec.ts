@@ -1,18 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError } from '@veche/config';
+import { refusedVariables } from '@veche/config';
 import { loadMailerConfig } from '../src/env.ts';
 import { parseEvent } from '../src/events.ts';
 
-const problemsOf = (env: Record<string, string>): string[] => {
-  try {
-    loadMailerConfig(env);
-    return [];
-  } catch (error) {
-    assert.ok(error instanceof ConfigError);
-    return error.problems.map((p) => p.variable);
-  }
-};
+const problemsOf = (env: Record<string, string>): string[] => refusedVariables(() => loadMailerConfig(env));
 
 describe('configuration', () => {
   it('has working defaults for development: 1 min × 2^n retries up to a day, 15 min digests', () => {

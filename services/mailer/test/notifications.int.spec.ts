@@ -216,6 +216,27 @@ describe('offline notifications', () => {
     assert.equal(delivered.filter((m) => /welcome!/.test(m.text ?? '')).length, 1);
   });
 
+  it('a notification that waited more than a day is forgotten, even before the retention prunes it', async () => {
+    await post('dm-stale', 'u-stale', 'too late', 'dm');
+    const held = async () =>
+      (
+        await sql`select 1 from notifications_awaiting_recipient where user_id = 'u-stale'`.execute(
+          database.db,
+        )
+      ).rows.length;
+    await eventually(async () => (await held()) === 1, { message: 'the notification held for u-stale' });
+    await sql`update notifications_awaiting_recipient set received_at = now() - interval '25 hours'
+              where user_id = 'u-stale'`.execute(database.db);
+    // The registration commits in the same transaction as what it takes from the waiting room.
+    await register('u-stale', 'stale@example.org', { emailNotifications: 'immediately' });
+    assert.equal(await held(), 0, 'taken by the registration');
+    assert.deepEqual(
+      (await notificationsTo('u-stale')).map((m) => m.kind),
+      [],
+      'no mail for a message a day old',
+    );
+  });
+
   it('a notification racing the registration is neither held forever nor lost', async () => {
     // The registration is being recorded (uncommitted, holding the user's lock) when the message comes:
     // the message waits for it, then finds the user known and mails at once instead of holding.

@@ -95,7 +95,7 @@ describe('the sender', () => {
       assert.equal((now[state] ?? 0) - (before[state] ?? 0), 30, `mails counted into ${state}`);
   });
 
-  it('forgets finished mails and handled events after their retention, never mails still to send', async () => {
+  it('forgets finished mails, handled events and notifications that waited a day after their retention, never mails still to send', async () => {
     await queue('old', 2);
     await sql`update mails set state = 'sent', updated_at = now() - interval '40 days' where event_id = 'old-0'`.execute(
       database.db,
@@ -105,8 +105,15 @@ describe('the sender', () => {
     );
     await sql`insert into bus_inbox (consumer, message_id, handled_at) values ('q', 'm-old', now() - interval '8 days'),
       ('q', 'm-new', now())`.execute(database.db);
+    await sql`insert into notifications_awaiting_recipient (user_id, event_id, message, received_at)
+      values ('u-gone', 'e-old', '{}', now() - interval '25 hours'), ('u-soon', 'e-new', '{}', now())`.execute(
+      database.db,
+    );
     const retention = createRetention({ database, log, mailDays: 30, inboxDays: 7 });
-    assert.deepEqual(await retention.runOnce(), { inbox: 1, mails: 1 });
+    assert.deepEqual(await retention.runOnce(), { inbox: 1, mails: 1, awaitingNotifications: 1 });
+    const waiting = await sql<{ user_id: string }>`
+      select user_id from notifications_awaiting_recipient`.execute(database.db);
+    assert.deepEqual(waiting.rows, [{ user_id: 'u-soon' }]);
     const left = await sql<{ event_id: string; state: string }>`
       select event_id, state from mails where event_id like 'old-%'`.execute(database.db);
     assert.deepEqual(left.rows, [{ event_id: 'old-1', state: 'queued' }]);

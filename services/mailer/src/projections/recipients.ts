@@ -148,13 +148,19 @@ export async function holdForUnknownRecipients(
       .execute();
     held.push(userId);
   }
-  if (held.length > 0) {
-    await tablesOf(trx)
-      .deleteFrom('notifications_awaiting_recipient')
-      .where('received_at', '<', sql<Date>`now() - interval '1 day'`)
-      .execute();
-  }
   return held;
+}
+
+/** How long a notification waits for its recipient's registration. */
+const awaitingLimit = sql<Date>`now() - interval '1 day'`;
+
+/** Forgets notifications received before `before` (the mailer's retention: a day ago, hourly). */
+export async function pruneAwaitingNotifications(db: Kysely<unknown>, before: Date): Promise<number> {
+  const result = await tablesOf(db)
+    .deleteFrom('notifications_awaiting_recipient')
+    .where('received_at', '<', before)
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
 }
 
 /** Takes the notifications that waited for this user's registration (call after recording it). */
@@ -165,9 +171,16 @@ export async function takeAwaitingNotifications(
   const rows = await tablesOf(trx)
     .deleteFrom('notifications_awaiting_recipient')
     .where('user_id', '=', userId)
-    .returning(['event_id', 'message', 'received_at'])
+    .returning([
+      'event_id',
+      'message',
+      'received_at',
+      sql<boolean>`received_at >= ${awaitingLimit}`.as('fresh'),
+    ])
     .execute();
+  // One older than a day and not pruned yet (between two retention runs) is dropped as a pruned one is.
   return rows
+    .filter((row) => row.fresh)
     .sort((a, b) => a.received_at.getTime() - b.received_at.getTime())
     .map((row) => ({ eventId: row.event_id, message: row.message as ChatMessagePosted }));
 }
