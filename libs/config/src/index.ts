@@ -17,6 +17,17 @@ export class ConfigError extends Error {
   }
 }
 
+/** The variables `load` refuses, in its order (none when it loads); another error is thrown on. */
+export function refusedVariables(load: () => unknown): string[] {
+  try {
+    load();
+    return [];
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return error.problems.map((p) => p.variable);
+  }
+}
+
 /**
  * Every variable says what it is for: `--help` is generated from these descriptions, so a variable
  * without one would be missing from it. The builders below require `description` (a type error

@@ -4,7 +4,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Type } from '@sinclair/typebox';
-import { ConfigError, commonEnv, env, envHelp, envSchema, loadConfig, wampEnv } from '../src/index.ts';
+import {
+  ConfigError,
+  commonEnv,
+  env,
+  envHelp,
+  envSchema,
+  loadConfig,
+  refusedVariables,
+  wampEnv,
+} from '../src/index.ts';
 
 const schema = envSchema({
   ...commonEnv,
@@ -71,6 +80,25 @@ describe('loadConfig', () => {
     assert.throws(
       () => loadConfig(secretSchema, { TOKEN: 'short-but-secret' }),
       (error: unknown) => error instanceof ConfigError && !error.message.includes('short-but-secret'),
+    );
+  });
+
+  it('refusedVariables names what a loader refuses, nothing when it loads, and passes other errors on', () => {
+    const valid = { API_SECRET: 'a-long-enough-secret-value', DATABASE_URL: 'postgres://x@y/z' };
+    assert.deepEqual(
+      refusedVariables(() => loadConfig(schema, valid)),
+      [],
+    );
+    assert.deepEqual(
+      refusedVariables(() => loadConfig(schema, { ...valid, MAX_ITEMS: '99' })),
+      ['MAX_ITEMS'],
+    );
+    assert.throws(
+      () =>
+        refusedVariables(() => {
+          throw new TypeError('not a configuration problem');
+        }),
+      TypeError,
     );
   });
 
