@@ -6,7 +6,6 @@
  * receives nothing more; a link that was down catches up from its checkpoint.
  */
 import assert from 'node:assert/strict';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { sql } from '@veche/db';
@@ -15,49 +14,13 @@ import { federationAuthorization } from '../src/federation/protocol.ts';
 import { createSecretBox } from '../src/federation/secrets.ts';
 import { startHarness, type Harness } from './support/harness.ts';
 import type { PubsubClient } from './support/pubsub-client.ts';
+import { tcpRelay, type TcpRelay } from './support/tcp-relay.ts';
 
 const secrets = { ab: 'secret between a and b', bc: 'secret between b and c', ac: 'secret between a and c' };
 
-/** A TCP relay to `port` that can be cut (connections dropped, new ones refused) and restored. */
-async function relay(port: number) {
-  const sockets = new Set<Socket>();
-  let server: Server | undefined;
-  let listenPort = 0;
-  const listen = () =>
-    new Promise<void>((resolve) => {
-      server = createServer((client) => {
-        const upstream = connect(port, '127.0.0.1');
-        for (const s of [client, upstream]) {
-          sockets.add(s);
-          s.on('close', () => sockets.delete(s));
-          s.on('error', () => s.destroy());
-        }
-        client.pipe(upstream).pipe(client);
-      });
-      server.listen(listenPort, '127.0.0.1', () => {
-        listenPort = (server!.address() as { port: number }).port;
-        resolve();
-      });
-    });
-  await listen();
-  return {
-    port: listenPort,
-    cut: () =>
-      new Promise<void>((resolve) => {
-        server?.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      }),
-    restore: listen,
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => (server?.listening ? server.close(() => resolve()) : resolve()));
-    },
-  };
-}
-
 describe('three linked domains', () => {
   const h: Record<'a' | 'b' | 'c', Harness> = {} as never;
-  let cToB!: Awaited<ReturnType<typeof relay>>;
+  let cToB!: TcpRelay;
   const ids = { a1: 'fed3-a1', b1: 'fed3-b1', c1: 'fed3-c1' };
   const clients: Record<string, PubsubClient> = {};
   const federationUrl = (x: Harness) => `${x.url}/federation`;
@@ -96,7 +59,7 @@ describe('three linked domains', () => {
           FEDERATION_BATCH_PAUSE_MS: '5',
         },
       });
-    cToB = await relay(Number(new URL(h.b.url.replace('ws', 'http')).port));
+    cToB = await tcpRelay(Number(new URL(h.b.url.replace('ws', 'http')).port));
     await h.a.app.federation.link('b.test', { url: federationUrl(h.b), secret: secrets.ab });
     await h.b.app.federation.link('a.test', { url: federationUrl(h.a), secret: secrets.ab });
     await h.b.app.federation.link('c.test', { url: federationUrl(h.c), secret: secrets.bc });

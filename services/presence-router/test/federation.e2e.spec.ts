@@ -7,15 +7,15 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '@veche/log';
 import { eventually, scaledMs } from '@veche/testing';
 import { connectService, type WampService } from '@veche/wamp';
 import { userTopic } from '@veche/wamp-policy';
-import { freePort, startFleet, type Fleet } from '../../../scripts/fleet/test/support/fleet.ts';
+import { startFleet, type Fleet } from '../../../scripts/fleet/test/support/fleet.ts';
 import { connectPubsub, type PubsubClient } from './support/pubsub-client.ts';
+import { tcpRelay, type TcpRelay } from './support/tcp-relay.ts';
 
 interface Account {
   userId: string;
@@ -24,46 +24,10 @@ interface Account {
 
 const secret = 'a shared secret both admins typed';
 
-/** A TCP relay to `port` that can be cut (connections dropped, new ones refused) and restored. */
-async function relay(port: number) {
-  const listenPort = await freePort();
-  const sockets = new Set<Socket>();
-  let server: Server | undefined;
-  const listen = () =>
-    new Promise<void>((resolve) => {
-      server = createServer((client) => {
-        const upstream = connect(port, '127.0.0.1');
-        for (const s of [client, upstream]) {
-          sockets.add(s);
-          s.on('close', () => sockets.delete(s));
-          s.on('error', () => s.destroy());
-        }
-        client.pipe(upstream).pipe(client);
-      });
-      server.listen(listenPort, '127.0.0.1', resolve);
-    });
-  await listen();
-  return {
-    port: listenPort,
-    async cut() {
-      await new Promise<void>((resolve) => {
-        server?.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      });
-    },
-    restore: listen,
-    async close() {
-      // Open relayed connections would keep close() waiting.
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => (server?.listening ? server.close(() => resolve()) : resolve()));
-    },
-  };
-}
-
 describe('federation between two deployments', () => {
   let a!: Fleet;
   let b!: Fleet;
-  let link: Awaited<ReturnType<typeof relay>>;
+  let link: TcpRelay;
   const people: Record<string, Account> = {};
   const clients: PubsubClient[] = [];
 
@@ -124,7 +88,7 @@ describe('federation between two deployments', () => {
       b = await startFleet({ env: env('b.test') });
       for (const name of ['admin', 'alice', 'dave']) people[`a:${name}`] = await signUp(a, name);
       for (const name of ['admin', 'bob', 'carol']) people[`b:${name}`] = await signUp(b, name);
-      link = await relay(Number(new URL(b.origin).port));
+      link = await tcpRelay(Number(new URL(b.origin).port));
       const toB = await api(
         a,
         'PUT',

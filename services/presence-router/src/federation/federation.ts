@@ -423,10 +423,15 @@ export function createFederation(options: FederationOptions): Federation {
   /** Holds the link to `domain` while this replica has its lock; reconnects until stopped. */
   async function startLink(domain: string): Promise<LinkClient | undefined> {
     const lockClient: pg.Client = await database.connect();
-    const { rows } = await lockClient.query<{ ok: boolean }>(
-      'select pg_try_advisory_lock(hashtext($1)) as ok',
-      [`veche.federation:${database.schema}:${domain}`],
-    );
+    // A failure here ends the connection, and its lock with it: the next manage() tries again.
+    const { rows } = await lockClient
+      .query<{ ok: boolean }>('select pg_try_advisory_lock(hashtext($1)) as ok', [
+        `veche.federation:${database.schema}:${domain}`,
+      ])
+      .catch(async (error: unknown) => {
+        await lockClient.end().catch(() => undefined);
+        throw error;
+      });
     if (!rows[0]?.ok) {
       await lockClient.end();
       return undefined;
@@ -591,15 +596,35 @@ export function createFederation(options: FederationOptions): Federation {
       ws.on('close', () => {
         clearTimeout(watchTimer);
         if (socket === ws) void setConnected(false).catch(() => undefined);
-        if (ended) return;
-        setTimeout(() => {
-          void applying.then(() => (ended ? undefined : connect())).catch(() => undefined);
-        }, retryMs);
-        retryMs = Math.min(retryMs * 2, 5_000);
+        reconnectLater();
       });
     }
 
-    await connect();
+    /**
+     * The next attempt, after the current backoff (200 ms doubling to 5 s). An attempt that fails
+     * before it has a socket (its row could not be read: PostgreSQL away or too slow to give a
+     * connection) schedules the next itself; before, it was dropped and the link stayed down until
+     * the process restarted, while this replica kept its lock.
+     */
+    function reconnectLater(): void {
+      if (ended) return;
+      setTimeout(() => {
+        applying
+          .then(() => (ended ? undefined : connect()))
+          .catch((error: unknown) => {
+            linkLog.warn({ err: error, retryMs }, 'reconnecting the federation link failed; trying again');
+            reconnectLater();
+          });
+      }, retryMs);
+      retryMs = Math.min(retryMs * 2, 5_000);
+    }
+
+    try {
+      await connect();
+    } catch (error) {
+      linkLog.warn({ err: error, retryMs }, 'opening the federation link failed; trying again');
+      reconnectLater();
+    }
     return {
       async stop() {
         ended = true;

@@ -101,12 +101,14 @@ export function testConfig(routerUrl: string, overrides: Record<string, string> 
 
 export async function startHarness(
   name: string,
-  options: { overrides?: Record<string, string>; replicas?: number } = {},
+  options: { overrides?: Record<string, string>; replicas?: number; log?: Logger } = {},
 ): Promise<Harness> {
-  const log = createLogger({
-    service: 'presence-test',
-    level: (process.env['LOG_LEVEL'] as 'silent' | undefined) ?? 'silent',
-  });
+  const log =
+    options.log ??
+    createLogger({
+      service: 'presence-test',
+      level: (process.env['LOG_LEVEL'] as 'silent' | undefined) ?? 'silent',
+    });
   const router = await startRouter({
     log,
     authenticate: composeAuthenticators(serviceAuthenticator(secret), userTickets),
