@@ -39,6 +39,8 @@ export interface DatabaseOptions {
    * leaked transaction would stall every subscription, relay and projection.
    */
   idleInTransactionTimeoutMs?: number;
+  /** Further server settings for every session, as `-c name=value` (names are checked). */
+  sessionSettings?: Readonly<Record<string, string | number>>;
 }
 
 export interface Database<DB = unknown> {
@@ -56,6 +58,11 @@ export function connectionConfig(options: DatabaseOptions): pg.ClientConfig {
   const settings = [`-c search_path=${schema},public`];
   if (options.statementTimeoutMs) settings.push(`-c statement_timeout=${options.statementTimeoutMs}`);
   settings.push(`-c idle_in_transaction_session_timeout=${options.idleInTransactionTimeoutMs ?? 60_000}`);
+  for (const [name, value] of Object.entries(options.sessionSettings ?? {})) {
+    if (!/^[a-z_][a-z0-9_.]*$/.test(name) || !/^[\w.:/+-]+$/.test(String(value)))
+      throw new Error(`Invalid session setting ${name}=${String(value)}`);
+    settings.push(`-c ${name}=${value}`);
+  }
   return {
     connectionString: options.url,
     options: settings.join(' '),

@@ -118,6 +118,29 @@ describe('db', () => {
     assert.equal(rows[0]?.v, '1min');
   });
 
+  it('applies further session settings, and refuses a name or value that could smuggle in another', async () => {
+    const tuned = createDatabase({
+      url,
+      schema: database.schema,
+      poolSize: 1,
+      sessionSettings: { deadlock_timeout: '2500ms', 'application.note': 'a-b' },
+    });
+    try {
+      const { rows } = await sql<{ v: string; note: string }>`
+        select current_setting('deadlock_timeout') as v, current_setting('application.note') as note`.execute(
+        tuned.db,
+      );
+      assert.deepEqual(rows[0], { v: '2500ms', note: 'a-b' });
+    } finally {
+      await tuned.close();
+    }
+    for (const sessionSettings of [{ 'work_mem -c x': '1' }, { work_mem: '4MB -c statement_timeout=1' }])
+      assert.throws(
+        () => createDatabase({ url, schema: database.schema, sessionSettings }),
+        /Invalid session setting/,
+      );
+  });
+
   it('parses bigint counts as numbers', async () => {
     const { rows } = await sql<{ n: number }>`select count(*) as n from notes`.execute(database.db);
     assert.equal(typeof rows[0]?.n, 'number');

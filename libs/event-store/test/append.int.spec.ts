@@ -1,9 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { sql } from '@veche/db';
+import { createDatabase, sql } from '@veche/db';
 import { isVecheError } from '@veche/errors';
 import { withCorrelationId } from '@veche/log';
-import { eventually, type TestDatabase } from '@veche/testing';
+import { eventually, scaledMs, type TestDatabase } from '@veche/testing';
 import {
   createEventStore,
   type EventStore,
@@ -260,17 +260,24 @@ describe('event store appends', () => {
 
 describe('deadlocks', () => {
   it("a group-commit batch that deadlocks with a caller's transaction is retried and succeeds", async () => {
+    // PostgreSQL aborts whichever waiter runs its deadlock check first, and each waiter checks once,
+    // deadlock_timeout after it began to wait. The batch must be the victim and find the cycle: it
+    // checks after 3 s (× TEST_TIME_SCALE), time for the caller to begin waiting too, and the caller
+    // only after 60 s.
+    const batchDatabase = createDatabase({
+      ...database.options,
+      poolSize: 2,
+      sessionSettings: { deadlock_timeout: `${scaledMs(1_000)}ms` },
+    });
     // One writer, so the two appends below queue behind the first and share the next batch.
-    const single = createEventStore({ database, log: testLog(), maxConcurrentBatches: 1 });
+    const single = createEventStore({ database: batchDatabase, log: testLog(), maxConcurrentBatches: 1 });
     const a = `dl-a-${newStream()}`;
     const b = `dl-b-${newStream()}`;
     await store.append(a, [{ type: 'x', data: 0 }]);
     await store.append(b, [{ type: 'x', data: 0 }]);
     try {
       const callerDone = database.db.transaction().execute(async (trx) => {
-        // The batch must be the deadlock's victim: PostgreSQL aborts whichever waiter runs its check
-        // first, so the caller checks only after 10 s (the batch after the server's default 1 s).
-        await sql`set local deadlock_timeout = '10s'`.execute(trx);
+        await sql`set local deadlock_timeout = '60s'`.execute(trx);
         await store.append(b, [{ type: 'caller', data: 1 }], { trx }); // holds b
         const callerPid = (await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(trx)).rows[0]!
           .pid;
@@ -306,6 +313,7 @@ describe('deadlocks', () => {
       );
     } finally {
       await single.close();
+      await batchDatabase.close();
     }
   });
 });
