@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import amqplib from 'amqplib';
 import { createLogger, type Logger } from '@veche/log';
-import { testAmqpUrl } from '@veche/testing';
+import { scaledMs, testAmqpUrl } from '@veche/testing';
 import { unroutedQueueName, type IntegrationEvent } from '../src/index.ts';
 
 const run = promisify(execFile);
@@ -40,7 +40,7 @@ export interface Admin {
   channel: amqplib.Channel;
   /** Deletes the queues and exchanges, then closes the connection. */
   cleanUp(queues: readonly string[], exchanges: readonly string[]): Promise<void>;
-  /** Waits until `queue` holds `count` ready messages and takes them. */
+  /** Waits until `queue` holds `count` ready messages and takes them (`timeoutMs` × TEST_TIME_SCALE). */
   take(queue: string, count: number, timeoutMs?: number): Promise<amqplib.GetMessage[]>;
 }
 
@@ -60,7 +60,8 @@ export async function connectAdmin(): Promise<Admin> {
     },
     async take(queue, count, timeoutMs = 10_000) {
       const taken: amqplib.GetMessage[] = [];
-      const deadline = Date.now() + timeoutMs;
+      // × TEST_TIME_SCALE, as every wait: a relay's messages wait for the cluster-wide horizon.
+      const deadline = Date.now() + scaledMs(timeoutMs);
       while (taken.length < count) {
         const message = await channel.get(queue, { noAck: true });
         if (message) {

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { sql } from '@veche/db';
-import { eventually, testDatabaseUrl, type TestDatabase } from '@veche/testing';
+import { eventually, scaledMs, testDatabaseUrl, type TestDatabase } from '@veche/testing';
 import { createEventStore, type EventStore } from '../src/index.ts';
 import { migratedDatabase, testLog } from './setup.ts';
 
@@ -82,7 +82,7 @@ describe('subscription leadership across processes', () => {
     await once(first.child, 'exit');
     await eventually(() => isLeading(second), { message: 'the standby taking over', timeoutMs: 10_000 });
     const takeoverMs = second.leadership.at(-1)!.at - killedAt;
-    assert.ok(takeoverMs < 5_000, `took over after ${takeoverMs} ms`);
+    assert.ok(takeoverMs < scaledMs(5_000), `took over after ${takeoverMs} ms`);
 
     await delay(500);
     appending = false;

@@ -105,7 +105,8 @@ describe('runService', () => {
     assert.deepEqual(await slow.exited, [1, null]);
     assert.match(slow.output.text, /did not stop within 1 s/);
 
-    const impatient = await startFixture({ FIXTURE_STOP: 'hang' });
+    // A deadline the second signal surely beats, however slowly this machine reads and signals.
+    const impatient = await startFixture({ FIXTURE_STOP: 'hang', FIXTURE_STOP_TIMEOUT_MS: '60000' });
     impatient.child.kill('SIGTERM');
     await eventually(() => impatient.output.text.includes('"msg":"stopping"'), { timeoutMs: 30_000 });
     impatient.child.kill('SIGINT');

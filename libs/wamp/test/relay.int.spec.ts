@@ -110,7 +110,6 @@ describe('realtime relay', () => {
     ]);
     assert.deepEqual(inbox.get('3'), []);
     await eventually(async () => compareCheckpoints(await relay.checkpoint(), at(events.at(-1)!)) >= 0, {
-      timeoutMs: 5_000,
       message: 'the checkpoint after the acknowledgements',
     });
     await relay.stop();
@@ -126,7 +125,7 @@ describe('realtime relay', () => {
       message: 'the late publication',
     });
     await eventually(async () => compareCheckpoints(await relay.checkpoint(), at(events[0]!)) >= 0, {
-      timeoutMs: 5_000,
+      message: 'the checkpoint after the acknowledgement',
     });
     await relay.stop();
   });

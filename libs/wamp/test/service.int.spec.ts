@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Type } from '@sinclair/typebox';
 import { VecheError, isVecheError, notFound } from '@veche/errors';
 import { currentCorrelationId } from '@veche/log';
-import { connectWampClient, eventually } from '@veche/testing';
+import { connectWampClient, eventually, scaledMs } from '@veche/testing';
 import type { WampRouter } from '@veche/wamp-router';
 import type { WampService } from '../src/index.ts';
 import { capturedLogger, connectTestService, serviceSecret, startTestRouter } from './support.ts';
@@ -37,7 +37,7 @@ describe('wamp service client', () => {
     await callee.register(
       'veche.test.slow',
       Type.Object({}),
-      () => new Promise((resolve) => setTimeout(resolve, 3_000)),
+      () => new Promise((resolve) => setTimeout(resolve, scaledMs(3_000))),
     );
   });
 
@@ -132,7 +132,7 @@ describe('wamp service client', () => {
     await assert.rejects(caller.call('veche.test.slow', {}, { timeoutMs: 200 }), (error: unknown) =>
       isVecheError(error, 'unavailable'),
     );
-    assert.ok(Date.now() - started < 1_500, 'the timeout, not the callee, ended the call');
+    assert.ok(Date.now() - started < scaledMs(1_500), 'the timeout, not the callee, ended the call');
   });
 
   it('maps a procedure nobody serves to unavailable', async () => {
@@ -150,7 +150,7 @@ describe('wamp service client', () => {
       (error: unknown) => isVecheError(error, 'unavailable'),
     );
     const elapsed = Date.now() - started;
-    assert.ok(elapsed >= 250 && elapsed < 2_000, `gave up after ${elapsed} ms`);
+    assert.ok(elapsed >= 250 && elapsed < scaledMs(2_000), `gave up after ${elapsed} ms`);
   });
 
   it('waits within the timeout for a procedure that is registered late', async () => {
@@ -198,7 +198,7 @@ describe('wamp service client', () => {
       }),
       (error: unknown) => isVecheError(error, 'unavailable'),
     );
-    assert.ok(Date.now() - started < 2_000);
+    assert.ok(Date.now() - started < scaledMs(2_000));
   });
 
   it('refuses to register the same procedure twice in one service', async () => {

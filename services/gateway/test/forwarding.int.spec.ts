@@ -13,7 +13,7 @@ import { Type } from '@sinclair/typebox';
 import { defineRoutes, verifyActor } from '@veche/contracts';
 import { notFound } from '@veche/errors';
 import { createLogger } from '@veche/log';
-import { curl } from '@veche/testing';
+import { curl, scaledMs } from '@veche/testing';
 import { connectService, type WampService } from '@veche/wamp';
 import { serviceSecret, startHarness, type Harness } from './support/harness.ts';
 
@@ -251,7 +251,7 @@ describe('rpc routes', () => {
     const elapsed = Date.now() - started;
     assert.equal(r.statusCode, 503);
     assert.equal(r.json().error.code, 'unavailable');
-    assert.ok(elapsed < 2_000, `answered after ${elapsed} ms`);
+    assert.ok(elapsed < scaledMs(2_000), `answered after ${elapsed} ms`);
   });
 });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import { createLogger } from '@veche/log';
-import { eventually } from '@veche/testing';
+import { eventually, scaledMs } from '@veche/testing';
 import { connectService, type WampService } from '@veche/wamp';
 import { tokenSecretOf } from '../src/app.ts';
 import { serviceSecret, startHarness, type Harness } from './support/harness.ts';
@@ -145,7 +145,7 @@ describe('a user on the WAMP router', () => {
     // The router ended the live session (wamp.session.kill_by_authid) before the answer came back.
     const closedWithin = await Promise.race([
       client.closed,
-      new Promise<string>((resolve) => setTimeout(() => resolve('still open'), 2_000)),
+      new Promise<string>((resolve) => setTimeout(() => resolve('still open'), scaledMs(2_000))),
     ]);
     assert.match(closedWithin, /veche\.close\.account_disabled/);
     await assert.rejects(connectUser(h.routerUrl, frank.userId, frank.accessToken), /refused/);
@@ -164,7 +164,7 @@ describe('logging out everywhere', () => {
     assert.equal(r.statusCode, 200);
     const closedWithin = await Promise.race([
       client.closed,
-      new Promise<string>((resolve) => setTimeout(() => resolve('still open'), 2_000)),
+      new Promise<string>((resolve) => setTimeout(() => resolve('still open'), scaledMs(2_000))),
     ]);
     assert.match(closedWithin, /veche\.close\.logged_out/);
     await assert.rejects(connectUser(h.routerUrl, heidi.userId, heidi.accessToken), /refused/);

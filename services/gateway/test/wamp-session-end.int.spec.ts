@@ -12,6 +12,7 @@ import { sql } from '@veche/db';
 import { createLogger } from '@veche/log';
 import { connectService, type WampService } from '@veche/wamp';
 import { authorize, type WampAction, type WampPrincipal } from '@veche/wamp-policy';
+import { eventually } from '@veche/testing';
 import { decodeJwt } from 'jose';
 import { createGateway, tokenSecretOf } from '../src/app.ts';
 import { createAccessTokens } from '../src/domain/tokens.ts';
@@ -111,10 +112,14 @@ async function stubbornDevice(tokens: Tokens) {
       if (found >= 0) return inbox.splice(found, 1)[0] as unknown[];
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`no message of type ${type}`);
+      // The timer goes when a message wakes the wait: left running, it kept the test process alive
+      // for up to two minutes after its tests had ended.
+      let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
         waiters.push(resolve);
-        setTimeout(resolve, left);
+        timer = setTimeout(resolve, left);
       });
+      clearTimeout(timer);
     }
   };
   socket.send(
@@ -175,7 +180,7 @@ describe('a live WAMP session ends', { timeout: 180_000 }, () => {
     });
     assert.equal(r.statusCode, 200);
     await assertCutOff(stolen, phone.userId, 'veche.close.logged_out');
-    assert.ok(seen.length >= 2, 'the laptop still receives');
+    await eventually(() => seen.length >= 2, { message: 'the laptop still receiving' });
     other.close();
   });
 
@@ -262,7 +267,10 @@ describe('a kill the router does not confirm', { timeout: 180_000 }, () => {
     assert.equal(r.statusCode, 200);
     await assertCutOff(device, tokens.userId, 'veche.close.logged_out');
     assert.equal(kills.refused, 2, 'the router refused the first two kills');
-    assert.equal(await rowsOf(device.sessionId), 0, 'the confirmed kill is forgotten');
+    // Forgotten once the kill is confirmed, which the tracker records after the GOODBYE went out.
+    await eventually(async () => (await rowsOf(device.sessionId)) === 0, {
+      message: 'the confirmed kill forgotten',
+    });
   });
 
   it('survives the gateway that decided it: another replica ends the session', async () => {
@@ -295,7 +303,9 @@ describe('a kill the router does not confirm', { timeout: 180_000 }, () => {
     try {
       kills.refuseAll = false;
       await assertCutOff(device, tokens.userId, 'veche.close.logged_out');
-      assert.equal(await rowsOf(device.sessionId), 0);
+      await eventually(async () => (await rowsOf(device.sessionId)) === 0, {
+        message: 'the confirmed kill forgotten',
+      });
     } finally {
       await replica.stop();
     }

@@ -120,12 +120,25 @@ describe('offline notifications', () => {
 
   it('reading in the meantime cancels the digest', async () => {
     await register('u-read', 'read@example.org');
-    await post('lobby', 'u-read', 'are you there?');
+    // Held until the receipts are in: on a busy machine the delay could pass before the first one.
+    await mailer.digests.stop();
+    const events = [await post('lobby', 'u-read', 'are you there?')];
     const last = seq;
-    await bus.publish('chat.receipts_updated', { roomId: 'lobby', userId: 'u-read', readUpTo: last });
-    // A receipt can also overtake the message it covers.
-    await bus.publish('chat.receipts_updated', { roomId: 'lobby', userId: 'u-read', readUpTo: last + 1 });
-    await post('lobby', 'u-read', 'already read when it arrives');
+    events.push(
+      await bus.publish('chat.receipts_updated', { roomId: 'lobby', userId: 'u-read', readUpTo: last }),
+      // A receipt can also overtake the message it covers.
+      await bus.publish('chat.receipts_updated', { roomId: 'lobby', userId: 'u-read', readUpTo: last + 1 }),
+      await post('lobby', 'u-read', 'already read when it arrives'),
+    );
+    await eventually(
+      async () =>
+        (
+          await sql<{ n: number }>`
+            select count(*)::int as n from bus_inbox where message_id = any(${events})`.execute(database.db)
+        ).rows[0]?.n === events.length,
+      { message: 'the messages and receipts handled' },
+    );
+    mailer.digests.start();
     await sleep(digestDelayMs * 2 + 500);
     assert.deepEqual(await notificationsTo('u-read'), []);
     const pending = await sql`select 1 from pending_notifications where user_id = 'u-read'`.execute(

@@ -192,7 +192,12 @@ describe('time and sessions', () => {
     await idle.call('idle-u', P.activity);
     assert.equal(await watcher.next(), '{"status":1,"publisher":"idle-u"}');
     idler.send({ status: 2 });
-    assert.equal(await watcher.next(), '{"status":2,"publisher":"idle-u"}');
+    // On a slow machine the sweep may make it 6 again before the choice arrives; then 2.
+    for (;;) {
+      const next = await watcher.next();
+      if (next === '{"status":2,"publisher":"idle-u"}') break;
+      assert.equal(next, '{"status":6,"publisher":"idle-u"}');
+    }
     assert.equal((await idle.app.api.myPresence('idle-u')).chosen, 2);
     // Clearing is activity too: 1, then 6 once idle again.
     await idle.call('idle-u', P.clearStatus);

@@ -8,6 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import pg from 'pg';
+import { scaledMs } from '@veche/testing';
 import { freePorts } from '../../processes.ts';
 
 const root = path.resolve(import.meta.dirname, '../../../..');
@@ -166,6 +167,8 @@ export async function startFleet(options: { env?: Record<string, string> } = {})
       return mails.filter((m) => m.envelopeTo.includes(address));
     },
     async mailLink(address, linkPath, timeoutMs = 30_000) {
+      // × TEST_TIME_SCALE: the mail comes by the gateway's relay (held back by any long transaction
+      // on the shared server), RabbitMQ, the mailer and the sink.
       return waitFor(
         async () => {
           const mails = (await (await fetch(`${sinkUrl}/messages.json`)).json()) as SinkMail[];
@@ -175,7 +178,7 @@ export async function startFleet(options: { env?: Record<string, string> } = {})
           }
           return undefined;
         },
-        timeoutMs,
+        scaledMs(timeoutMs),
         `a mail to ${address} with a ${linkPath} link`,
       );
     },
