@@ -5,10 +5,16 @@
  * ports 20000–20999, and clear of RabbitMQ's 25672. A port drawn with `listen(0)` and handed to a
  * process that binds it seconds later is in the ephemeral range, where any outgoing connection of any
  * process may take it meanwhile (EADDRINUSE, then a service that restarts on the same port for ever:
- * seen in CI as a fleet that never became ready). Each range is checked free when it is handed out.
+ * seen in CI as a fleet that never became ready). Each range is checked free when it is handed out,
+ * and reserved for the life of the process that drew it, across processes: a file per port in
+ * `<tmpdir>/veche-ports`, naming the process. Without it, two processes drawing at once (two fleets
+ * starting in two test files) could both find a range free before either bound it; one fleet's
+ * services then answered on the other's ports.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 
 const lowest = 21_000;
 const reserved = [{ from: 25_600, to: 25_699 }];
@@ -33,9 +39,75 @@ const free = (port: number): Promise<boolean> =>
 /** Ports this process has handed out: a port is free until its taker binds it, so never give it twice. */
 const handedOut = new Set<number>();
 
+const reservations = path.join(os.tmpdir(), 'veche-ports');
+/** Ports whose reservation file this process wrote: removed when it exits. */
+const reservedHere = new Set<number>();
+let releaseOnExit = false;
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/** Takes `port` for this process unless another live process holds it (a dead one's file is taken over). */
+function reserve(port: number): boolean {
+  const file = path.join(reservations, String(port));
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      mkdirSync(reservations, { recursive: true, mode: 0o1777 });
+      writeFileSync(file, String(process.pid), { flag: 'wx', mode: 0o644 });
+      reservedHere.add(port);
+      if (!releaseOnExit) {
+        releaseOnExit = true;
+        process.on('exit', () => {
+          for (const taken of reservedHere) {
+            try {
+              unlinkSync(path.join(reservations, String(taken)));
+            } catch {
+              // Gone already: nothing to release.
+            }
+          }
+        });
+      }
+      return true;
+    } catch (error) {
+      // A machine where the directory cannot be written: the free check alone, as before.
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return true;
+      let holder = Number.NaN;
+      try {
+        holder = Number(readFileSync(file, 'utf8'));
+      } catch {
+        // Released meanwhile: try again.
+      }
+      if (holder === process.pid || (Number.isInteger(holder) && holder > 0 && alive(holder))) return false;
+      try {
+        unlinkSync(file);
+      } catch {
+        // Another process took it over first; the next attempt finds its file.
+      }
+    }
+  }
+  return false;
+}
+
+function release(ports: readonly number[]): void {
+  for (const port of ports) {
+    if (!reservedHere.delete(port)) continue;
+    try {
+      unlinkSync(path.join(reservations, String(port)));
+    } catch {
+      // Gone already.
+    }
+  }
+}
+
 /**
  * `size` consecutive ports, free when checked, outside the ephemeral range and the log-listener's
- * default, none handed out before by this process.
+ * default, none handed out before by this process nor reserved by another live one.
  */
 export async function freePortRange(size: number): Promise<{ min: number; max: number }> {
   const top = ephemeralStart() - size;
@@ -46,8 +118,18 @@ export async function freePortRange(size: number): Promise<{ min: number; max: n
     const ports = Array.from({ length: size }, (_, i) => min + i);
     if (ports.some((port) => handedOut.has(port))) continue;
     for (const port of ports) handedOut.add(port);
+    const taken: number[] = [];
+    for (const port of ports) {
+      if (!reserve(port)) break;
+      taken.push(port);
+    }
+    if (taken.length < size) {
+      release(taken);
+      continue;
+    }
     const checks = await Promise.all(ports.map(free));
     if (checks.every(Boolean)) return { min, max };
+    release(ports);
   }
   throw new Error(`no free range of ${size} ports between ${lowest} and ${top + size - 1}`);
 }
