@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import { createLogger } from '@veche/log';
 import { eventually, scaledMs } from '@veche/testing';
 import { connectService, type WampService } from '@veche/wamp';
@@ -114,6 +114,23 @@ describe('federation between two deployments', () => {
     },
     { timeout: twoFleetsMs },
   );
+
+  // A failure here has been hard to explain afterwards (a run where B's gateway refused B's own
+  // tokens): each fleet's processes, restarts and last output go with it.
+  afterEach(async (t) => {
+    // (Node 24 has TestContext.passed; @types/node here does not declare it yet.)
+    if ((t as { passed?: boolean }).passed !== false) return;
+    for (const [name, fleet] of [
+      ['A', a],
+      ['B', b],
+    ] as const) {
+      if (!fleet) continue;
+      const status = await fetch(`${fleet.origin}/_fleet/status`)
+        .then((r) => r.text())
+        .catch((error: unknown) => String(error));
+      t.diagnostic(`fleet ${name} at ${fleet.origin}: ${status}\n${fleet.output().slice(-4000)}`);
+    }
+  });
 
   const sessions: WampService[] = [];
   after(async () => {
