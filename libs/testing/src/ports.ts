@@ -11,7 +11,7 @@
  * starting in two test files) could both find a range free before either bound it; one fleet's
  * services then answered on the other's ports.
  */
-import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -78,12 +78,16 @@ function reserve(port: number): boolean {
       // A machine where the directory cannot be written: the free check alone, as before.
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return true;
       let holder = Number.NaN;
+      let ageMs = 0;
       try {
-        holder = Number(readFileSync(file, 'utf8'));
+        holder = Number(readFileSync(file, 'utf8') || Number.NaN);
+        ageMs = Date.now() - statSync(file).mtimeMs;
       } catch {
-        // Released meanwhile: try again.
+        continue; // released meanwhile: try again
       }
-      if (holder === process.pid || (Number.isInteger(holder) && holder > 0 && alive(holder))) return false;
+      if (holder === process.pid) return false;
+      // A live holder keeps it; so does a file not written yet (its creator is between open and write).
+      if (Number.isInteger(holder) && holder > 0 ? alive(holder) : ageMs < 10_000) return false;
       try {
         unlinkSync(file);
       } catch {
